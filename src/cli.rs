@@ -1,0 +1,126 @@
+//! Owns the CLI front door: one subcommand per mode, one `--flag` per input, generated from the input table
+//! in `inputs.rs` so the CLI and the action can never offer different options.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Arg, ArgAction, Command};
+
+use crate::env::Environment;
+use crate::inputs::{INPUTS, InputSpec, Invocation, Kind, Mode};
+
+fn arg(spec: &InputSpec) -> Arg {
+    let mut help = spec.description.to_string();
+    if let Some(default) = spec.program_default() {
+        help.push_str(&format!(" [default: {default}]"));
+    }
+    let arg = Arg::new(spec.name)
+        .long(spec.name)
+        .help(help)
+        .action(ArgAction::Set);
+    match spec.kind {
+        // `--dry-run` alone means true; `--dry-run false` and `--dry-run=false` are accepted too.
+        Kind::Bool => arg
+            .num_args(0..=1)
+            .default_missing_value("true")
+            .value_name("true|false"),
+        Kind::Secret => arg.value_name("TOKEN"),
+        Kind::Choice(_) | Kind::Text => arg.value_name(spec.name.to_uppercase().replace('-', "_")),
+    }
+}
+
+/// The whole CLI.
+pub fn command() -> Command {
+    let mut cmd = Command::new("gitops-promote")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Release work of a develop → staging → production Flux GitOps pipeline, as a GitHub Action and a CLI")
+        .subcommand_required(true)
+        .arg_required_else_help(true);
+    for mode in Mode::ALL {
+        let mut sub = Command::new(mode.name()).about(mode.about()).arg(
+            Arg::new("repo")
+                .long("repo")
+                .value_name("PATH")
+                .default_value(".")
+                .help("The git repository to work in"),
+        );
+        for spec in INPUTS.iter().filter(|s| s.cli && s.applies_to(*mode)) {
+            sub = sub.arg(arg(spec));
+        }
+        cmd = cmd.subcommand(sub);
+    }
+    cmd
+}
+
+/// Parses the command line into the same [`Invocation`] the Actions front door produces.
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    env: &Environment,
+) -> Result<Invocation, clap::Error> {
+    let matches = command().try_get_matches_from(args)?;
+    let Some((name, sub)) = matches.subcommand() else {
+        return Err(command().error(
+            clap::error::ErrorKind::MissingSubcommand,
+            "a mode is required",
+        ));
+    };
+    let Some(mode) = Mode::from_name(name) else {
+        return Err(command().error(clap::error::ErrorKind::InvalidSubcommand, name.to_string()));
+    };
+    let mut raw = BTreeMap::new();
+    for spec in INPUTS.iter().filter(|s| s.cli && s.applies_to(mode)) {
+        if let Some(value) = sub.get_one::<String>(spec.name) {
+            raw.insert(spec.name.to_string(), value.clone());
+        }
+    }
+    // A token on the command line shows in `ps` and shell history; the environment is the better place.
+    if let Some(token) = env.github.token.clone().filter(|t| !t.is_empty())
+        && !raw.contains_key("github-token")
+    {
+        raw.insert("github-token".to_string(), token);
+    }
+    let repo = sub
+        .get_one::<String>("repo")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    Ok(Invocation {
+        mode,
+        raw,
+        repo,
+        in_actions: env.in_actions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn flags_become_raw_inputs() {
+        let env = Environment::default();
+        let inv = parse(
+            [
+                "gitops-promote",
+                "staging-build",
+                "--image",
+                "ghcr.io/o/a",
+                "--dry-run",
+                "--repo",
+                "/r",
+            ]
+            .map(OsString::from),
+            &env,
+        )
+        .expect("parse");
+        assert_eq!(inv.mode, Mode::StagingBuild);
+        assert_eq!(inv.raw["image"], "ghcr.io/o/a");
+        assert_eq!(inv.raw["dry-run"], "true");
+        assert_eq!(inv.repo, PathBuf::from("/r"));
+    }
+}

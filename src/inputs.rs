@@ -1,0 +1,450 @@
+//! Owns the interface: the modes, every input and output with its description and default (the single source
+//! that `action.yml`, the CLI flags and the README tables are generated from), and the two-phase parse from
+//! raw strings to typed values.
+//!
+//! Phase one collects raw strings exactly as they arrive (`INPUT_DEVELOP-TAG-TEMPLATE`, or
+//! `--develop-tag-template`); an empty string means "use the default", as GitHub delivers omitted inputs.
+//! Phase two ([`Reader`]) turns them into typed values and collects *every* problem before reporting, so a
+//! user fixes all their inputs in one round.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::{Error, InputProblem, Result};
+
+/// What the binary is asked to do. In Actions this is the `mode` input; on the CLI, the subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    DevelopBuild,
+    StagingBuild,
+}
+
+impl Mode {
+    pub const ALL: &'static [Mode] = &[Mode::DevelopBuild, Mode::StagingBuild];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::DevelopBuild => "develop-build",
+            Mode::StagingBuild => "staging-build",
+        }
+    }
+
+    /// One line for `--help` and the README.
+    pub fn about(self) -> &'static str {
+        match self {
+            Mode::DevelopBuild => {
+                "Compute the release-candidate version and tag for a push to develop"
+            }
+            Mode::StagingBuild => {
+                "Compute the stable version and tag for a merge to main, and cut the git tag"
+            }
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Mode> {
+        Mode::ALL.iter().copied().find(|m| m.name() == name)
+    }
+
+    /// `develop-build, staging-build`: for error messages and docs.
+    pub fn names() -> String {
+        Mode::ALL
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How an input's string is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// `true` or `false`, nothing else. On the CLI a bare `--flag` means `true`.
+    Bool,
+    /// Never logged; masked on the runner.
+    Secret,
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
+}
+
+/// One input of the action, which is also one CLI flag of every subcommand in `modes`.
+#[derive(Debug, Clone, Copy)]
+pub struct InputSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The default as `action.yml` writes it (an expression for `github-token`).
+    pub default: Option<&'static str>,
+    pub kind: Kind,
+    /// Modes that read it; empty means "every mode".
+    pub modes: &'static [Mode],
+    /// Whether the CLI offers it as a flag (`mode` is the subcommand there).
+    pub cli: bool,
+}
+
+impl InputSpec {
+    pub fn applies_to(&self, mode: Mode) -> bool {
+        self.modes.is_empty() || self.modes.contains(&mode)
+    }
+
+    /// The default the program applies itself (expressions are the runner's business).
+    pub fn program_default(&self) -> Option<&'static str> {
+        self.default.filter(|d| !d.starts_with("${{"))
+    }
+}
+
+const BUILD: &[Mode] = &[Mode::DevelopBuild, Mode::StagingBuild];
+
+/// Every input. Add new ones here; `action.yml`, the CLI and the README follow.
+pub const INPUTS: &[InputSpec] = &[
+    InputSpec {
+        name: "mode",
+        description: "What to do. One of: develop-build, staging-build.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[],
+        cli: false,
+    },
+    InputSpec {
+        name: "image",
+        description: "Image repository without tag, e.g. `ghcr.io/org/app`. Required.",
+        default: None,
+        kind: Kind::Text,
+        modes: BUILD,
+        cli: true,
+    },
+    InputSpec {
+        name: "version",
+        description: "Use this semver version (e.g. `1.4.0`, a leading `v` is accepted) instead of deriving it from tags and commits.",
+        default: None,
+        kind: Kind::Text,
+        modes: BUILD,
+        cli: true,
+    },
+    InputSpec {
+        name: "tag-prefix",
+        description: "Prefix of the git release tags the version is derived from (`v` for `v1.2.3`).",
+        default: Some("v"),
+        kind: Kind::Text,
+        modes: BUILD,
+        cli: true,
+    },
+    InputSpec {
+        name: "initial-version",
+        description: "Version used when the repository has no stable release tag yet.",
+        default: Some("0.1.0"),
+        kind: Kind::Text,
+        modes: BUILD,
+        cli: true,
+    },
+    InputSpec {
+        name: "develop-tag-template",
+        description: "Image tag for develop builds. Placeholders: {version} {major} {minor} {patch} {sha} {sha_long} {count} {run} {ts}.",
+        default: Some("v{version}-rc.{count}.g{sha}"),
+        kind: Kind::Text,
+        modes: &[Mode::DevelopBuild],
+        cli: true,
+    },
+    InputSpec {
+        name: "staging-tag-template",
+        description: "Image tag for staging builds; same placeholders as `develop-tag-template`.",
+        default: Some("v{version}"),
+        kind: Kind::Text,
+        modes: &[Mode::StagingBuild],
+        cli: true,
+    },
+    InputSpec {
+        name: "git-tag",
+        description: "`true` or `false`. Create the stable version's git tag on HEAD and push it to `origin`, so the next merge derives the next version.",
+        default: Some("true"),
+        kind: Kind::Bool,
+        modes: &[Mode::StagingBuild],
+        cli: true,
+    },
+    InputSpec {
+        name: "github-token",
+        description: "Token for pushing the git tag over https (user `x-access-token`). The CLI reads `GITHUB_TOKEN` when the flag is absent. Needs `contents: write`.",
+        default: Some("${{ github.token }}"),
+        kind: Kind::Secret,
+        modes: &[],
+        cli: true,
+    },
+    InputSpec {
+        name: "dry-run",
+        description: "`true` or `false`. Print the plan as JSON and Markdown and change nothing.",
+        default: Some("false"),
+        kind: Kind::Bool,
+        modes: &[],
+        cli: true,
+    },
+];
+
+/// One output of the action.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub modes: &'static [Mode],
+}
+
+/// Every output. Add new ones here; `action.yml` and the README follow.
+pub const OUTPUTS: &[OutputSpec] = &[
+    OutputSpec {
+        name: "version",
+        description: "The version without prefix, e.g. `1.3.0`.",
+        modes: BUILD,
+    },
+    OutputSpec {
+        name: "tag",
+        description: "The image tag, e.g. `v1.3.0-rc.4.gabc1234`.",
+        modes: BUILD,
+    },
+    OutputSpec {
+        name: "tags",
+        description: "Full references `IMAGE:TAG`, one per line (for docker/build-push-action `tags`).",
+        modes: BUILD,
+    },
+    OutputSpec {
+        name: "labels",
+        description: "OCI annotations `org.opencontainers.image.{version,revision,source,created}`, one `key=value` per line.",
+        modes: BUILD,
+    },
+    OutputSpec {
+        name: "git-tag-operation",
+        description: "What happened to the git tag: `created`, `unchanged` or `skipped`.",
+        modes: BUILD,
+    },
+    OutputSpec {
+        name: "json",
+        description: "Everything above, and the plan, as one JSON object.",
+        modes: &[],
+    },
+];
+
+pub fn input_spec(name: &str) -> Option<&'static InputSpec> {
+    INPUTS.iter().find(|i| i.name == name)
+}
+
+/// A secret value: `Debug` and `Display` print `***`, so it cannot leak through a log or an error.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that hands it to a server.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+/// Phase one: the mode and the raw strings, from either front door.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub mode: Mode,
+    /// Input name → raw value. Absent and empty both mean "default".
+    pub raw: BTreeMap<String, String>,
+    /// The repository to work in (`--repo`, or `GITHUB_WORKSPACE`).
+    pub repo: PathBuf,
+    pub in_actions: bool,
+}
+
+impl Invocation {
+    /// The Actions front door: `mode` and every other input come from `INPUT_*`.
+    pub fn from_actions(env: &crate::env::Environment) -> Result<Self> {
+        let mode_raw = env.inputs.get("mode").map(|s| s.trim()).unwrap_or("");
+        let mode = Mode::from_name(mode_raw).ok_or_else(|| {
+            let message = if mode_raw.is_empty() {
+                "no mode given".to_string()
+            } else {
+                format!("unknown mode `{mode_raw}`")
+            };
+            Error::input(
+                InputProblem::new("mode", message)
+                    .help(format!("set `with: mode:` to one of: {}", Mode::names())),
+            )
+        })?;
+        let repo = env
+            .github
+            .workspace
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(Self {
+            mode,
+            raw: env.inputs.clone(),
+            repo,
+            in_actions: true,
+        })
+    }
+
+    /// Phase two starts here.
+    pub fn reader(&self) -> Reader<'_> {
+        Reader {
+            invocation: self,
+            problems: Vec::new(),
+        }
+    }
+}
+
+/// Phase two: typed values, with every problem collected. Call [`Reader::finish`] before acting.
+pub struct Reader<'a> {
+    invocation: &'a Invocation,
+    problems: Vec<InputProblem>,
+}
+
+impl Reader<'_> {
+    /// The value, or the spec's default, or `None`; surrounding whitespace is dropped.
+    pub fn text(&self, name: &str) -> Option<String> {
+        let raw = self
+            .invocation
+            .raw
+            .get(name)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty());
+        match raw {
+            Some(v) => Some(v.to_string()),
+            None => input_spec(name)
+                .and_then(|s| s.program_default())
+                .map(str::to_string),
+        }
+    }
+
+    /// A value the mode cannot work without.
+    pub fn required(&mut self, name: &str, help: &str) -> String {
+        match self.text(name) {
+            Some(v) => v,
+            None => {
+                self.problems
+                    .push(InputProblem::new(name, "is required but was not given").help(help));
+                String::new()
+            }
+        }
+    }
+
+    /// `true`/`false` only; anything else is a problem (and reads as the default).
+    pub fn bool(&mut self, name: &str) -> bool {
+        let default = input_spec(name).and_then(|s| s.program_default()) == Some("true");
+        match self.text(name).as_deref() {
+            None => default,
+            Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                self.problems.push(
+                    InputProblem::new(name, format!("`{other}` is not a boolean"))
+                        .help("use `true` or `false`"),
+                );
+                default
+            }
+        }
+    }
+
+    /// A secret; empty means absent.
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        self.text(name).map(Secret::new)
+    }
+
+    /// Parses the value (or default) with `parse`; a parse error becomes a problem naming the input.
+    pub fn parse<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> std::result::Result<T, InputProblem>,
+    ) -> Option<T> {
+        let value = self.text(name)?;
+        match parse(&value) {
+            Ok(v) => Some(v),
+            Err(mut problem) => {
+                problem.input = name.to_string();
+                self.problems.push(problem);
+                None
+            }
+        }
+    }
+
+    /// Records a problem found while combining inputs.
+    pub fn problem(&mut self, problem: InputProblem) {
+        self.problems.push(problem);
+    }
+
+    /// Every problem, or nothing.
+    pub fn finish(self) -> Result<()> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::inputs(self.problems))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::Environment;
+
+    fn actions_env(pairs: &[(&str, &str)]) -> Environment {
+        Environment::from_vars(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string())),
+        )
+    }
+
+    #[test]
+    fn unknown_mode_lists_the_accepted_ones() {
+        let env = actions_env(&[("INPUT_MODE", "deploy")]);
+        let err = Invocation::from_actions(&env).expect_err("unknown mode");
+        assert_eq!(err.problems[0].input, "mode");
+        assert!(err.to_string().contains("develop-build, staging-build"));
+    }
+
+    #[test]
+    fn empty_input_means_default_and_booleans_are_strict() {
+        let env = actions_env(&[
+            ("INPUT_MODE", "staging-build"),
+            ("INPUT_TAG-PREFIX", ""),
+            ("INPUT_GIT-TAG", "yes"),
+        ]);
+        let inv = Invocation::from_actions(&env).expect("mode");
+        let mut r = inv.reader();
+        assert_eq!(r.text("tag-prefix").as_deref(), Some("v"));
+        assert!(r.bool("git-tag"), "a bad boolean reads as its default");
+        let err = r.finish().expect_err("bad boolean");
+        assert_eq!(err.problems[0].input, "git-tag");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("ghp_supersecret");
+        assert_eq!(format!("{s} {s:?}"), "*** ***");
+        assert_eq!(
+            serde_json::to_string(&s).expect("json"),
+            "\"***\"".to_string()
+        );
+    }
+}

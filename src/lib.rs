@@ -1,0 +1,38 @@
+//! gitops-promote: the release work of a develop → staging → production Flux GitOps pipeline.
+//!
+//! Data flows one way: environment → [`inputs::Invocation`] (raw strings) → typed settings → facts (git,
+//! registry, files; read only) → [`plan::Plan`] (a value, printed by dry-run) → [`apply`] (effects) →
+//! [`report::Report`] (outputs, summary, annotations). `main.rs` wires the real process environment and
+//! writes the report; everything here is testable from literal values.
+
+pub mod actions;
+pub mod apply;
+pub mod cli;
+pub mod docs;
+pub mod env;
+pub mod error;
+pub mod git;
+pub mod image;
+pub mod inputs;
+pub mod modes;
+pub mod plan;
+pub mod report;
+pub mod template;
+pub mod version;
+
+use actions::Console;
+use env::GithubContext;
+use error::Result;
+use inputs::{Invocation, Mode};
+use report::Report;
+
+/// Runs one mode. Bad input fails before anything outside is touched.
+pub fn run(
+    invocation: &Invocation,
+    github: &GithubContext,
+    console: &mut Console,
+) -> Result<Report> {
+    match invocation.mode {
+        Mode::DevelopBuild | Mode::StagingBuild => modes::build::run(invocation, github, console),
+    }
+}

@@ -1,0 +1,3 @@
+//! Owns the modes: each one reads its inputs, gathers facts, plans, applies and reports.
+
+pub mod build;

@@ -1,0 +1,118 @@
+//! Owns the plan: the plain value every mode computes without side effects, that `dry-run` prints and the
+//! executor (`apply.rs`) carries out, and the record of what each step did.
+
+use serde::Serialize;
+
+use crate::inputs::Mode;
+
+/// One effect on the outside world, with the state observed when planning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum Step {
+    /// Create the annotated tag `tag` on `commit` (unless `exists_locally`) and push it to `remote`
+    /// (unless `exists_on_remote`). Both present means nothing to do: `unchanged`.
+    GitTag {
+        tag: String,
+        commit: String,
+        remote: String,
+        exists_locally: bool,
+        exists_on_remote: bool,
+    },
+}
+
+impl Step {
+    /// One line for logs and the Markdown plan.
+    pub fn describe(&self) -> String {
+        match self {
+            Step::GitTag {
+                tag,
+                commit,
+                remote,
+                exists_locally,
+                exists_on_remote,
+            } => {
+                let short = commit.get(..7).unwrap_or(commit);
+                match (exists_locally, exists_on_remote) {
+                    (true, true) => {
+                        format!("git tag `{tag}` is already on `{short}` and on `{remote}`")
+                    }
+                    (true, false) => format!("push git tag `{tag}` (on `{short}`) to `{remote}`"),
+                    (false, _) => {
+                        format!("create git tag `{tag}` on `{short}` and push it to `{remote}`")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What a mode will do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub mode: Mode,
+    pub dry_run: bool,
+    pub steps: Vec<Step>,
+    /// Why a step that could have been planned was not (e.g. why no git tag is cut).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+}
+
+impl Plan {
+    pub fn new(mode: Mode, dry_run: bool) -> Self {
+        Self {
+            mode,
+            dry_run,
+            steps: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The plan as Markdown: a numbered list of steps.
+    pub fn to_markdown(&self) -> String {
+        let mut md = format!(
+            "### Plan: `{}`{}\n\n",
+            self.mode,
+            if self.dry_run { " (dry run)" } else { "" }
+        );
+        if self.steps.is_empty() {
+            md.push_str("No changes to make.\n");
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            md.push_str(&format!("{}. {}\n", i + 1, step.describe()));
+        }
+        for reason in &self.skipped {
+            md.push_str(&format!("- skipped: {reason}\n"));
+        }
+        md
+    }
+}
+
+/// What carrying out a step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    Created,
+    Unchanged,
+    Moved,
+    Changed,
+    Skipped,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Created => "created",
+            Operation::Unchanged => "unchanged",
+            Operation::Moved => "moved",
+            Operation::Changed => "changed",
+            Operation::Skipped => "skipped",
+        }
+    }
+}
+
+/// A step and what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Applied {
+    pub step: Step,
+    pub operation: Operation,
+}
