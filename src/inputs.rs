@@ -19,15 +19,30 @@ use crate::error::{Error, InputProblem, Result};
 pub enum Mode {
     DevelopBuild,
     StagingBuild,
+    Retag,
+    Patch,
+    Select,
+    Lint,
 }
 
 impl Mode {
-    pub const ALL: &'static [Mode] = &[Mode::DevelopBuild, Mode::StagingBuild];
+    pub const ALL: &'static [Mode] = &[
+        Mode::DevelopBuild,
+        Mode::StagingBuild,
+        Mode::Retag,
+        Mode::Patch,
+        Mode::Select,
+        Mode::Lint,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Mode::DevelopBuild => "develop-build",
             Mode::StagingBuild => "staging-build",
+            Mode::Retag => "retag",
+            Mode::Patch => "patch",
+            Mode::Select => "select",
+            Mode::Lint => "lint",
         }
     }
 
@@ -40,6 +55,12 @@ impl Mode {
             Mode::StagingBuild => {
                 "Compute the stable version and tag for a merge to main, and cut the git tag"
             }
+            Mode::Retag => "Point new tags at an image's exact digest, without moving layers",
+            Mode::Patch => "Set an image's tag or digest in a manifest, changing no other byte",
+            Mode::Select => {
+                "Print the tags a Flux provider or ImagePolicy would select, in Flux's order"
+            }
+            Mode::Lint => "Check the Flux objects the pipeline depends on",
         }
     }
 
@@ -106,7 +127,7 @@ const BUILD: &[Mode] = &[Mode::DevelopBuild, Mode::StagingBuild];
 pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "mode",
-        description: "What to do. One of: develop-build, staging-build.",
+        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint.",
         default: None,
         kind: Kind::Text,
         modes: &[],

@@ -34,5 +34,9 @@ pub fn run(
 ) -> Result<Report> {
     match invocation.mode {
         Mode::DevelopBuild | Mode::StagingBuild => modes::build::run(invocation, github, console),
+        Mode::Retag => modes::retag::run(invocation, github, console),
+        Mode::Patch => modes::patch::run(invocation, github, console),
+        Mode::Select => modes::select::run(invocation, github, console),
+        Mode::Lint => modes::lint::run(invocation, github, console),
     }
 }

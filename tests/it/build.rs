@@ -1,0 +1,1 @@
+//! develop-build and staging-build, end to end.

@@ -1,0 +1,5 @@
+//! One integration-test binary, a module per mode (ripgrep's layout).
+
+mod harness;
+
+mod build;
