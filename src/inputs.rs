@@ -122,6 +122,8 @@ impl InputSpec {
 }
 
 const BUILD: &[Mode] = &[Mode::DevelopBuild, Mode::StagingBuild];
+/// Modes that talk to a registry.
+const REGISTRY: &[Mode] = &[Mode::DevelopBuild, Mode::StagingBuild, Mode::Retag];
 
 /// Every input. Add new ones here; `action.yml`, the CLI and the README follow.
 pub const INPUTS: &[InputSpec] = &[
@@ -190,6 +192,86 @@ pub const INPUTS: &[InputSpec] = &[
         cli: true,
     },
     InputSpec {
+        name: "source",
+        description: "Image to retag: a reference with a tag or digest, e.g. `ghcr.io/org/app:v1.3.0` or `ghcr.io/org/app@sha256:…`. Required.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Retag],
+        cli: true,
+    },
+    InputSpec {
+        name: "tags",
+        description: "Tags to point at the source's digest, comma- or newline-separated. A bare tag is in the source's repository; a full reference `REGISTRY/PATH:TAG` copies the image there first (blobs mounted on the same registry, only missing blobs streamed across registries). Required.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Retag],
+        cli: true,
+    },
+    InputSpec {
+        name: "force",
+        description: "`true` or `false`. Move a tag that already points to another digest even when it is not a moving tag (otherwise that is a conflict error).",
+        default: Some("false"),
+        kind: Kind::Bool,
+        modes: &[Mode::Retag],
+        cli: true,
+    },
+    InputSpec {
+        name: "moving-tags",
+        description: "Tags that may move to a new digest (reported `moved` with the old digest), comma- or newline-separated. `production-latest` is always one; every other existing tag is immutable.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Retag],
+        cli: true,
+    },
+    InputSpec {
+        name: "source-image",
+        description: "An image already built and pushed (reference with tag or digest). When given, it is retagged to the computed tag (same digest, no layer moves; the version tag is immutable). Empty: only compute the tag.",
+        default: None,
+        kind: Kind::Text,
+        modes: BUILD,
+        cli: true,
+    },
+    InputSpec {
+        name: "registry-username",
+        description: "Registry user. Default on ghcr.io: `GITHUB_ACTOR` (with `github-token` as password).",
+        default: None,
+        kind: Kind::Text,
+        modes: REGISTRY,
+        cli: true,
+    },
+    InputSpec {
+        name: "registry-password",
+        description: "Registry password or access token, exchanged for a bearer token when the registry asks for one. Default on ghcr.io: `github-token` (the job needs `permissions: packages: write`).",
+        default: None,
+        kind: Kind::Secret,
+        modes: REGISTRY,
+        cli: true,
+    },
+    InputSpec {
+        name: "registry-token",
+        description: "A ready bearer token for the registry, sent as is (instead of `registry-username`/`registry-password`).",
+        default: None,
+        kind: Kind::Secret,
+        modes: REGISTRY,
+        cli: true,
+    },
+    InputSpec {
+        name: "insecure-registry",
+        description: "`true` or `false`. Talk plain http to registries that are not on a loopback address (loopback registries always get http, as Docker does).",
+        default: Some("false"),
+        kind: Kind::Bool,
+        modes: REGISTRY,
+        cli: true,
+    },
+    InputSpec {
+        name: "registry-timeout",
+        description: "Seconds all registry requests of the run may take together, retries included.",
+        default: Some("600"),
+        kind: Kind::Text,
+        modes: REGISTRY,
+        cli: true,
+    },
+    InputSpec {
         name: "github-token",
         description: "Token for pushing the git tag over https (user `x-access-token`). The CLI reads `GITHUB_TOKEN` when the flag is absent. Needs `contents: write`.",
         default: Some("${{ github.token }}"),
@@ -241,6 +323,21 @@ pub const OUTPUTS: &[OutputSpec] = &[
         name: "git-tag-operation",
         description: "What happened to the git tag: `created`, `unchanged` or `skipped`.",
         modes: BUILD,
+    },
+    OutputSpec {
+        name: "digest",
+        description: "The source image's digest, which every tag now points to (`sha256:…`).",
+        modes: &[Mode::Retag],
+    },
+    OutputSpec {
+        name: "media-type",
+        description: "The source manifest's media type (OCI or Docker, image or index).",
+        modes: &[Mode::Retag],
+    },
+    OutputSpec {
+        name: "result",
+        description: "JSON list, one entry per tag: `tag`, `reference`, `operation` (`created`, `unchanged` or `moved`) and `old_digest`.",
+        modes: &[Mode::Retag],
     },
     OutputSpec {
         name: "json",

@@ -16,6 +16,7 @@ pub mod image;
 pub mod inputs;
 pub mod modes;
 pub mod plan;
+pub mod registry;
 pub mod report;
 pub mod template;
 pub mod version;

@@ -18,6 +18,41 @@ pub enum Step {
         exists_locally: bool,
         exists_on_remote: bool,
     },
+    /// Point `target` (a full reference with a tag) at `digest`, the manifest read from `source`, by
+    /// writing the manifest's exact bytes. `old_digest` is where `target` pointed when planning.
+    Retag {
+        source: String,
+        target: String,
+        digest: String,
+        media_type: String,
+        old_digest: Option<String>,
+        transfer: Transfer,
+    },
+}
+
+/// How an image reaches a retag's target repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transfer {
+    /// Same repository: the manifest is written under the new tag, no blob moves.
+    SameRepository,
+    /// Same registry, other repository: missing blobs are mounted across repositories.
+    Mount,
+    /// Another registry: missing blobs are streamed from the source.
+    Copy,
+}
+
+/// What a retag does given where the target points now.
+pub fn retag_operation(old_digest: Option<&str>, digest: &str) -> Operation {
+    match old_digest {
+        None => Operation::Created,
+        Some(old) if old == digest => Operation::Unchanged,
+        Some(_) => Operation::Moved,
+    }
+}
+
+fn short_digest(digest: &str) -> &str {
+    digest.get(..19).unwrap_or(digest)
 }
 
 impl Step {
@@ -40,6 +75,29 @@ impl Step {
                     (false, _) => {
                         format!("create git tag `{tag}` on `{short}` and push it to `{remote}`")
                     }
+                }
+            }
+            Step::Retag {
+                source,
+                target,
+                digest,
+                old_digest,
+                transfer,
+                ..
+            } => {
+                let d = short_digest(digest);
+                let how = match transfer {
+                    Transfer::SameRepository => String::new(),
+                    Transfer::Mount => " (mounting blobs)".to_string(),
+                    Transfer::Copy => " (copying missing blobs)".to_string(),
+                };
+                match retag_operation(old_digest.as_deref(), digest) {
+                    Operation::Unchanged => format!("`{target}` already points to `{d}`"),
+                    Operation::Moved => format!(
+                        "move `{target}` from `{}` to `{d}` (from `{source}`){how}",
+                        short_digest(old_digest.as_deref().unwrap_or(""))
+                    ),
+                    _ => format!("point `{target}` at `{d}` (from `{source}`){how}"),
                 }
             }
         }

@@ -259,6 +259,8 @@ pub fn run(
     console: &mut Console,
 ) -> Result<Report> {
     let settings = BuildSettings::read(invocation)?;
+    // `source-image`: retag an already-built image to the computed tag (see modes/retag.rs).
+    let source_image = super::retag::SourceImage::read(invocation, github, console)?;
     if let Some(token) = &settings.github_token {
         console.mask(token.expose());
     }
@@ -292,7 +294,17 @@ pub fn run(
         }
         Err(_) => None,
     };
-    let plan = plan(&settings, &outcome, &facts.head, tag_state.as_ref())?;
+    let mut plan = plan(&settings, &outcome, &facts.head, tag_state.as_ref())?;
+    if let Some(source) = &source_image {
+        let steps = source.steps(
+            &outcome.image,
+            std::slice::from_ref(&outcome.tag),
+            settings.dry_run,
+            console,
+        )?;
+        // The image first: a failed retag must not leave a release tag behind.
+        plan.steps.splice(0..0, steps);
+    }
 
     if let Some(base) = &outcome.decision.base
         && facts.commits.is_empty()
@@ -315,6 +327,7 @@ pub fn run(
             &mut Effects {
                 git: Some(&git),
                 github_token: settings.github_token.as_ref(),
+                registry: source_image.as_ref().map(|s| &s.client),
                 console,
             },
         )?

@@ -1,5 +1,7 @@
 //! One integration-test binary, a module per mode (ripgrep's layout).
 
 mod harness;
+mod support;
 
 mod build;
+mod retag;

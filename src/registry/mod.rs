@@ -1,0 +1,1110 @@
+//! Owns talking to OCI registries, with only the verbs the plan needs: resolve a reference to digest and
+//! media type, read a manifest's raw bytes, write raw bytes under a tag, list tags, and copy an image's
+//! blobs between repositories (cross-repository mount on one registry, streaming between registries).
+//!
+//! `oci-client` supplies the media types and the manifest structs used to *walk* an image (which blobs and
+//! child manifests a copy needs). Every HTTP exchange goes through `reqwest` here because a retag must PUT
+//! the exact bytes it read: `oci-client`'s `push_manifest` serialises its own struct (a different byte string
+//! is a different digest), and its per-call auth and absent retry policy would cost requests and robustness
+//! that the one policy below (auth challenge once per host, bounded retries with backoff, one deadline) does
+//! not.
+
+pub mod auth;
+mod reference;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::Rng;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::{RequestBuilder, Response, StatusCode, Url};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{Error, Kind, Result};
+use crate::image::ImageName;
+use crate::inputs::Secret;
+use auth::{Challenge, Credentials, Login, Scopes};
+pub use reference::{Reference, is_digest, is_tag};
+
+pub const OCI_MANIFEST: &str = oci_client::manifest::OCI_IMAGE_MEDIA_TYPE;
+pub const OCI_INDEX: &str = oci_client::manifest::OCI_IMAGE_INDEX_MEDIA_TYPE;
+pub const DOCKER_MANIFEST: &str = oci_client::manifest::IMAGE_MANIFEST_MEDIA_TYPE;
+pub const DOCKER_LIST: &str = oci_client::manifest::IMAGE_MANIFEST_LIST_MEDIA_TYPE;
+/// Every manifest type, always all four: a registry answers 404 for a manifest whose type is not accepted.
+pub const MANIFEST_TYPES: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
+
+const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+const WWW_AUTHENTICATE: &str = "www-authenticate";
+
+/// What a manifest or blob is: `Docker-Content-Digest`, `Content-Type`, `Content-Length`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Descriptor {
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+}
+
+/// A manifest exactly as the registry served it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub descriptor: Descriptor,
+    pub bytes: Bytes,
+}
+
+impl Manifest {
+    pub fn is_index(&self) -> bool {
+        matches!(self.descriptor.media_type.as_str(), OCI_INDEX | DOCKER_LIST)
+    }
+
+    /// For an index, its manifests; for an image, its config and layers. Read only to walk a copy.
+    pub fn children(&self) -> Result<Vec<Descriptor>> {
+        let bad = |e: serde_json::Error| {
+            Error::new(
+                Kind::Upstream,
+                format!("manifest {} can't be read: {e}", self.descriptor.digest),
+            )
+        };
+        let size = |s: i64| u64::try_from(s).unwrap_or(0);
+        if self.is_index() {
+            let index: oci_client::manifest::OciImageIndex =
+                serde_json::from_slice(&self.bytes).map_err(bad)?;
+            Ok(index
+                .manifests
+                .into_iter()
+                .map(|m| Descriptor {
+                    digest: m.digest,
+                    media_type: m.media_type,
+                    size: size(m.size),
+                })
+                .collect())
+        } else {
+            let image: oci_client::manifest::OciImageManifest =
+                serde_json::from_slice(&self.bytes).map_err(bad)?;
+            Ok(std::iter::once(image.config)
+                .chain(image.layers)
+                .map(|d| Descriptor {
+                    digest: d.digest,
+                    media_type: d.media_type,
+                    size: size(d.size),
+                })
+                .collect())
+        }
+    }
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut s = String::with_capacity(71);
+    s.push_str("sha256:");
+    for b in hash {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// How a client talks to registries.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub login: Login,
+    /// Plain `http://` for every registry (otherwise only for loopback hosts, as Docker does).
+    pub insecure: bool,
+    /// Every request of the run must finish within this time from the client's creation.
+    pub timeout: Duration,
+    /// Attempts per request, the first included, for 429, 5xx and broken connections.
+    pub max_attempts: u32,
+    /// The first backoff; doubled per attempt, with jitter, capped at 8 s.
+    pub base_delay: Duration,
+    /// One request (headers and body) may take at most this long.
+    pub request_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            login: Login::default(),
+            insecure: false,
+            timeout: Duration::from_secs(600),
+            max_attempts: 6,
+            base_delay: Duration::from_millis(250),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Whether a registry host (with optional port) is a loopback address.
+///
+/// ```
+/// use gitops_promote::registry::is_loopback;
+/// assert!(is_loopback("127.0.0.1:5000") && is_loopback("localhost") && is_loopback("[::1]:5000"));
+/// assert!(!is_loopback("ghcr.io") && !is_loopback("10.0.0.1:5000"));
+/// ```
+pub fn is_loopback(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[derive(Default)]
+struct HostState {
+    /// The header every request to the host carries, once a challenge told us which.
+    authorization: Option<Secret>,
+    scopes: Scopes,
+}
+
+/// A registry client for one run. Blocking API over a private single-thread runtime, so the (synchronous)
+/// planner and executor call it directly.
+pub struct Client {
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    settings: Settings,
+    deadline: Instant,
+    hosts: Mutex<HashMap<String, HostState>>,
+    manifests: Mutex<HashMap<String, Manifest>>,
+    requests: AtomicU64,
+    secrets: Mutex<Vec<String>>,
+    progress: Mutex<Vec<String>>,
+}
+
+/// What a copy moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CopyStats {
+    pub blobs_present: usize,
+    pub blobs_mounted: usize,
+    pub blobs_copied: usize,
+    pub bytes_copied: u64,
+    pub manifests_written: usize,
+}
+
+impl Client {
+    pub fn new(settings: Settings) -> Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::new(Kind::Io, format!("can't start the async runtime: {e}")))?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("gitops-promote/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::new(Kind::Io, format!("can't build the HTTP client: {e}")))?;
+        Ok(Self {
+            rt,
+            http,
+            deadline: Instant::now() + settings.timeout,
+            settings,
+            hosts: Mutex::default(),
+            manifests: Mutex::default(),
+            requests: AtomicU64::new(0),
+            secrets: Mutex::default(),
+            progress: Mutex::default(),
+        })
+    }
+
+    /// HTTP requests sent so far (token requests included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Credentials obtained during the run (bearer tokens), for the caller to mask. Drains.
+    pub fn take_secrets(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.secrets))
+    }
+
+    /// Progress lines (retries, blob copies) for the caller to log. Drains.
+    pub fn take_progress(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.progress))
+    }
+
+    /// Declares that the run will read (and, with `push`, write) `image`, so the first token fetched for its
+    /// registry covers every repository and action at once (one auth round trip per registry).
+    pub fn declare(&self, image: &ImageName, push: bool) {
+        let mut hosts = lock(&self.hosts);
+        let state = hosts.entry(image.registry.clone()).or_default();
+        state.scopes.add(&image.repository, "pull");
+        if push {
+            state.scopes.add(&image.repository, "push");
+        }
+    }
+
+    /// The manifest read earlier with this digest.
+    pub fn cached_manifest(&self, digest: &str) -> Option<Manifest> {
+        lock(&self.manifests).get(digest).cloned()
+    }
+
+    /// HEAD the reference: its digest, media type and size, or `None` when it does not exist.
+    pub fn resolve(&self, reference: &Reference) -> Result<Option<Descriptor>> {
+        self.rt.block_on(self.resolve_async(reference))
+    }
+
+    /// GET the manifest's raw bytes; the digest is checked against the bytes (and the reference's digest).
+    pub fn get_manifest(&self, reference: &Reference) -> Result<Manifest> {
+        self.rt.block_on(self.get_manifest_async(reference))
+    }
+
+    /// PUT the manifest's exact bytes under `locator` (a tag or its digest) with its media type.
+    pub fn put_manifest(
+        &self,
+        image: &ImageName,
+        locator: &str,
+        manifest: &Manifest,
+    ) -> Result<()> {
+        self.rt
+            .block_on(self.put_manifest_async(image, locator, manifest))
+    }
+
+    /// Every tag of the repository, following `Link: <…>; rel="next"` pages.
+    pub fn list_tags(&self, image: &ImageName) -> Result<Vec<String>> {
+        self.rt.block_on(self.list_tags_async(image))
+    }
+
+    /// Makes every blob and child manifest of `manifest` (read from `from`) present in `to`: nothing for
+    /// blobs already there, a cross-repository mount on the same registry, a streamed copy otherwise.
+    pub fn copy_image(
+        &self,
+        from: &ImageName,
+        to: &ImageName,
+        manifest: &Manifest,
+    ) -> Result<CopyStats> {
+        self.rt.block_on(self.copy_image_async(from, to, manifest))
+    }
+
+    fn base(&self, host: &str) -> String {
+        let host_for_api = if host == "docker.io" {
+            "registry-1.docker.io"
+        } else {
+            host
+        };
+        let scheme = if self.settings.insecure || is_loopback(host) {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{host_for_api}")
+    }
+
+    fn url(&self, image: &ImageName, path: &str) -> String {
+        format!(
+            "{}/v2/{}/{path}",
+            self.base(&image.registry),
+            image.repository
+        )
+    }
+
+    fn note(&self, line: String) {
+        lock(&self.progress).push(line);
+    }
+
+    async fn resolve_async(&self, reference: &Reference) -> Result<Option<Descriptor>> {
+        let image = &reference.image;
+        let what = format!("read `{reference}`");
+        let url = self.url(image, &format!("manifests/{}", reference.locator()));
+        let accept = MANIFEST_TYPES.join(", ");
+        let resp = self
+            .send(&what, Some(&image.registry), SHORT, &|| {
+                self.http.head(&url).header(ACCEPT, &accept)
+            })
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(self.failure(&what, resp).await);
+        }
+        let digest = header(&resp, DOCKER_CONTENT_DIGEST);
+        let media_type = header(&resp, CONTENT_TYPE.as_str());
+        match (digest, media_type) {
+            (Some(digest), Some(media_type)) => Ok(Some(Descriptor {
+                digest,
+                media_type: media_type_only(&media_type),
+                size: header(&resp, CONTENT_LENGTH.as_str())
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(0),
+            })),
+            // A registry that omits the digest on HEAD: read the bytes and hash them.
+            _ => Ok(Some(self.get_manifest_async(reference).await?.descriptor)),
+        }
+    }
+
+    async fn get_manifest_async(&self, reference: &Reference) -> Result<Manifest> {
+        let image = &reference.image;
+        let what = format!("read manifest `{reference}`");
+        let url = self.url(image, &format!("manifests/{}", reference.locator()));
+        let accept = MANIFEST_TYPES.join(", ");
+        let resp = self
+            .send(&what, Some(&image.registry), SHORT, &|| {
+                self.http.get(&url).header(ACCEPT, &accept)
+            })
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.failure(&what, resp).await);
+        }
+        let announced = header(&resp, DOCKER_CONTENT_DIGEST);
+        let media_type = header(&resp, CONTENT_TYPE.as_str())
+            .map(|m| media_type_only(&m))
+            .unwrap_or_default();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::new(Kind::Upstream, format!("can't {what}: {}", chain(&e))))?;
+        let digest = sha256_digest(&bytes);
+        for expected in [announced.as_deref(), reference.digest.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if expected.starts_with("sha256:") && expected != digest {
+                return Err(Error::new(
+                    Kind::Upstream,
+                    format!(
+                        "can't {what}: the registry sent bytes with digest {digest}, expected {expected}"
+                    ),
+                ));
+            }
+        }
+        if !MANIFEST_TYPES.contains(&media_type.as_str()) {
+            return Err(Error::new(
+                Kind::Upstream,
+                format!("can't {what}: unsupported manifest media type `{media_type}`"),
+            )
+            .with_help(format!("supported: {}", MANIFEST_TYPES.join(", "))));
+        }
+        let manifest = Manifest {
+            descriptor: Descriptor {
+                digest: digest.clone(),
+                media_type,
+                size: bytes.len() as u64,
+            },
+            bytes,
+        };
+        lock(&self.manifests).insert(digest, manifest.clone());
+        Ok(manifest)
+    }
+
+    async fn put_manifest_async(
+        &self,
+        image: &ImageName,
+        locator: &str,
+        manifest: &Manifest,
+    ) -> Result<()> {
+        let what = if is_digest(locator) {
+            format!("write manifest {locator} to `{image}`")
+        } else {
+            format!("write tag `{locator}` of `{image}`")
+        };
+        let url = self.url(image, &format!("manifests/{locator}"));
+        let resp = self
+            .send(&what, Some(&image.registry), SHORT, &|| {
+                self.http
+                    .put(&url)
+                    .header(CONTENT_TYPE, &manifest.descriptor.media_type)
+                    .body(manifest.bytes.clone())
+            })
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.failure(&what, resp).await);
+        }
+        if let Some(written) = header(&resp, DOCKER_CONTENT_DIGEST)
+            && written != manifest.descriptor.digest
+        {
+            return Err(Error::new(
+                Kind::Upstream,
+                format!(
+                    "can't {what}: the registry stored digest {written} instead of {}",
+                    manifest.descriptor.digest
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn list_tags_async(&self, image: &ImageName) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            tags: Option<Vec<String>>,
+        }
+        let what = format!("list the tags of `{image}`");
+        let mut url = self.url(image, "tags/list?n=1000");
+        let mut tags = Vec::new();
+        for _ in 0..10_000 {
+            let resp = self
+                .send(&what, Some(&image.registry), SHORT, &|| self.http.get(&url))
+                .await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Ok(tags);
+            }
+            if !resp.status().is_success() {
+                return Err(self.failure(&what, resp).await);
+            }
+            let next = header(&resp, "link").and_then(|l| next_link(&l));
+            let page: Page = resp
+                .json()
+                .await
+                .map_err(|e| Error::new(Kind::Upstream, format!("can't {what}: {}", chain(&e))))?;
+            tags.extend(page.tags.unwrap_or_default());
+            match next {
+                Some(next) => {
+                    url = Url::parse(&url)
+                        .and_then(|base| base.join(&next))
+                        .map_err(|e| {
+                            Error::new(
+                                Kind::Upstream,
+                                format!("can't {what}: bad Link `{next}`: {e}"),
+                            )
+                        })?
+                        .to_string();
+                }
+                None => return Ok(tags),
+            }
+        }
+        Err(Error::new(
+            Kind::Upstream,
+            format!("can't {what}: too many pages"),
+        ))
+    }
+
+    async fn blob_exists(&self, image: &ImageName, digest: &str) -> Result<bool> {
+        let what = format!("check blob {digest} in `{image}`");
+        let url = self.url(image, &format!("blobs/{digest}"));
+        let resp = self
+            .send(&what, Some(&image.registry), SHORT, &|| {
+                self.http.head(&url)
+            })
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.failure(&what, resp).await),
+        }
+    }
+
+    async fn manifest_exists(&self, image: &ImageName, digest: &str) -> Result<bool> {
+        let reference = Reference {
+            image: image.clone(),
+            tag: None,
+            digest: Some(digest.to_string()),
+        };
+        Ok(self.resolve_async(&reference).await?.is_some())
+    }
+
+    /// `POST …/blobs/uploads/?mount=&from=`: true when the registry mounted it (201).
+    async fn mount_blob(&self, to: &ImageName, digest: &str, from: &ImageName) -> Result<bool> {
+        let what = format!("mount blob {digest} from `{from}` into `{to}`");
+        let url = self.url(to, "blobs/uploads/");
+        let query = [("mount", digest), ("from", from.repository.as_str())];
+        let resp = self
+            .send(&what, Some(&to.registry), SHORT, &|| {
+                self.http
+                    .post(&url)
+                    .query(&query)
+                    .header(CONTENT_LENGTH, "0")
+            })
+            .await?;
+        match resp.status() {
+            StatusCode::CREATED => Ok(true),
+            // 202: the registry opened an upload session instead; the copy uploads through a new one.
+            StatusCode::ACCEPTED => Ok(false),
+            _ => Err(self.failure(&what, resp).await),
+        }
+    }
+
+    /// Streams one blob from `from` to `to`: GET, POST an upload, PUT the body as it arrives. A failure
+    /// anywhere restarts the blob, within the attempt budget.
+    async fn copy_blob(&self, from: &ImageName, to: &ImageName, blob: &Descriptor) -> Result<()> {
+        let what = format!("copy blob {} from `{from}` to `{to}`", blob.digest);
+        let started = Instant::now();
+        let mut last = String::new();
+        for attempt in 1..=self.settings.max_attempts {
+            if attempt > 1 {
+                let wait = self.backoff(attempt - 1);
+                self.wait_or_fail(&what, wait, &last)?;
+                self.note(format!(
+                    "retrying {what} in {:.1}s ({last})",
+                    wait.as_secs_f64()
+                ));
+                tokio::time::sleep(wait).await;
+            }
+            let get_url = self.url(from, &format!("blobs/{}", blob.digest));
+            let source = self
+                .send(&what, Some(&from.registry), LONG, &|| {
+                    self.http.get(&get_url)
+                })
+                .await?;
+            if !source.status().is_success() {
+                return Err(self.failure(&what, source).await);
+            }
+            let length = source.content_length().unwrap_or(blob.size);
+            let post_url = self.url(to, "blobs/uploads/");
+            let session = self
+                .send(&what, Some(&to.registry), SHORT, &|| {
+                    self.http.post(&post_url).header(CONTENT_LENGTH, "0")
+                })
+                .await?;
+            if session.status() != StatusCode::ACCEPTED {
+                return Err(self.failure(&what, session).await);
+            }
+            let location = header(&session, LOCATION.as_str()).ok_or_else(|| {
+                Error::new(
+                    Kind::Upstream,
+                    format!("can't {what}: upload answer has no Location"),
+                )
+            })?;
+            let mut put_url = Url::parse(&post_url)
+                .and_then(|u| u.join(&location))
+                .map_err(|e| {
+                    Error::new(Kind::Upstream, format!("can't {what}: bad Location: {e}"))
+                })?;
+            put_url
+                .query_pairs_mut()
+                .append_pair("digest", &blob.digest);
+            let body = Mutex::new(Some(reqwest::Body::wrap_stream(source.bytes_stream())));
+            let result = self
+                .send(
+                    &what,
+                    Some(&to.registry),
+                    Opts {
+                        attempts: Some(1),
+                        long: true,
+                    },
+                    &|| {
+                        let body = lock(&body)
+                            .take()
+                            .unwrap_or_else(|| reqwest::Body::from(""));
+                        self.http
+                            .put(put_url.clone())
+                            .header(CONTENT_TYPE, "application/octet-stream")
+                            .header(CONTENT_LENGTH, length)
+                            .body(body)
+                    },
+                )
+                .await;
+            match result {
+                Ok(resp) if resp.status() == StatusCode::CREATED => {
+                    self.note(format!(
+                        "copied blob {} ({:.1} MB) from `{from}` to `{to}` in {:.1}s",
+                        blob.digest,
+                        length as f64 / 1e6,
+                        started.elapsed().as_secs_f64()
+                    ));
+                    return Ok(());
+                }
+                Ok(resp) if is_retryable(resp.status()) => {
+                    last = format!("registry answered {}", resp.status());
+                }
+                Ok(resp) => return Err(self.failure(&what, resp).await),
+                Err(e) => last = e.message,
+            }
+        }
+        Err(Error::new(
+            Kind::Upstream,
+            format!(
+                "can't {what}: gave up after {} attempts: {last}",
+                self.settings.max_attempts
+            ),
+        ))
+    }
+
+    async fn copy_image_async(
+        &self,
+        from: &ImageName,
+        to: &ImageName,
+        manifest: &Manifest,
+    ) -> Result<CopyStats> {
+        let mut stats = CopyStats::default();
+        let same_registry = from.registry == to.registry;
+        // Children first (an index's manifests must exist before the index is accepted).
+        let mut images = Vec::new();
+        if manifest.is_index() {
+            for child in manifest.children()? {
+                if self.manifest_exists(to, &child.digest).await? {
+                    continue;
+                }
+                let reference = Reference {
+                    image: from.clone(),
+                    tag: None,
+                    digest: Some(child.digest.clone()),
+                };
+                let child_manifest = match self.cached_manifest(&child.digest) {
+                    Some(m) => m,
+                    None => self.get_manifest_async(&reference).await?,
+                };
+                if child_manifest.is_index() {
+                    return Err(Error::new(
+                        Kind::Upstream,
+                        format!(
+                            "index {} nests another index; not supported",
+                            manifest.descriptor.digest
+                        ),
+                    ));
+                }
+                images.push(child_manifest);
+            }
+        } else {
+            images.push(manifest.clone());
+        }
+        for image in &images {
+            for blob in image.children()? {
+                if self.blob_exists(to, &blob.digest).await? {
+                    stats.blobs_present += 1;
+                } else if same_registry && self.mount_blob(to, &blob.digest, from).await? {
+                    stats.blobs_mounted += 1;
+                } else {
+                    self.copy_blob(from, to, &blob).await?;
+                    stats.blobs_copied += 1;
+                    stats.bytes_copied += blob.size;
+                }
+            }
+            if manifest.is_index() {
+                self.put_manifest_async(to, &image.descriptor.digest, image)
+                    .await?;
+                stats.manifests_written += 1;
+            }
+        }
+        Ok(stats)
+    }
+
+    fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .settings
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(10))
+            .min(Duration::from_secs(8));
+        // Jitter between half and the whole delay, so clients retrying together spread out.
+        exp.mul_f64(rand::rng().random_range(0.5..=1.0))
+    }
+
+    fn wait_or_fail(&self, what: &str, wait: Duration, last: &str) -> Result<()> {
+        if wait >= self.remaining() {
+            return Err(Error::new(
+                Kind::Upstream,
+                format!(
+                    "can't {what}: gave up, the {}s timeout leaves no time to retry after: {last}",
+                    self.settings.timeout.as_secs()
+                ),
+            )
+            .with_help("the registry is failing or rate limiting; rerun later (a rerun resumes where this one stopped)"));
+        }
+        Ok(())
+    }
+
+    /// Sends one logical request: answers a 401 challenge (once or twice), retries 429/5xx and broken
+    /// connections with backoff (honouring `Retry-After`), and never goes past the run's deadline. Returns the
+    /// final response, whatever its status; callers turn a failure status into an error with
+    /// [`Client::failure`]. `host` is `None` for the token endpoint (no registry auth).
+    async fn send(
+        &self,
+        what: &str,
+        host: Option<&str>,
+        opts: Opts,
+        build: &(dyn Fn() -> RequestBuilder + Sync),
+    ) -> Result<Response> {
+        let max = opts.attempts.unwrap_or(self.settings.max_attempts).max(1);
+        let mut attempt = 0;
+        let mut reauth = 0;
+        loop {
+            attempt += 1;
+            let remaining = self.remaining();
+            if remaining.is_zero() {
+                return Err(Error::new(
+                    Kind::Upstream,
+                    format!(
+                        "can't {what}: the {}s timeout is over",
+                        self.settings.timeout.as_secs()
+                    ),
+                ));
+            }
+            let limit = if opts.long {
+                remaining
+            } else {
+                self.settings.request_timeout.min(remaining)
+            };
+            let mut request = build().timeout(limit);
+            if let Some(host) = host
+                && let Some(value) = lock(&self.hosts)
+                    .get(host)
+                    .and_then(|s| s.authorization.clone())
+            {
+                request = request.header(AUTHORIZATION, value.expose());
+            }
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let last;
+            let mut retry_after = None;
+            match request.send().await {
+                Ok(resp)
+                    if resp.status() == StatusCode::UNAUTHORIZED
+                        && host.is_some()
+                        && reauth < 2 =>
+                {
+                    let challenge =
+                        header(&resp, WWW_AUTHENTICATE).and_then(|h| auth::parse_challenge(&h));
+                    match challenge {
+                        Some(c)
+                            if Box::pin(self.authenticate(what, host.unwrap_or(""), c.clone()))
+                                .await? =>
+                        {
+                            reauth += 1;
+                            attempt -= 1;
+                            continue;
+                        }
+                        _ => return Ok(resp),
+                    }
+                }
+                Ok(resp) if is_retryable(resp.status()) => {
+                    let status = resp.status();
+                    retry_after = header(&resp, RETRY_AFTER.as_str())
+                        .and_then(|v| v.trim().parse::<u64>().ok());
+                    let body = body_text(resp).await;
+                    last = format!("registry answered {status}: {body}");
+                    if attempt >= max {
+                        return Err(Error::new(
+                            Kind::Upstream,
+                            format!("can't {what}: gave up after {attempt} attempts: {last}"),
+                        )
+                        .with_help("the registry is failing or rate limiting; rerun later (a rerun resumes where this one stopped)"));
+                    }
+                }
+                Ok(resp) => return Ok(resp),
+                Err(e) => {
+                    last = chain(&e);
+                    if attempt >= max {
+                        return Err(Error::new(
+                            Kind::Upstream,
+                            format!("can't {what}: gave up after {attempt} attempts: {last}"),
+                        )
+                        .with_help(if e.is_connect() {
+                            "check that the registry is reachable (and `insecure-registry` for a plain-http registry that is not on loopback)"
+                        } else {
+                            "the connection failed; rerun later (a rerun resumes where this one stopped)"
+                        }));
+                    }
+                }
+            }
+            let wait = retry_after
+                .map(Duration::from_secs)
+                .unwrap_or_else(|| self.backoff(attempt));
+            self.wait_or_fail(what, wait, &last)?;
+            self.note(format!(
+                "retrying: {what} (attempt {}/{max} in {:.1}s): {last}",
+                attempt + 1,
+                wait.as_secs_f64()
+            ));
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Answers a challenge by setting the host's `Authorization`. False when there is nothing new to try
+    /// (the credentials were already refused), so the caller reports the 401.
+    async fn authenticate(&self, what: &str, host: &str, challenge: Challenge) -> Result<bool> {
+        let credentials = self.settings.login.for_host(host).clone();
+        match challenge {
+            Challenge::Basic => {
+                let Credentials::Basic { username, password } = &credentials else {
+                    return Ok(false);
+                };
+                let value = format!(
+                    "Basic {}",
+                    base64_encode(format!("{username}:{}", password.expose()).as_bytes())
+                );
+                let mut hosts = lock(&self.hosts);
+                let state = hosts.entry(host.to_string()).or_default();
+                if state.authorization.as_ref().map(Secret::expose) == Some(value.as_str()) {
+                    return Ok(false);
+                }
+                state.authorization = Some(Secret::new(value));
+                Ok(true)
+            }
+            Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            } => {
+                if let Credentials::Bearer(token) = &credentials {
+                    let value = format!("Bearer {}", token.expose());
+                    let mut hosts = lock(&self.hosts);
+                    let state = hosts.entry(host.to_string()).or_default();
+                    if state.authorization.as_ref().map(Secret::expose) == Some(value.as_str()) {
+                        return Ok(false);
+                    }
+                    state.authorization = Some(Secret::new(value));
+                    return Ok(true);
+                }
+                let params = {
+                    let mut hosts = lock(&self.hosts);
+                    let state = hosts.entry(host.to_string()).or_default();
+                    for s in &scope {
+                        state.scopes.add_raw(s);
+                    }
+                    state.scopes.to_params()
+                };
+                let token_what = format!("get a registry token from {realm} to {what}");
+                let mut query: Vec<(&str, &str)> = Vec::new();
+                if let Some(service) = &service {
+                    query.push(("service", service));
+                }
+                for p in &params {
+                    query.push(("scope", p));
+                }
+                let resp = self
+                    .send(&token_what, None, SHORT, &|| {
+                        let mut req = self.http.get(&realm).query(&query);
+                        if let Credentials::Basic { username, password } = &credentials {
+                            req = req.basic_auth(username, Some(password.expose()));
+                        }
+                        req
+                    })
+                    .await?;
+                if !resp.status().is_success() {
+                    return Err(self.failure(&token_what, resp).await);
+                }
+                let body = resp.bytes().await.map_err(|e| {
+                    Error::new(Kind::Upstream, format!("can't {token_what}: {}", chain(&e)))
+                })?;
+                let token = auth::token_from_response(&body).ok_or_else(|| {
+                    Error::new(
+                        Kind::Upstream,
+                        format!(
+                            "can't {token_what}: the answer has neither `token` nor `access_token`"
+                        ),
+                    )
+                })?;
+                lock(&self.secrets).push(token.clone());
+                let mut hosts = lock(&self.hosts);
+                let state = hosts.entry(host.to_string()).or_default();
+                let value = format!("Bearer {token}");
+                state.authorization = Some(Secret::new(value));
+                Ok(true)
+            }
+        }
+    }
+
+    /// Turns a failed answer into an error that names the operation, keeps the registry's body and says
+    /// what to fix.
+    async fn failure(&self, what: &str, resp: Response) -> Error {
+        let status = resp.status();
+        let body = body_text(resp).await;
+        let (kind, help) = match status.as_u16() {
+            401 => (
+                Kind::Permission,
+                "the registry refused the credentials: check `registry-username` and `registry-password` (or `registry-token`); on ghcr.io the job needs `permissions: packages: write` for writes".to_string(),
+            ),
+            403 => (
+                Kind::Permission,
+                "the credentials lack the permission: on ghcr.io add `permissions: packages: write` to the job and give this repository write access in the package's settings".to_string(),
+            ),
+            404 => (
+                Kind::NotFound,
+                "check the image name, and that the tag or digest exists in that repository".to_string(),
+            ),
+            400 if body.contains("BLOB_UNKNOWN") => (
+                Kind::Upstream,
+                "the repository lacks the image's blobs: give the target as a full reference so they are copied first".to_string(),
+            ),
+            _ => (Kind::Upstream, String::new()),
+        };
+        let mut error = Error::new(
+            kind,
+            format!("can't {what}: registry answered {status}: {body}"),
+        );
+        if !help.is_empty() {
+            error = error.with_help(help);
+        }
+        error
+    }
+}
+
+/// How [`Client::send`] treats one request.
+#[derive(Debug, Clone, Copy)]
+struct Opts {
+    /// Attempts; `None` is the configured maximum.
+    attempts: Option<u32>,
+    /// A blob transfer: bounded by the run's deadline and the read timeout, not the per-request timeout.
+    long: bool,
+}
+
+const SHORT: Opts = Opts {
+    attempts: None,
+    long: false,
+};
+const LONG: Opts = Opts {
+    attempts: None,
+    long: true,
+};
+
+fn is_retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn header(resp: &Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// `application/json; charset=utf-8` → `application/json`.
+fn media_type_only(value: &str) -> String {
+    value.split(';').next().unwrap_or("").trim().to_string()
+}
+
+/// The registry's error body, shortened, on one line.
+async fn body_text(resp: Response) -> String {
+    let text = resp.text().await.unwrap_or_default();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return "(empty body)".to_string();
+    }
+    match text.char_indices().nth(1000) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
+}
+
+/// An error with its causes (`error sending request: connection closed before message completed`).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+/// The target of `Link: </v2/…?last=x&n=100>; rel="next"`.
+///
+/// ```
+/// use gitops_promote::registry::next_link;
+/// assert_eq!(next_link(r#"</v2/a/tags/list?last=b&n=2>; rel="next""#).as_deref(), Some("/v2/a/tags/list?last=b&n=2"));
+/// assert_eq!(next_link(r#"<https://x/p>; rel="prev""#), None);
+/// ```
+pub fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            p.trim()
+                .replace(' ', "")
+                .eq_ignore_ascii_case("rel=\"next\"")
+                || p.trim().eq_ignore_ascii_case("rel=next")
+        });
+        is_next.then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+    })
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("user:pass", "dXNlcjpwYXNz"),
+        ] {
+            assert_eq!(base64_encode(input.as_bytes()), expected);
+        }
+    }
+
+    #[test]
+    fn digest_of_bytes() {
+        assert_eq!(
+            sha256_digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    /// A canned server answering tag-list pages, since registry 2.8 ignores `n` and never paginates.
+    #[test]
+    fn tag_list_follows_link_pages() {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            let mut paths = Vec::new();
+            for page in 0..2 {
+                let (stream, _) = listener.accept().expect("accept");
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("request line");
+                paths.push(line.split(' ').nth(1).unwrap_or("").to_string());
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).expect("header");
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let (body, link) = if page == 0 {
+                    (
+                        r#"{"name":"app","tags":["a","b"]}"#,
+                        "Link: </v2/app/tags/list?last=b&n=2>; rel=\"next\"\r\n",
+                    )
+                } else {
+                    (r#"{"name":"app","tags":["c"]}"#, "")
+                };
+                let mut stream = stream;
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{link}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .expect("write");
+            }
+            paths
+        });
+        let client = Client::new(Settings::default()).expect("client");
+        let image = ImageName::parse(&format!("127.0.0.1:{port}/app")).expect("image");
+        let tags = client.list_tags(&image).expect("tags");
+        assert_eq!(tags, ["a", "b", "c"]);
+        let paths = server.join().expect("server");
+        assert_eq!(
+            paths,
+            ["/v2/app/tags/list?n=1000", "/v2/app/tags/list?last=b&n=2"]
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! Real and test-only servers the registry tests and the benchmark start: the CNCF registry, a token
+//! issuer, a fault-injecting proxy, and OCI test images.
+
+#![allow(dead_code)]
+
+pub mod http;
+pub mod images;
+pub mod proxy;
+pub mod registry;
+pub mod token;

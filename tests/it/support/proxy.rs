@@ -1,0 +1,155 @@
+//! A test-only HTTP proxy in front of the registry that counts requests, adds latency, and injects faults:
+//! an error status (429 with `Retry-After`, 503), a dropped connection (before or after the registry saw the
+//! request), or a slow answer. Each fault hits the next request that matches it, once.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::http::{self, Dropped};
+
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer this status without asking the registry; `Retry-After` seconds if given.
+    Status(u16, Option<u64>),
+    /// Close the connection without an answer, before the registry sees the request.
+    DropBefore,
+    /// Forward, let the registry act, then close the connection without passing the answer on.
+    DropAfter,
+    /// Forward after this delay.
+    Slow(Duration),
+}
+
+/// Which requests a fault applies to: method and a path substring.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub method: &'static str,
+    pub path_contains: String,
+    pub fault: Fault,
+}
+
+#[derive(Default)]
+struct State {
+    rules: VecDeque<Rule>,
+    latency: Duration,
+    log: Vec<String>,
+}
+
+pub struct Proxy {
+    pub addr: String,
+    requests: Arc<AtomicU64>,
+    state: Arc<Mutex<State>>,
+}
+
+impl Proxy {
+    /// A proxy forwarding to `upstream` (`127.0.0.1:PORT`).
+    pub fn start(upstream: &str) -> Self {
+        let requests = Arc::new(AtomicU64::new(0));
+        let state = Arc::new(Mutex::new(State::default()));
+        let upstream = upstream.to_string();
+        let (counter, shared) = (requests.clone(), state.clone());
+        let client: Client<HttpConnector, Incoming> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let addr = http::serve(Arc::new(move |req: Request<Incoming>| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            let (state, client, upstream) = (shared.clone(), client.clone(), upstream.clone());
+            Box::pin(async move {
+                let method = req.method().to_string();
+                let path = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default();
+                let (fault, latency) = {
+                    let mut s = state.lock().expect("proxy state");
+                    s.log.push(format!("{method} {path}"));
+                    let i = s
+                        .rules
+                        .iter()
+                        .position(|r| r.method == method && path.contains(&r.path_contains));
+                    (
+                        i.and_then(|i| s.rules.remove(i)).map(|r| r.fault),
+                        s.latency,
+                    )
+                };
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
+                match &fault {
+                    Some(Fault::Status(code, retry_after)) => {
+                        let mut b = Response::builder()
+                            .status(*code)
+                            .header("content-type", "application/json");
+                        if let Some(s) = retry_after {
+                            b = b.header("retry-after", s.to_string());
+                        }
+                        let body = format!(
+                            r#"{{"errors":[{{"code":"INJECTED","message":"injected {code}"}}]}}"#
+                        );
+                        // Drain the request body so the connection stays usable.
+                        let _ = req.into_body().collect().await;
+                        return Ok(b.body(http::full(body)).expect("response"));
+                    }
+                    Some(Fault::DropBefore) => return Err(Dropped),
+                    Some(Fault::Slow(d)) => tokio::time::sleep(*d).await,
+                    _ => {}
+                }
+                let (mut parts, body) = req.into_parts();
+                parts.uri = format!("http://{upstream}{path}").parse().expect("uri");
+                let resp = client
+                    .request(Request::from_parts(parts, body))
+                    .await
+                    .map_err(|_| Dropped)?;
+                if matches!(fault, Some(Fault::DropAfter)) {
+                    let _ = resp.into_body().collect().await;
+                    return Err(Dropped);
+                }
+                Ok(resp.map(|b| b.boxed()))
+            })
+        }));
+        Self {
+            addr,
+            requests,
+            state,
+        }
+    }
+
+    pub fn fault(&self, method: &'static str, path_contains: &str, fault: Fault) {
+        self.state.lock().expect("state").rules.push_back(Rule {
+            method,
+            path_contains: path_contains.to_string(),
+            fault,
+        });
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.lock().expect("state").latency = latency;
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn reset_count(&self) {
+        self.requests.store(0, Ordering::Relaxed);
+        self.state.lock().expect("state").log.clear();
+    }
+
+    /// `METHOD /path?query` of every request seen.
+    pub fn log(&self) -> Vec<String> {
+        self.state.lock().expect("state").log.clone()
+    }
+
+    /// Faults not yet triggered.
+    pub fn pending(&self) -> usize {
+        self.state.lock().expect("state").rules.len()
+    }
+}

@@ -1,0 +1,199 @@
+//! A test-only bearer-token issuer for the registry's `auth: token` (the ghcr.io / Docker Hub flow): checks
+//! basic credentials, grants the requested `repository:NAME:ACTIONS` scopes, and signs an RS256 JWT with a
+//! key whose self-signed certificate is the registry's `rootcertbundle` (and in the JWT's `x5c` header).
+//! Signing uses the `openssl` command, so the tests need no crypto crate.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hyper::{Request, Response, StatusCode};
+use tempfile::TempDir;
+
+use super::http::{self, Dropped};
+use super::registry::{PASSWORD, USER};
+
+pub const SERVICE: &str = "test-registry";
+pub const ISSUER: &str = "test-issuer";
+
+pub struct Issuer {
+    pub addr: String,
+    pub cert: PathBuf,
+    pub requests: Arc<AtomicU64>,
+    _dir: TempDir,
+}
+
+impl Issuer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("key.pem");
+        let cert = dir.path().join("cert.pem");
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=test-issuer",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl is installed (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl req: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let der = Command::new("openssl")
+            .args(["x509", "-outform", "DER", "-in"])
+            .arg(&cert)
+            .output()
+            .expect("openssl x509");
+        assert!(der.status.success());
+        let x5c = STANDARD.encode(&der.stdout);
+        let requests = Arc::new(AtomicU64::new(0));
+        let counter = requests.clone();
+        let key = Arc::new(key);
+        let addr = http::serve(Arc::new(move |req: Request<hyper::body::Incoming>| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            let key = key.clone();
+            let x5c = x5c.clone();
+            Box::pin(async move {
+                let authorized = req
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Basic "))
+                    .and_then(|b| STANDARD.decode(b).ok())
+                    .map(|b| String::from_utf8_lossy(&b).to_string());
+                let subject = match authorized.as_deref() {
+                    None => "",
+                    Some(pair) if pair == format!("{USER}:{PASSWORD}") => USER,
+                    Some(_) => {
+                        return Ok(Response::builder()
+                            .status(StatusCode::UNAUTHORIZED)
+                            .body(http::full(
+                                r#"{"details":"incorrect username or password"}"#,
+                            ))
+                            .expect("response"));
+                    }
+                };
+                let query = req.uri().query().unwrap_or("").to_string();
+                let mut access = Vec::new();
+                for (k, v) in url_pairs(&query) {
+                    // Anonymous callers get nothing, like a private repository.
+                    if k == "scope" && !subject.is_empty() {
+                        let parts: Vec<&str> = v.split(':').collect();
+                        if let [kind, name @ .., actions] = parts.as_slice() {
+                            access.push(serde_json::json!({
+                                "type": kind, "name": name.join(":"),
+                                "actions": actions.split(',').collect::<Vec<_>>(),
+                            }));
+                        }
+                    }
+                }
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock")
+                    .as_secs();
+                let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [x5c]});
+                let claims = serde_json::json!({
+                    "iss": ISSUER, "sub": subject, "aud": SERVICE,
+                    "exp": now + 300, "nbf": now - 10, "iat": now,
+                    "jti": format!("{:x}", rand::random::<u64>()), "access": access,
+                });
+                let signing_input = format!(
+                    "{}.{}",
+                    URL_SAFE_NO_PAD.encode(header.to_string()),
+                    URL_SAFE_NO_PAD.encode(claims.to_string())
+                );
+                let signature = sign(&key, signing_input.as_bytes());
+                let jwt = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature));
+                // Docker Hub answers both fields, GAR only `access_token`: use the less common one.
+                let body = serde_json::json!({"access_token": jwt, "expires_in": 300});
+                Ok::<_, Dropped>(
+                    Response::builder()
+                        .header("content-type", "application/json")
+                        .body(http::full(body.to_string()))
+                        .expect("response"),
+                )
+            })
+        }));
+        Self {
+            addr,
+            cert,
+            requests,
+            _dir: dir,
+        }
+    }
+
+    pub fn realm(&self) -> String {
+        format!("http://{}/token", self.addr)
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+fn sign(key: &std::path::Path, input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("openssl dgst");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write");
+    let out = child.wait_with_output().expect("openssl output");
+    assert!(out.status.success());
+    out.stdout
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
