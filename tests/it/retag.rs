@@ -126,7 +126,7 @@ fn immutable_tags_conflict_moving_tags_move_and_force_overrides() {
         text.contains("already points to") && text.contains("force"),
         "{text}"
     );
-    assert!(!runner.output_written() || runner.outputs().get("result").is_none());
+    assert!(!runner.output_written() || !runner.outputs().contains_key("result"));
     assert_eq!(
         images::digest(&format!("{}/app:stable", s.registry.addr), None),
         other_digest
