@@ -465,3 +465,16 @@ fn build_modes_retag_the_source_image_to_the_computed_tag() {
     assert!(String::from_utf8_lossy(&out).contains("already points to"));
     assert_eq!(images::digest(&format!("{image}:{tag}"), None), s.digest);
 }
+
+#[test]
+fn a_missing_source_is_not_found_and_names_the_image() {
+    let registry = Registry::start(Auth::Anonymous);
+    let source = format!("{}/app:nope", registry.addr);
+    let (_, assert) = run_retag(&[("source", &source), ("tags", "x")]);
+    let text = String::from_utf8_lossy(&assert.failure().code(1).get_output().stdout).to_string();
+    assert!(
+        text.contains("not found") && text.contains(&source) && text.contains("404"),
+        "{text}"
+    );
+    assert!(registry.writes().is_empty());
+}
