@@ -270,6 +270,15 @@ pub fn run(
     let outcome = compute(&settings, &facts, github)?;
 
     let mut annotations = Vec::new();
+    // Before any effect: would Flux deploy this tag? (`flux-check`)
+    crate::flux::check::for_build(
+        invocation,
+        &git,
+        &settings.image,
+        &outcome.tag,
+        console,
+        &mut annotations,
+    )?;
     let tag_state = match &outcome.release_tag {
         Ok(name) => {
             let local = git.tag_commit(name);
@@ -455,6 +464,7 @@ fn report(
         summary,
         text,
         annotations,
+        failure: None,
     }
 }
 
