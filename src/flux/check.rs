@@ -226,12 +226,16 @@ pub fn for_build(
             for f in &findings {
                 console.annotate(&f.annotation());
             }
-            let first = &findings[0];
             Err(Error::new(
                 Kind::Flux,
-                format!("{} ({}:{})", first.message, first.file, first.line),
+                format!(
+                    "Flux would not deploy `{new_tag}` to {environment} ({} finding(s) above)",
+                    findings.len()
+                ),
             )
-            .with_help("fix the Flux object or the tag template; `flux-check: warn` reports without failing"))
+            .with_help(
+                "fix the Flux object or the tag template; `flux-check: warn` reports without failing",
+            ))
         }
         _ => {
             for f in findings {

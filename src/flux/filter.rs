@@ -198,17 +198,17 @@ pub fn parse_order(order: Option<&str>) -> Result<bool, String> {
     }
 }
 
-/// Go `strconv.ParseFloat` for the decimal forms tags use (`1`, `1.5`, `1e3`, `+2`, `Inf`, `NaN`); Go's hex floats
-/// and `_` separators are refused, as they are refused by Go too without a base prefix.
+/// Go `strconv.ParseFloat` for the forms tags use (`1`, `1.5`, `.5`, `1e3`, `+2`, `Inf`, `NaN`). Go's hex floats
+/// and `_` separators (valid only after a base prefix) are refused, and so is a finite number out of range, for
+/// which Go returns `ErrRange` (an error, which fails the policy).
 fn parse_go_float(s: &str) -> Option<f64> {
     if s.contains('_') || s.to_ascii_lowercase().contains("0x") {
         return None;
     }
-    let lower = s.trim_start_matches(['+', '-']).to_ascii_lowercase();
-    if lower.starts_with("inf") && lower != "inf" && lower != "infinity" {
-        return None;
-    }
-    s.parse::<f64>().ok()
+    let unsigned = s.trim_start_matches(['+', '-']).to_ascii_lowercase();
+    let value = s.parse::<f64>().ok()?;
+    let spelled_infinite = unsigned == "inf" || unsigned == "infinity";
+    (!value.is_infinite() || spelled_infinite).then_some(value)
 }
 
 impl ImagePolicySpec {
@@ -351,5 +351,7 @@ mod tests {
         );
         let bad = ImagePolicySpec { pattern: None, ..p };
         assert!(bad.latest(&tags(&["1", "latest"])).is_err());
+        assert!(bad.latest(&tags(&["1", "1e400"])).is_err(), "Go: ErrRange");
+        assert_eq!(bad.latest(&tags(&["1", "+Inf"])).expect("inf"), "+Inf");
     }
 }

@@ -100,6 +100,10 @@ impl Shape<'_> {
             && !STABLE_SAMPLES.iter().any(|t| self.admits(t))
     }
 
+    fn admits_rc(&self) -> bool {
+        RC_SAMPLES.iter().any(|t| self.admits(t))
+    }
+
     fn version_pair(&self) -> Option<(&'static str, &'static str)> {
         VERSION_PAIRS
             .iter()
@@ -252,7 +256,8 @@ fn lint_provider(
                 }
             }
             Some(c) => {
-                if !c.admits_prereleases() && (shape.for_rc() || env == Some(Environment::Develop))
+                if !c.admits_prereleases()
+                    && (shape.for_rc() || (env == Some(Environment::Develop) && shape.admits_rc()))
                 {
                     out.push(finding(
                         Severity::Error,
@@ -499,7 +504,8 @@ fn lint_policy(model: &Model, policy: &ImagePolicy, out: &mut Vec<Finding>) {
         }
         PolicyChoice::SemVer(range) => {
             if let Ok(c) = Constraints::parse(range) {
-                if !c.admits_prereleases() && (shape.for_rc() || env == Some(Environment::Develop))
+                if !c.admits_prereleases()
+                    && (shape.for_rc() || (env == Some(Environment::Develop) && shape.admits_rc()))
                 {
                     out.push(finding(
                         Severity::Error,
@@ -563,5 +569,125 @@ mod tests {
         assert_eq!(normalize_key("My App.v2"), "my_app_v2");
         assert_eq!(normalize_key("--x--"), "x");
         assert_eq!(normalize_key("a+b"), "ab");
+    }
+
+    fn model(text: &str) -> Model {
+        let mut m = Model::default();
+        m.add_text("flux/apps.yaml", text);
+        m
+    }
+
+    fn rules(m: &Model, tags: Option<Vec<String>>) -> Vec<&'static str> {
+        lint(m, &|_| tags.clone()).iter().map(|f| f.rule).collect()
+    }
+
+    const PROVIDERS: &str = "apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSetInputProvider
+metadata: {name: app-develop, namespace: flux-system}
+spec:
+  type: GARArtifactTag
+  url: oci://europe-docker.pkg.dev/p/r/app
+  filter: {includeTag: '^v\\d+\\.\\d+\\.\\d+-rc\\.\\d+\\.g[0-9a-f]+$', semver: '>=0.0.0-0', limit: 1}
+---
+apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSetInputProvider
+metadata: {name: app-config, namespace: flux-system}
+spec:
+  type: OCIArtifactTag
+  url: oci://ghcr.io/org/config
+  filter: {includeTag: '^v\\d+\\.\\d+\\.\\d+$', semver: '>=1.0.0', limit: 1}
+";
+
+    #[test]
+    fn permute_keys_are_scoped_and_flatten_keys_are_not() {
+        let permute = format!(
+            "{PROVIDERS}---
+apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSet
+metadata: {{name: app-develop, namespace: flux-system}}
+spec:
+  inputStrategy: {{name: Permute}}
+  inputsFrom:
+    - name: app-develop
+    - name: app-config
+  resources:
+    - apiVersion: kustomize.toolkit.fluxcd.io/v1
+      kind: Kustomization
+      metadata: {{name: app}}
+      spec:
+        path: ./apps/develop
+        images:
+          - {{name: app, newTag: '<< inputs.app_develop.tag >>', digest: '<< inputs.app_develop.digest >>'}}
+        postBuild:
+          substitute: {{config: '<< inputs.tag >>'}}
+"
+        );
+        let m = model(&permute);
+        assert_eq!(rules(&m, None), ["template-key-flatten-only"]);
+        assert_eq!(
+            m.provider_environment(&m.providers[1]),
+            Some(Environment::Develop)
+        );
+    }
+
+    #[test]
+    fn image_policies_are_linted_too() {
+        let m = model(
+            "apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: {name: app}
+spec: {image: ghcr.io/org/app}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: {name: app-develop}
+spec:
+  imageRepositoryRef: {name: app}
+  filterTags: {pattern: '^v\\d+\\.\\d+\\.\\d+-rc\\.\\d+\\.g[0-9a-f]+$'}
+  policy: {semver: {range: '>=1.0.0'}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: {name: app-staging}
+spec:
+  imageRepositoryRef: {name: app}
+  filterTags: {pattern: '^v\\d+\\.\\d+\\.\\d+$'}
+  policy: {alphabetical: {order: asc}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: {name: app-production}
+spec:
+  imageRepositoryRef: {name: app}
+  filterTags: {pattern: 'production-latest'}
+  policy: {alphabetical: {}}
+",
+        );
+        assert_eq!(
+            rules(&m, None),
+            [
+                "rc-without-prerelease",
+                "version-without-semver",
+                "moving-tag-without-digest",
+                "unanchored-fixed-tag"
+            ]
+        );
+        assert_eq!(
+            m.policy_image(&m.policies[0]).as_deref(),
+            Some("ghcr.io/org/app")
+        );
+        let findings = crate::flux::check::check_model(
+            &m,
+            "ghcr.io/org/app",
+            Environment::Staging,
+            "v1.10.0",
+            &["v1.9.3".to_string()],
+        );
+        assert_eq!(findings.len(), 1);
+        assert!(
+            findings[0].message.contains("the policy picks `v1.9.3`"),
+            "{}",
+            findings[0].message
+        );
     }
 }
