@@ -282,7 +282,7 @@ pub fn run(
                 // A dry run shows what it can; a real run must know before it pushes.
                 Err(e) if settings.dry_run => {
                     annotations.push(Annotation::warning(
-                        "gitops-promote: remote not readable",
+                        "remote not readable",
                         format!("dry run: {e}"),
                     ));
                     None
@@ -299,7 +299,7 @@ pub fn run(
         && settings.version.is_none()
     {
         annotations.push(Annotation::notice(
-            "gitops-promote: no new commits",
+            "no new commits",
             format!(
                 "no commits since `{}`: the version is {} again",
                 base.tag, base.version
