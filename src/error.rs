@@ -126,7 +126,7 @@ impl Error {
             if let Some(help) = &self.help {
                 message.push_str(&format!("\nhelp: {help}"));
             }
-            return vec![Annotation::error(format!("{}", self.kind.title()), message)];
+            return vec![Annotation::error(self.kind.title(), message)];
         }
         self.problems
             .iter()
