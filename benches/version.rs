@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench --bench version` (optional args: COMMITS TAGS ITERATIONS).
 
+#![allow(clippy::print_stdout)] // a benchmark reports on stdout
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
