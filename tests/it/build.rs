@@ -109,7 +109,7 @@ fn staging_build_refuses_a_tag_that_exists_on_another_commit() {
         .code(1)
         .stdout(contains("::error title=conflict::"))
         .stdout(contains(&other))
-        .stdout(contains(&s.head()));
+        .stdout(contains(s.head()));
     assert!(!runner.output_written(), "no outputs on failure");
 }
 
