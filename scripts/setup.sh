@@ -9,6 +9,8 @@ dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
+[ -x /usr/sbin/lighttpd ] || need_apt+=(lighttpd)
+[ -x /usr/lib/git-core/git-http-backend ] || need_apt+=(git)
 command -v git >/dev/null || need_apt+=(git)
 
 if ((${#need_apt[@]})); then

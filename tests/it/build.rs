@@ -316,3 +316,96 @@ fn gitops_promote_cli(s: &Scratch) -> assert_cmd::Command {
     cmd.current_dir(&s.work);
     cmd
 }
+
+mod over_http_with_a_token {
+    use super::*;
+    use crate::git_http::GitHttpServer;
+
+    const TOKEN: &str = "ghs_0123456789abcdefTOKEN";
+
+    /// A repository whose `origin` is an authenticated HTTP remote with no credentials in its URL or config,
+    /// as after `actions/checkout` with `persist-credentials: false`.
+    fn setup() -> (Scratch, GitHttpServer) {
+        let s = Scratch::new();
+        s.commit("feat: first");
+        s.git(&["push", "-q", "origin", "main"]);
+        let server = GitHttpServer::start(s.dir.path(), s.dir.path(), TOKEN);
+        s.git(&["remote", "set-url", "origin", &server.url("origin.git")]);
+        (s, server)
+    }
+
+    #[test]
+    fn the_tag_is_pushed_with_the_github_token_which_never_shows() {
+        let (s, _server) = setup();
+        let runner = Runner::new();
+        let out = runner
+            .action(
+                &s.work,
+                &[
+                    ("mode", "staging-build"),
+                    ("image", "ghcr.io/org/app"),
+                    ("github-token", TOKEN),
+                ],
+            )
+            .assert()
+            .success()
+            .stdout(contains(format!("::add-mask::{TOKEN}")));
+        assert_eq!(runner.outputs()["git-tag-operation"], "created");
+        assert_eq!(s.origin_tag("v0.1.0").as_deref(), Some(s.head().as_str()));
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout)
+            .replace(&format!("::add-mask::{TOKEN}"), "");
+        assert!(!stdout.contains(TOKEN), "the token leaked into the log");
+        assert!(
+            !std::fs::read_to_string(&runner.output)
+                .expect("outputs")
+                .contains(TOKEN)
+        );
+        assert!(!runner.summary().contains(TOKEN));
+        assert!(
+            !s.git(&["config", "--list"]).contains(TOKEN),
+            "the token was persisted"
+        );
+    }
+
+    #[test]
+    fn without_a_token_the_error_says_to_pass_one_and_nothing_is_tagged() {
+        let (s, _server) = setup();
+        Runner::new()
+            .action(
+                &s.work,
+                &[("mode", "staging-build"), ("image", "ghcr.io/org/app")],
+            )
+            .assert()
+            .code(1)
+            .stdout(contains("::error title=permission denied::"))
+            .stdout(contains("pass `github-token`"));
+        assert!(s.origin_tag("v0.1.0").is_none());
+        assert_eq!(
+            s.git(&["tag", "--list"]),
+            "",
+            "nothing is tagged locally either"
+        );
+    }
+
+    #[test]
+    fn a_refused_token_is_a_permission_error_that_does_not_print_it() {
+        let (s, _server) = setup();
+        let wrong = "ghs_wrongTOKENwrong";
+        let out = Runner::new()
+            .action(
+                &s.work,
+                &[
+                    ("mode", "staging-build"),
+                    ("image", "ghcr.io/org/app"),
+                    ("github-token", wrong),
+                ],
+            )
+            .assert()
+            .code(1)
+            .stdout(contains("contents: write"));
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout)
+            .replace(&format!("::add-mask::{wrong}"), "");
+        assert!(!stdout.contains(wrong));
+        assert!(s.origin_tag("v0.1.0").is_none());
+    }
+}

@@ -1,5 +1,6 @@
 //! One integration-test binary, a module per mode (ripgrep's layout).
 
+mod git_http;
 mod harness;
 
 mod build;
