@@ -307,6 +307,18 @@ pub fn run(
         ));
     }
 
+    if let Some(sha) = github.sha.as_deref().filter(|s| !s.is_empty())
+        && sha != facts.head.sha
+    {
+        annotations.push(Annotation::warning(
+            "HEAD is not GITHUB_SHA",
+            format!(
+                "the repository's HEAD is {} but the workflow runs for {sha}; tags and labels describe HEAD",
+                facts.head.sha
+            ),
+        ));
+    }
+
     let applied = if settings.dry_run {
         Vec::new()
     } else {

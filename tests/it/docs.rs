@@ -76,7 +76,12 @@ struct ActionRuns {
 
 #[test]
 fn action_yml_is_valid_action_metadata_with_every_input_and_output() {
-    let text = std::fs::read_to_string(root().join("action.yml")).expect("action.yml");
+    // While blessing, the file is being rewritten by the test above: read what it will contain.
+    let text = if bless() {
+        docs::action_yml()
+    } else {
+        std::fs::read_to_string(root().join("action.yml")).expect("action.yml")
+    };
     let action: ActionMetadata =
         serde_saphyr::from_str(&text).expect("action.yml parses as action metadata");
     assert_eq!(action.name, "gitops-promote");
