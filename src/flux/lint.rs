@@ -49,6 +49,16 @@ static INPUT_REF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\binputs\.([A-Za-z0-9_]+)(?:\.([A-Za-z0-9_]+))?").unwrap()
 });
 
+/// Go's `regexp.QuoteMeta`: escapes `\.+*?()|[]{}^$` only (not `-`, which would be an invalid YAML escape).
+pub fn quote_meta(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let escape = "\\.+*?()|[]{}^$".contains(c);
+            escape.then_some('\\').into_iter().chain(std::iter::once(c))
+        })
+        .collect()
+}
+
 /// A pattern that names one fixed tag: `(literal, anchored at both ends)`.
 pub fn fixed_tag(pattern: &str) -> Option<(String, bool)> {
     let start = pattern.starts_with('^');
@@ -230,7 +240,7 @@ fn lint_provider(
             format!(
                 "`{field}: {pattern}` matches every tag that contains `{literal}`: `{literal}-old` would match too, and it sorts above `{literal}`, so it would be deployed"
             ),
-            &format!("anchor it: `includeTag: \"^{}$\"`", regex::escape(literal)),
+            &format!("anchor it: `includeTag: '^{}$'`", quote_meta(literal)),
         ));
     }
     let env = model.provider_environment(p);
@@ -284,7 +294,7 @@ fn lint_provider(
                     "release candidates of one version differ only by their commit SHA here, and SHAs are random: `{}` sorts above `{}` whichever was built last (an all-digit SHA with a leading zero is not even a version)",
                     SHA_RC.0, SHA_RC.1
                 ),
-                "put a counter before the SHA: tag template `v{version}-rc.{count}.g{sha}` with `includeTag: \"^v\\\\d+\\\\.\\\\d+\\\\.\\\\d+-rc\\\\.\\\\d+\\\\.g[0-9a-f]+$\"` and `semver: \">=0.0.0-0\"`",
+                "put a counter before the SHA: tag template `v{version}-rc.{count}.g{sha}` with `includeTag: '^v\\d+\\.\\d+\\.\\d+-rc\\.\\d+\\.g[0-9a-f]+$'` and `semver: \">=0.0.0-0\"`",
             ));
         }
     }
@@ -467,7 +477,7 @@ fn lint_policy(model: &Model, policy: &ImagePolicy, out: &mut Vec<Finding>) {
             format!(
                 "`pattern: {pattern}` matches every tag that contains `{literal}`, e.g. `{literal}-old`, which sorts above it"
             ),
-            &format!("anchor it: `pattern: \"^{}$\"`", regex::escape(literal)),
+            &format!("anchor it: `pattern: '^{}$'`", quote_meta(literal)),
         ));
     }
     if fixed.is_some() && policy.digest_reflection != "Always" {
@@ -561,6 +571,7 @@ mod tests {
         assert_eq!(fixed_tag(r"^v1\.2$"), Some(("v1.2".into(), true)));
         assert_eq!(fixed_tag(r"^v\d+$"), None);
         assert_eq!(fixed_tag("prod.*"), None);
+        assert_eq!(quote_meta("production-latest.v1"), "production-latest\\.v1");
     }
 
     #[test]

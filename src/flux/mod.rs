@@ -167,7 +167,15 @@ impl std::fmt::Display for Environment {
     }
 }
 
-/// An image name as written in Flux objects, compared without scheme, case or trailing slash.
+/// An image name as written in Flux objects, compared without scheme, tag, digest, case or trailing slash, with
+/// Docker Hub's implicit parts made explicit (`nginx` = `docker.io/library/nginx`).
+///
+/// ```
+/// use gitops_promote::flux::normalize_image;
+/// assert_eq!(normalize_image("oci://ghcr.io/Org/App/"), "ghcr.io/org/app");
+/// assert_eq!(normalize_image("nginx:1.25"), "docker.io/library/nginx");
+/// assert_eq!(normalize_image("127.0.0.1:5000/app@sha256:abc"), "127.0.0.1:5000/app");
+/// ```
 pub fn normalize_image(image: &str) -> String {
     let s = image
         .trim()
@@ -177,7 +185,65 @@ pub fn normalize_image(image: &str) -> String {
     // Drop a tag (`:x` after the last `/`), keep a registry port.
     let s = match (s.rfind(':'), s.rfind('/')) {
         (Some(c), Some(sl)) if c > sl => &s[..c],
+        (Some(c), None) => &s[..c],
         _ => s,
     };
-    s.to_ascii_lowercase()
+    let s = s.to_ascii_lowercase();
+    let (first, rest) = s.split_once('/').unwrap_or(("", s.as_str()));
+    let has_registry = first.contains('.') || first.contains(':') || first == "localhost";
+    match (has_registry, first.is_empty()) {
+        (true, _) => s.clone(),
+        (false, true) => format!("docker.io/library/{rest}"),
+        (false, false) => format!("docker.io/{s}"),
+    }
+}
+
+/// What one provider or ImagePolicy would deploy now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Prediction {
+    pub environment: Option<Environment>,
+    pub object: String,
+    pub file: String,
+    pub line: usize,
+    pub image: String,
+    /// The selection in Flux's order, or why there is none; `None` when the current tags are unknown.
+    pub selected: Option<Result<Vec<String>, String>>,
+}
+
+/// For every provider and ImagePolicy: its environment, image and, when the image's tags are known, what Flux
+/// would select from them now.
+pub fn predict(
+    model: &discover::Model,
+    current_tags: &dyn Fn(&str) -> Option<Vec<String>>,
+) -> Vec<Prediction> {
+    let mut out = Vec::new();
+    for p in &model.providers {
+        let selected = current_tags(&p.image)
+            .map(|tags| filter::ProviderFilter::compile(&p.filter).map(|f| f.select(&tags)));
+        out.push(Prediction {
+            environment: model.provider_environment(p),
+            object: format!("ResourceSetInputProvider/{}", p.name),
+            file: p.doc.file.clone(),
+            line: p.doc.line_of(&["spec", "filter"]),
+            image: p.image.clone(),
+            selected,
+        });
+    }
+    for policy in &model.policies {
+        let image = model.policy_image(policy).unwrap_or_default();
+        let selected = current_tags(&image).map(|tags| match &policy.spec {
+            Ok(spec) => spec.latest(&tags).map(|t| vec![t]),
+            Err(e) => Err(e.clone()),
+        });
+        out.push(Prediction {
+            environment: model.policy_environment(policy),
+            object: format!("ImagePolicy/{}", policy.name),
+            file: policy.doc.file.clone(),
+            line: policy.doc.line_of(&["spec", "policy"]),
+            image,
+            selected,
+        });
+    }
+    out.sort_by(|a, b| (a.environment, &a.object).cmp(&(b.environment, &b.object)));
+    out
 }

@@ -9,13 +9,18 @@ use crate::env::GithubContext;
 use crate::error::{Error, Kind, Result};
 use crate::flux::discover::Model;
 use crate::flux::lint::lint;
-use crate::flux::{Finding, Severity};
+use crate::flux::{Finding, Prediction, Severity, predict};
 use crate::inputs::Invocation;
 use crate::modes::select::{parse_tags, read_source};
 use crate::report::Report;
 
 /// Pure: the report for a set of findings.
-pub fn report(flux_path: &str, model: &Model, findings: &[Finding]) -> Report {
+pub fn report(
+    flux_path: &str,
+    model: &Model,
+    findings: &[Finding],
+    predictions: &[Prediction],
+) -> Report {
     let errors = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
@@ -36,6 +41,43 @@ pub fn report(flux_path: &str, model: &Model, findings: &[Finding]) -> Report {
     );
     let mut summary = format!("## gitops-promote lint\n\n{headline}\n\n");
     let mut text = String::new();
+    if !predictions.is_empty() {
+        summary.push_str("| Environment | Object | Image | Deploys now |\n|---|---|---|---|\n");
+        text.push_str("what each environment deploys:\n");
+    }
+    for p in predictions {
+        let env = p.environment.map(|e| e.name()).unwrap_or("unknown");
+        let deploys = match &p.selected {
+            None => "(tags unknown: pass `tags-file`)".to_string(),
+            Some(Ok(tags)) if tags.is_empty() => {
+                "nothing (the ResourceSet's objects are garbage-collected)".to_string()
+            }
+            Some(Ok(tags)) => {
+                let more = if tags.len() > 1 {
+                    format!(" (+{} more)", tags.len() - 1)
+                } else {
+                    String::new()
+                };
+                format!("`{}`{more}", tags[0])
+            }
+            Some(Err(e)) => format!("nothing, Flux fails ({e})"),
+        };
+        summary.push_str(&format!(
+            "| {env} | `{}` | `{}` | {} |\n",
+            p.object,
+            p.image,
+            deploys.replace('|', "\\|")
+        ));
+        text.push_str(&format!(
+            "  {env:<11} {:<45} {}\n",
+            p.object,
+            deploys.replace('`', "")
+        ));
+    }
+    if !predictions.is_empty() {
+        summary.push('\n');
+        text.push('\n');
+    }
     if !findings.is_empty() {
         summary.push_str("| | Where | Object | Finding |\n|---|---|---|---|\n");
     }
@@ -74,13 +116,20 @@ pub fn report(flux_path: &str, model: &Model, findings: &[Finding]) -> Report {
     }
     text.push_str(&format!("{headline}\n"));
     let mut outputs = BTreeMap::new();
-    let json = serde_json::to_string(findings).unwrap_or_default();
-    outputs.insert("findings".to_string(), json.clone());
+    outputs.insert(
+        "findings".to_string(),
+        serde_json::to_string(findings).unwrap_or_default(),
+    );
     outputs.insert(
         "json".to_string(),
-        format!(
-            "{{\"mode\":\"lint\",\"errors\":{errors},\"warnings\":{warnings},\"findings\":{json}}}"
-        ),
+        serde_json::json!({
+            "mode": "lint",
+            "errors": errors,
+            "warnings": warnings,
+            "findings": findings,
+            "predictions": predictions,
+        })
+        .to_string(),
     );
     Report {
         outputs,
@@ -119,6 +168,8 @@ pub fn run(
         None => None,
     };
     let model = Model::load(&invocation.repo, &flux_path);
-    let findings = lint(&model, &|_image| tags.clone());
-    Ok(report(&flux_path, &model, &findings))
+    let tags_for = |_image: &str| tags.clone();
+    let findings = lint(&model, &tags_for);
+    let predictions = predict(&model, &tags_for);
+    Ok(report(&flux_path, &model, &findings, &predictions))
 }

@@ -95,6 +95,56 @@ fn the_corrected_providers_get_none() {
         stdout.contains("0 error(s), 0 warning(s) in 6 Flux object(s)"),
         "{stdout}"
     );
+    for (env, object, tag) in [
+        (
+            "develop",
+            "ResourceSetInputProvider/backend-develop",
+            "v1.10.0-rc.1.gabc1234",
+        ),
+        (
+            "staging",
+            "ResourceSetInputProvider/backend-staging",
+            "v1.10.0",
+        ),
+        (
+            "production",
+            "ResourceSetInputProvider/backend-production",
+            "production-latest",
+        ),
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == [env, object, tag]),
+            "{env} should deploy {tag}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn lint_predicts_what_the_seed_deploys_and_it_is_wrong() {
+    let out = gitops_promote()
+        .args(["lint", "--repo"])
+        .arg(fixture("seed"))
+        .args(["--tags-file", "-"])
+        .write_stdin(
+            "v1.9.3\nv1.10.0\nv1.10.0-rc.1.gabc1234\nproduction-latest\nproduction-latest-old\n",
+        )
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for (env, tag) in [
+        ("develop", "v1.9.3"),
+        ("staging", "v1.9.3"),
+        ("production", "production-latest-old"),
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(env) && l.trim_end().ends_with(tag)),
+            "{env} deploys {tag} with the seed's filters: {stdout}"
+        );
+    }
 }
 
 #[test]
