@@ -196,7 +196,7 @@ fn lint_provider(
             file,
             p.doc.line_of(&["spec", "filter", key]),
             format!(
-                "`filter.{key}` is not a field of a ResourceSetInputProvider filter{hint}: the API server drops it, so this provider orders every tag of the image"
+                "`filter.{key}` is not a field of a ResourceSetInputProvider filter{hint}: it is not in the CRD schema, so the API server prunes it and this provider orders every tag of the image"
             ),
             "use `includeTag` (a regex), `excludeTag`, `semver` and `limit`",
         ));

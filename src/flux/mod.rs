@@ -25,7 +25,9 @@
 //! 5. `limit`: the first `limit` tags; absent, `0` or negative means **100**
 //!    (`DefaultResourceSetInputProviderFilterLimit`, `GetFilterLimit` in `api/v1/resourcesetinputprovider_types.go`).
 //! 6. A filter field that is not in `ResourceSetInputFilter` (e.g. `pattern`, which belongs to ImagePolicy) is not
-//!    part of the CRD schema: the API server prunes it and the filter acts as if it were absent.
+//!    in the CRD schema (`config/crd/bases/fluxcd.controlplane.io_resourcesetinputproviders.yaml`, `filter` has no
+//!    `x-kubernetes-preserve-unknown-fields`): the API server prunes it (a strict client refuses the object) and
+//!    the filter acts as if it were absent.
 //!
 //! ## Versions (`fluxcd/pkg/version/version.go`, Masterminds `version.go`)
 //! 7. `ParseVersion` requires `strings.SplitN(v, ".", 3)` to give three parts (two dots somewhere), then calls

@@ -311,3 +311,20 @@ fn develop_build_checks_too_and_warn_only_annotates() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn seed_lint_report_snapshot() {
+    let runner = Runner::new();
+    let out = runner
+        .action(&fixture("seed"), &[("mode", "lint")])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("seed_lint_summary", runner.summary());
+    let cli = gitops_promote()
+        .args(["lint", "--repo"])
+        .arg(fixture("seed"))
+        .output()
+        .expect("run");
+    insta::assert_snapshot!("seed_lint_text", String::from_utf8_lossy(&cli.stdout));
+}
