@@ -655,4 +655,60 @@ mod tests {
         assert!(Constraints::parse("v1.2.3").is_ok());
         assert!(Constraints::parse(">= 1.2.3, < 2").is_ok());
     }
+
+    /// Why this module exists: the `semver` crate answers differently on exactly the tags a pipeline produces.
+    #[test]
+    fn the_semver_crate_differs_where_it_matters() {
+        let req = semver::VersionReq::parse(">=0.0.0-0").expect("req");
+        let rc = semver::Version::parse("1.1.0-rc.1").expect("v");
+        assert!(
+            !req.matches(&rc),
+            "the crate admits prereleases of 0.0.0 only"
+        );
+        assert!(
+            check(">=0.0.0-0", "1.1.0-rc.1"),
+            "Masterminds admits every prerelease"
+        );
+        assert!(semver::Version::parse("v1.2.3").is_err() && Version::parse_flux("v1.2.3").is_ok());
+        assert!(semver::Version::parse("01.2.3").is_err() && Version::parse_flux("01.2.3").is_ok());
+        assert!(
+            semver::Version::parse("1.2-rc.1").is_err() && Version::parse_flux("1.2-rc.1").is_ok()
+        );
+    }
+
+    fn strict_version() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let num = prop_oneof![Just(0u64), 1u64..20, 1_000u64..2_000];
+        let ident = prop_oneof![
+            num.clone().prop_map(|n| n.to_string()),
+            "[a-z][a-z0-9-]{0,5}",
+            "[0-9]{1,3}[a-z][a-z0-9]{0,3}",
+        ];
+        (
+            num.clone(),
+            num.clone(),
+            num,
+            proptest::collection::vec(ident, 0..4),
+        )
+            .prop_map(|(a, b, c, pre)| {
+                let mut v = format!("{a}.{b}.{c}");
+                if !pre.is_empty() {
+                    v.push('-');
+                    v.push_str(&pre.join("."));
+                }
+                v
+            })
+    }
+
+    proptest::proptest! {
+        /// On strict SemVer without build metadata, Masterminds precedence is the SemVer spec's, so it agrees
+        /// with the `semver` crate; and it is a total order (antisymmetric).
+        #[test]
+        fn precedence_agrees_with_the_spec_on_strict_versions(a in strict_version(), b in strict_version()) {
+            let (x, y) = (v(&a), v(&b));
+            let crate_order = semver::Version::parse(&a).expect("a").cmp_precedence(&semver::Version::parse(&b).expect("b"));
+            proptest::prop_assert_eq!(x.compare(&y), crate_order, "{} vs {}", a, b);
+            proptest::prop_assert_eq!(y.compare(&x), crate_order.reverse());
+        }
+    }
 }
