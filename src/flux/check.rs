@@ -200,6 +200,7 @@ pub fn for_build(
         .parse("flux-check", parse_level)
         .unwrap_or(CheckLevel::Error);
     let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
+    let dry_run = r.bool("dry-run");
     r.finish()?;
     let environment = match invocation.mode {
         Mode::DevelopBuild => Environment::Develop,
@@ -222,7 +223,8 @@ pub fn for_build(
         return Ok(());
     }
     match level {
-        CheckLevel::Error => {
+        // A dry run shows the whole plan; the verdict a real run would act on is annotated, as for the remote.
+        CheckLevel::Error if !dry_run => {
             for f in &findings {
                 console.annotate(&f.annotation());
             }
@@ -240,6 +242,9 @@ pub fn for_build(
         _ => {
             for f in findings {
                 let mut f = f;
+                if level == CheckLevel::Error {
+                    f.message = format!("dry run (a real run fails here): {}", f.message);
+                }
                 f.severity = Severity::Warning;
                 annotations.push(f.annotation());
             }

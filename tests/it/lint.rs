@@ -239,6 +239,25 @@ fn staging_build_refuses_a_tag_the_seed_filter_would_not_deploy() {
         None,
         "the check runs before any effect"
     );
+
+    let dry = gitops_promote()
+        .args([
+            "staging-build",
+            "--image",
+            "ghcr.io/ldbl/backend",
+            "--dry-run",
+            "--repo",
+        ])
+        .arg(&s.work)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&dry.stderr);
+    assert!(dry.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: gitops-promote flux"), "{stderr}");
+    assert!(
+        stderr.contains("dry run (a real run fails here)"),
+        "{stderr}"
+    );
 }
 
 #[test]
