@@ -82,6 +82,16 @@ pub fn fixed_tag(pattern: &str) -> Option<(String, bool)> {
     (!literal.is_empty()).then_some((literal, start && end))
 }
 
+/// A longer tag an unanchored fixed pattern also matches, and which sorts above the literal: a suffix when the
+/// end is open, else a prefix greater than any tag character.
+fn lookalike(pattern: &str, literal: &str) -> String {
+    if pattern.ends_with('$') {
+        format!("z-{literal}")
+    } else {
+        format!("{literal}-old")
+    }
+}
+
 /// What the filter was meant to include: `includeTag`, or an ignored `pattern`.
 fn intended_include(p: &Provider) -> Option<(String, &'static str)> {
     if let Some(i) = p.filter.include_tag.clone().filter(|s| !s.is_empty()) {
@@ -238,7 +248,8 @@ fn lint_provider(
             file,
             include_line,
             format!(
-                "`{field}: {pattern}` matches every tag that contains `{literal}`: `{literal}-old` would match too, and it sorts above `{literal}`, so it would be deployed"
+                "`{field}: {pattern}` matches every tag that contains `{literal}`: `{}` would match too, and it sorts above `{literal}`, so it would be deployed",
+                lookalike(pattern, literal)
             ),
             &format!("anchor it: `includeTag: '^{}$'`", quote_meta(literal)),
         ));
@@ -475,7 +486,8 @@ fn lint_policy(model: &Model, policy: &ImagePolicy, out: &mut Vec<Finding>) {
             file,
             pattern_line,
             format!(
-                "`pattern: {pattern}` matches every tag that contains `{literal}`, e.g. `{literal}-old`, which sorts above it"
+                "`pattern: {pattern}` matches every tag that contains `{literal}`, e.g. `{}`, which sorts above it",
+                lookalike(pattern, literal)
             ),
             &format!("anchor it: `pattern: '^{}$'`", quote_meta(literal)),
         ));
@@ -570,6 +582,10 @@ mod tests {
         );
         assert_eq!(fixed_tag(r"^v1\.2$"), Some(("v1.2".into(), true)));
         assert_eq!(fixed_tag(r"^v\d+$"), None);
+        assert_eq!(
+            lookalike("production-latest$", "production-latest"),
+            "z-production-latest"
+        );
         assert_eq!(fixed_tag("prod.*"), None);
         assert_eq!(quote_meta("production-latest.v1"), "production-latest\\.v1");
     }
