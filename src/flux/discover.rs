@@ -511,7 +511,10 @@ pub fn image_policy_spec(v: &Value) -> Result<ImagePolicySpec, String> {
     };
     Ok(ImagePolicySpec {
         policy: choice,
-        pattern: str_at(v, &["spec", "filterTags", "pattern"]),
+        // `filterTags` present means a RegexFilter, even with an empty pattern (which matches every tag).
+        pattern: at(v, &["spec", "filterTags"])
+            .filter(|f| !f.is_null())
+            .map(|_| str_at(v, &["spec", "filterTags", "pattern"]).unwrap_or_default()),
         extract: str_at(v, &["spec", "filterTags", "extract"]),
     })
 }

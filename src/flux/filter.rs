@@ -352,6 +352,18 @@ mod tests {
         let bad = ImagePolicySpec { pattern: None, ..p };
         assert!(bad.latest(&tags(&["1", "latest"])).is_err());
         assert!(bad.latest(&tags(&["1", "1e400"])).is_err(), "Go: ErrRange");
+        let empty_pattern = ImagePolicySpec {
+            policy: PolicyChoice::Alphabetical { ascending: true },
+            pattern: Some(String::new()),
+            extract: Some("x".into()),
+        };
+        assert_eq!(
+            empty_pattern
+                .latest(&tags(&["a", "c", "b"]))
+                .expect("one value"),
+            "b",
+            "every tag extracts to `x`; the last one listed wins"
+        );
         assert_eq!(bad.latest(&tags(&["1", "+Inf"])).expect("inf"), "+Inf");
     }
 }
