@@ -165,6 +165,25 @@ pub fn check_model(
     out
 }
 
+/// How many providers and ImagePolicies watch `image` for `environment`.
+pub fn matching(model: &Model, image: &str, environment: Environment) -> usize {
+    let image = normalize_image(image);
+    let providers = model
+        .providers
+        .iter()
+        .filter(|p| p.image == image && model.provider_environment(p) == Some(environment))
+        .count();
+    let policies = model
+        .policies
+        .iter()
+        .filter(|p| {
+            model.policy_image(p).as_deref() == Some(image.as_str())
+                && model.policy_environment(p) == Some(environment)
+        })
+        .count();
+    providers + policies
+}
+
 /// `flux-check`: what to do with a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckLevel {
@@ -211,14 +230,20 @@ pub fn for_build(
         return Ok(());
     }
     let existing: Vec<String> = git.tags()?.into_iter().map(|t| t.name).collect();
-    let findings = check_tag(
-        git.path(),
-        &flux_path,
-        &image.to_string(),
-        environment,
-        new_tag,
-        &existing,
-    );
+    let model = Model::load(git.path(), &flux_path);
+    let image_name = image.to_string();
+    if matching(&model, &image_name, environment) == 0 {
+        if !(model.providers.is_empty() && model.policies.is_empty()) {
+            annotations.push(Annotation::notice(
+                "gitops-promote: flux check skipped",
+                format!(
+                    "no ResourceSetInputProvider or ImagePolicy under `{flux_path}` watches `{image}` for {environment}, so there is nothing to check"
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    let findings = check_model(&model, &image_name, environment, new_tag, &existing);
     if findings.is_empty() {
         return Ok(());
     }

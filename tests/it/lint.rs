@@ -274,6 +274,24 @@ fn staging_build_passes_with_the_corrected_filter() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(s.origin_tag("v1.10.0").is_some());
+
+    let other = gitops_promote()
+        .args([
+            "staging-build",
+            "--image",
+            "ghcr.io/ldbl/frontend",
+            "--dry-run",
+            "--repo",
+        ])
+        .arg(&s.work)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(other.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("notice: gitops-promote: flux check skipped"),
+        "{stderr}"
+    );
 }
 
 #[test]
