@@ -5,6 +5,8 @@
 //!
 //! `cargo bench --bench retag -- --sizes 20,200,1024` (MB, total image size; these are the defaults).
 
+#![allow(clippy::print_stdout)] // a benchmark prints its table
+
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
@@ -54,7 +56,12 @@ fn main() {
         let layer = size_mb * 1_000_000 / 10;
         let layout = images::layout(tmp.path(), 2, 5, layer);
         let source_tag = format!("src-{size_mb}");
-        images::push(&layout, &format!("{}/app:{source_tag}", registry.addr), Format::Oci, None);
+        images::push(
+            &layout,
+            &format!("{}/app:{source_tag}", registry.addr),
+            Format::Oci,
+            None,
+        );
         std::fs::remove_dir_all(&layout.dir).expect("remove layout");
         let source = format!("{}/app:{source_tag}", proxy.addr);
         let digest = images::digest(&source, None);
@@ -74,14 +81,23 @@ fn main() {
                 requests: proxy.requests(),
             });
             proxy.set_latency(Duration::ZERO);
-            assert_eq!(images::digest(&format!("{}/app:{target}", proxy.addr), None), digest);
+            assert_eq!(
+                images::digest(&format!("{}/app:{target}", proxy.addr), None),
+                digest
+            );
             proxy.set_latency(Duration::from_millis(latency_ms));
 
             let target = format!("skopeo-{n}");
             let mut cmd = images::skopeo();
-            cmd.args(["copy", "--all", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false"])
-                .arg(format!("docker://{source}"))
-                .arg(format!("docker://{}/app:{target}", proxy.addr));
+            cmd.args([
+                "copy",
+                "--all",
+                "--quiet",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+            ])
+            .arg(format!("docker://{source}"))
+            .arg(format!("docker://{}/app:{target}", proxy.addr));
             proxy.reset_count();
             let seconds = timed(cmd);
             rows.push(Row {
@@ -92,7 +108,10 @@ fn main() {
                 requests: proxy.requests(),
             });
             proxy.set_latency(Duration::ZERO);
-            assert_eq!(images::digest(&format!("{}/app:{target}", proxy.addr), None), digest);
+            assert_eq!(
+                images::digest(&format!("{}/app:{target}", proxy.addr), None),
+                digest
+            );
         }
     }
     let mut table = String::from(

@@ -491,6 +491,7 @@ fn report(
         summary,
         text,
         annotations: Vec::new(),
+        failure: None,
     }
 }
 

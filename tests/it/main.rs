@@ -1,7 +1,11 @@
 //! One integration-test binary, a module per mode (ripgrep's layout).
 
+mod git_http;
 mod harness;
 mod support;
 
 mod build;
+mod docs;
+mod lint;
 mod retag;
+mod select;
