@@ -462,8 +462,13 @@ fn report(
     let mut text = format!("{title}\n{}\n", text_table(&rows));
     for r in &results {
         let old = r.old_digest.as_deref().unwrap_or("");
+        let old_cell = if old.is_empty() {
+            "–".to_string()
+        } else {
+            format!("`{old}`")
+        };
         summary.push_str(&format!(
-            "| `{}` | {} | `{old}` |\n",
+            "| `{}` | {} | {old_cell} |\n",
             r.reference, r.operation
         ));
         text.push_str(&format!(
@@ -651,5 +656,87 @@ mod tests {
         assert!(parse_targets("bad tag!", &src).is_err());
         assert!(parse_targets(" , \n", &src).is_err());
         assert_eq!(parse_targets("a,a", &src).expect("dedupe").len(), 1);
+    }
+
+    fn invocation(pairs: &[(&str, &str)]) -> Invocation {
+        Invocation {
+            mode: crate::inputs::Mode::Retag,
+            raw: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+            repo: ".".into(),
+            in_actions: true,
+        }
+    }
+
+    #[test]
+    fn ghcr_defaults_to_the_actor_and_the_workflow_token_and_nothing_else_gets_them() {
+        let github = GithubContext {
+            actor: Some("octocat".into()),
+            ..Default::default()
+        };
+        let inv = invocation(&[("github-token", "ghs_x")]);
+        let mut r = inv.reader();
+        let settings = read_registry_settings(&mut r, &github);
+        r.finish().expect("valid");
+        assert_eq!(settings.login.only_host.as_deref(), Some("ghcr.io"));
+        assert!(matches!(
+            settings.login.for_host("ghcr.io"),
+            Credentials::Basic { username, .. } if username == "octocat"
+        ));
+        assert_eq!(
+            settings.login.for_host("docker.io"),
+            &Credentials::Anonymous
+        );
+        assert!(!settings.insecure);
+        assert_eq!(settings.timeout, Duration::from_secs(600));
+
+        let inv = invocation(&[
+            ("registry-username", "u"),
+            ("registry-password", "p"),
+            ("registry-token", "t"),
+            ("registry-timeout", "0"),
+        ]);
+        let mut r = inv.reader();
+        read_registry_settings(&mut r, &github);
+        let err = r.finish().expect_err("conflicting credentials");
+        let inputs: Vec<_> = err.problems.iter().map(|p| p.input.as_str()).collect();
+        assert_eq!(inputs, ["registry-timeout", "registry-token"]);
+    }
+
+    #[test]
+    fn summary_lists_every_tag_with_its_operation() {
+        let src = Reference::parse("ghcr.io/org/app:v1.2.0-rc.3.gabc1234").expect("ref");
+        let targets = parse_targets("v1.2.0,production-latest", &src).expect("targets");
+        let f = facts(&[None, Some("b")]);
+        let mut plan = Plan::new(crate::inputs::Mode::Retag, true);
+        plan.steps = plan_steps(
+            &src,
+            &f,
+            &targets,
+            &Rules {
+                force: false,
+                moving_tags: ALWAYS_MOVING.iter().map(|s| s.to_string()).collect(),
+            },
+        )
+        .expect("plan");
+        let settings = RetagSettings {
+            source: src,
+            targets,
+            force: false,
+            moving_tags: BTreeSet::new(),
+            registry: registry::Settings::default(),
+            dry_run: true,
+        };
+        let report = report(&settings, &f, &plan, &[], 4);
+        insta::assert_snapshot!("retag_summary", report.summary);
+        let result: serde_json::Value =
+            serde_json::from_str(&report.outputs["result"]).expect("json");
+        assert_eq!(result[1]["operation"], "moved");
+        assert_eq!(
+            result[1]["old_digest"],
+            format!("sha256:{}", "b".repeat(64))
+        );
     }
 }

@@ -1107,4 +1107,41 @@ mod tests {
             ["/v2/app/tags/list?n=1000", "/v2/app/tags/list?last=b&n=2"]
         );
     }
+
+    #[test]
+    fn tls_unless_loopback_or_insecure() {
+        let client = Client::new(Settings::default()).expect("client");
+        assert_eq!(client.base("ghcr.io"), "https://ghcr.io");
+        assert_eq!(
+            client.base("registry.internal:5000"),
+            "https://registry.internal:5000"
+        );
+        assert_eq!(client.base("docker.io"), "https://registry-1.docker.io");
+        assert_eq!(client.base("127.0.0.1:5000"), "http://127.0.0.1:5000");
+        assert_eq!(client.base("localhost:5000"), "http://localhost:5000");
+        let insecure = Client::new(Settings {
+            insecure: true,
+            ..Settings::default()
+        })
+        .expect("client");
+        assert_eq!(
+            insecure.base("registry.internal:5000"),
+            "http://registry.internal:5000"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let client = Client::new(Settings::default()).expect("client");
+        for attempt in 1..=12 {
+            let full = Duration::from_millis(250)
+                .saturating_mul(1 << (attempt - 1).min(10))
+                .min(Duration::from_secs(8));
+            let wait = client.backoff(attempt);
+            assert!(
+                wait >= full / 2 && wait <= full,
+                "attempt {attempt}: {wait:?} vs {full:?}"
+            );
+        }
+    }
 }
