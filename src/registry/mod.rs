@@ -763,7 +763,7 @@ impl Client {
                 Ok(resp) if is_retryable(resp.status()) => {
                     let status = resp.status();
                     retry_after = header(&resp, RETRY_AFTER.as_str())
-                        .and_then(|v| v.trim().parse::<u64>().ok());
+                        .and_then(|v| parse_retry_after(&v, std::time::SystemTime::now()));
                     let body = body_text(resp).await;
                     last = format!("registry answered {status}: {body}");
                     if attempt >= max {
@@ -790,9 +790,7 @@ impl Client {
                     }
                 }
             }
-            let wait = retry_after
-                .map(Duration::from_secs)
-                .unwrap_or_else(|| self.backoff(attempt));
+            let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
             self.wait_or_fail(what, wait, &last)?;
             self.note(format!(
                 "retrying: {what} (attempt {}/{max} in {:.1}s): {last}",
@@ -940,6 +938,25 @@ const LONG: Opts = Opts {
     attempts: None,
     long: true,
 };
+
+/// `Retry-After` as seconds or as an HTTP date (RFC 9110); a date in the past means "now".
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use gitops_promote::registry::parse_retry_after;
+/// let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+/// assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+/// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now), Some(Duration::from_secs(10)));
+/// assert_eq!(parse_retry_after("soon", now), None);
+/// ```
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
 
 fn is_retryable(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
