@@ -1,7 +1,8 @@
 //! Retag benchmark: a 5-layer two-platform image retagged by gitops-promote and by `skopeo copy --all` (the
 //! tool that keeps the digest; without `--all` it copies one platform and changes the digest), at several
 //! image sizes, with and without latency added per request by the proxy. Reports wall time and HTTP requests
-//! (counted at the proxy) side by side.
+//! (counted at the proxy) side by side; then the same for a copy into a new repository on the same
+//! registry (blobs mounted, not uploaded).
 //!
 //! `cargo bench --bench retag -- --sizes 20,200,1024` (MB, total image size; these are the defaults).
 
@@ -20,6 +21,7 @@ use support::registry::{Auth, Registry};
 struct Row {
     size_mb: usize,
     latency_ms: u64,
+    what: &'static str,
     tool: &'static str,
     seconds: f64,
     requests: u64,
@@ -66,61 +68,58 @@ fn main() {
         let source = format!("{}/app:{source_tag}", proxy.addr);
         let digest = images::digest(&source, None);
         for latency_ms in [0, 50] {
-            proxy.set_latency(Duration::from_millis(latency_ms));
-            n += 1;
-            let target = format!("gp-{n}");
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops-promote"));
-            cmd.args(["retag", "--source", &source, "--tags", &target]);
-            proxy.reset_count();
-            let seconds = timed(cmd);
-            rows.push(Row {
-                size_mb,
-                latency_ms,
-                tool: "gitops-promote retag",
-                seconds,
-                requests: proxy.requests(),
-            });
-            proxy.set_latency(Duration::ZERO);
-            assert_eq!(
-                images::digest(&format!("{}/app:{target}", proxy.addr), None),
-                digest
-            );
-            proxy.set_latency(Duration::from_millis(latency_ms));
-
-            let target = format!("skopeo-{n}");
-            let mut cmd = images::skopeo();
-            cmd.args([
-                "copy",
-                "--all",
-                "--quiet",
-                "--src-tls-verify=false",
-                "--dest-tls-verify=false",
-            ])
-            .arg(format!("docker://{source}"))
-            .arg(format!("docker://{}/app:{target}", proxy.addr));
-            proxy.reset_count();
-            let seconds = timed(cmd);
-            rows.push(Row {
-                size_mb,
-                latency_ms,
-                tool: "skopeo copy --all",
-                seconds,
-                requests: proxy.requests(),
-            });
-            proxy.set_latency(Duration::ZERO);
-            assert_eq!(
-                images::digest(&format!("{}/app:{target}", proxy.addr), None),
-                digest
-            );
+            for (what, repo) in [("retag", "app"), ("copy to another repository", "")] {
+                for tool in ["gitops-promote retag", "skopeo copy --all"] {
+                    n += 1;
+                    // A fresh repository per copy, so no blob is there yet.
+                    let target = if repo.is_empty() {
+                        format!("{}/copy-{n}/app:v1", proxy.addr)
+                    } else {
+                        format!("{}/{repo}:t-{n}", proxy.addr)
+                    };
+                    let mut cmd = if tool.starts_with("gitops") {
+                        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops-promote"));
+                        cmd.args(["retag", "--source", &source, "--tags", &target]);
+                        cmd
+                    } else {
+                        let mut cmd = images::skopeo();
+                        cmd.args([
+                            "copy",
+                            "--all",
+                            "--quiet",
+                            "--src-tls-verify=false",
+                            "--dest-tls-verify=false",
+                        ])
+                        .arg(format!("docker://{source}"))
+                        .arg(format!("docker://{target}"));
+                        cmd
+                    };
+                    cmd.stdout(std::process::Stdio::null());
+                    proxy.set_latency(Duration::from_millis(latency_ms));
+                    proxy.reset_count();
+                    let seconds = timed(cmd);
+                    let requests = proxy.requests();
+                    proxy.set_latency(Duration::ZERO);
+                    assert_eq!(images::digest(&target, None), digest, "{tool} {what}");
+                    rows.push(Row {
+                        size_mb,
+                        latency_ms,
+                        what,
+                        tool,
+                        seconds,
+                        requests,
+                    });
+                }
+            }
         }
     }
     let mut table = String::from(
-        "| image size | added latency | tool | wall time | HTTP requests |\n|---:|---:|---|---:|---:|\n",
+        "| image size | added latency | operation | tool | wall time | HTTP requests |\n|---:|---:|---|---|---:|---:|\n",
     );
     for r in &rows {
         table.push_str(&format!(
-            "| {} MB | {} ms | {} | {:.2} s | {} |\n",
-            r.size_mb, r.latency_ms, r.tool, r.seconds, r.requests
+            "| {} MB | {} ms | {} | {} | {:.2} s | {} |\n",
+            r.size_mb, r.latency_ms, r.what, r.tool, r.seconds, r.requests
         ));
     }
     print!("{table}");

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rand::Rng;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
@@ -172,6 +173,12 @@ pub struct Client {
     requests: AtomicU64,
     secrets: Mutex<Vec<String>>,
     progress: Mutex<Vec<String>>,
+}
+
+enum BlobOutcome {
+    Present,
+    Mounted,
+    Copied(u64),
 }
 
 /// What a copy moved.
@@ -649,25 +656,63 @@ impl Client {
         } else {
             images.push(manifest.clone());
         }
+        // Every blob once (platforms may share layers), four at a time: with per-request latency a
+        // sequential walk is what makes a copy slow, not the bytes.
+        let mut blobs: Vec<Descriptor> = Vec::new();
         for image in &images {
             for blob in image.children()? {
-                if self.blob_exists(to, &blob.digest).await? {
-                    stats.blobs_present += 1;
-                } else if same_registry && self.mount_blob(to, &blob.digest, from).await? {
-                    stats.blobs_mounted += 1;
-                } else {
-                    self.copy_blob(from, to, &blob).await?;
-                    stats.blobs_copied += 1;
-                    stats.bytes_copied += blob.size;
+                if !blobs.iter().any(|b| b.digest == blob.digest) {
+                    blobs.push(blob);
                 }
             }
-            if manifest.is_index() {
+        }
+        let outcomes: Vec<BlobOutcome> = stream::iter(
+            blobs
+                .iter()
+                .map(|blob| self.ensure_blob(from, to, blob, same_registry)),
+        )
+        .buffer_unordered(4)
+        .try_collect()
+        .await?;
+        for outcome in outcomes {
+            match outcome {
+                BlobOutcome::Present => stats.blobs_present += 1,
+                BlobOutcome::Mounted => stats.blobs_mounted += 1,
+                BlobOutcome::Copied(bytes) => {
+                    stats.blobs_copied += 1;
+                    stats.bytes_copied += bytes;
+                }
+            }
+        }
+        if manifest.is_index() {
+            for image in &images {
                 self.put_manifest_async(to, &image.descriptor.digest, image)
                     .await?;
                 stats.manifests_written += 1;
             }
         }
         Ok(stats)
+    }
+
+    /// One blob into `to`. On the same registry a mount is tried first: it answers 201 whether or not the
+    /// target had the blob, so a HEAD before it would only cost a request. Across registries a HEAD
+    /// decides whether to stream it.
+    async fn ensure_blob(
+        &self,
+        from: &ImageName,
+        to: &ImageName,
+        blob: &Descriptor,
+        same_registry: bool,
+    ) -> Result<BlobOutcome> {
+        if same_registry {
+            if self.mount_blob(to, &blob.digest, from).await? {
+                return Ok(BlobOutcome::Mounted);
+            }
+        } else if self.blob_exists(to, &blob.digest).await? {
+            return Ok(BlobOutcome::Present);
+        }
+        self.copy_blob(from, to, blob).await?;
+        Ok(BlobOutcome::Copied(blob.size))
     }
 
     fn remaining(&self) -> Duration {

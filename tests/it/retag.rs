@@ -478,3 +478,23 @@ fn a_missing_source_is_not_found_and_names_the_image() {
     );
     assert!(registry.writes().is_empty());
 }
+
+#[test]
+fn a_cross_registry_copy_restarts_a_blob_whose_upload_failed() {
+    let s = setup(Auth::Anonymous, 1, Format::Oci, None);
+    let target = Registry::start(Auth::Anonymous);
+    let proxy = Proxy::start(&target.addr);
+    proxy.fault("PUT", "/blobs/uploads/", Fault::Status(503, None));
+    proxy.fault("PUT", "/blobs/uploads/", Fault::DropBefore);
+    proxy.fault("HEAD", "/blobs/", Fault::Status(429, Some(0)));
+    let dest = format!("{}/mirror/app:v1.0.0", proxy.addr);
+    let (runner, assert) = run_retag(&[("source", &s.source), ("tags", &dest)]);
+    let stdout = String::from_utf8_lossy(&assert.success().get_output().stdout).to_string();
+    assert_eq!(proxy.pending(), 0, "every fault was hit: {:?}", proxy.log());
+    assert!(stdout.contains("retrying"), "{stdout}");
+    assert_eq!(operations(&runner), ["created"]);
+    assert_eq!(
+        images::digest(&format!("{}/mirror/app:v1.0.0", target.addr), None),
+        s.digest
+    );
+}
