@@ -14,6 +14,7 @@ pub mod error;
 pub mod git;
 pub mod image;
 pub mod inputs;
+pub mod manifests;
 pub mod modes;
 pub mod plan;
 pub mod report;

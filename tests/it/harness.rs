@@ -60,15 +60,29 @@ impl Scratch {
         let dir = tempfile::tempdir().expect("tempdir");
         let origin = dir.path().join("origin.git");
         let work = dir.path().join("work");
-        git(dir.path(), &["init", "-q", "--bare", "-b", "main", "origin.git"]);
+        git(
+            dir.path(),
+            &["init", "-q", "--bare", "-b", "main", "origin.git"],
+        );
         git(dir.path(), &["init", "-q", "-b", "main", "work"]);
-        git(&work, &["remote", "add", "origin", origin.to_str().expect("utf-8 path")]);
+        git(
+            &work,
+            &[
+                "remote",
+                "add",
+                "origin",
+                origin.to_str().expect("utf-8 path"),
+            ],
+        );
         Self { dir, work, origin }
     }
 
     /// An empty commit with `message`; returns its SHA.
     pub fn commit(&self, message: &str) -> String {
-        git(&self.work, &["commit", "-q", "--allow-empty", "-m", message]);
+        git(
+            &self.work,
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
         self.head()
     }
 
@@ -84,7 +98,12 @@ impl Scratch {
     pub fn origin_tag(&self, tag: &str) -> Option<String> {
         let out = StdCommand::new("git")
             .current_dir(&self.origin)
-            .args(["rev-parse", "--verify", "--quiet", &format!("refs/tags/{tag}^{{commit}}")])
+            .args([
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("refs/tags/{tag}^{{commit}}"),
+            ])
             .output()
             .expect("git");
         out.status
