@@ -481,11 +481,24 @@ fn edit_entry(
         .first()
         .map(|p| yaml::column(src, p.node.start_byte()))
         .unwrap_or(0);
-    let after = pairs
+    let last = pairs
         .last()
         .map(|p| p.node.end_byte())
         .unwrap_or(mapping.end_byte());
+    // Kustomize's own order is name, newName, newTag, digest: an added field follows its predecessor.
+    let order = ["name", "newName", "newTag", "digest"];
     for (key, v) in additions {
+        let position = order.iter().position(|k| *k == key).unwrap_or(order.len());
+        let after = order[..position]
+            .iter()
+            .rev()
+            .find_map(|k| {
+                pairs
+                    .iter()
+                    .find(|p| yaml::scalar(src, p.key).is_some_and(|s| s.value == *k))
+            })
+            .map(|p| p.node.end_byte())
+            .unwrap_or(last);
         let line_text = format!(
             "{}{key}: {}",
             " ".repeat(indent),

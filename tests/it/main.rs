@@ -3,3 +3,5 @@
 mod harness;
 
 mod build;
+mod manifests;
+mod patch;

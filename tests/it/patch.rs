@@ -1,0 +1,1 @@
+//! `gitops-promote patch` end to end.
