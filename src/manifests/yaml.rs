@@ -19,6 +19,11 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+static LOADER_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // a literal pattern
+    Regex::new(r"^(?:error: )?(?:line \d+,? column \d+: )?").unwrap()
+});
+
 /// Parses `src`. A file is accepted only when both a YAML 1.2 loader (`serde-saphyr`, which reports precise
 /// positions) and the tree-sitter grammar accept it, so every span we edit comes from a tree a loader agrees with.
 pub fn parse(src: &str) -> Result<Tree, SyntaxError> {
@@ -28,7 +33,9 @@ pub fn parse(src: &str) -> Result<Tree, SyntaxError> {
             .map(|l| (l.line() as usize, l.column() as usize))
             .unwrap_or((1, 1));
         let message = e.to_string();
-        let message = message.lines().next().unwrap_or("invalid YAML").to_string();
+        let message = message.lines().next().unwrap_or("invalid YAML");
+        // The position is reported separately; drop the loader's own `error: line N column M:` prefix.
+        let message = LOADER_PREFIX.replace(message, "").to_string();
         return Err(SyntaxError {
             line,
             column,
