@@ -10,6 +10,8 @@ command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 command -v git >/dev/null || need_apt+=(git)
+# benches/patch.rs compares against Debian's yq (it pip-installs ruamel.yaml itself).
+command -v yq >/dev/null || need_apt+=(yq)
 
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"

