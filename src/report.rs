@@ -14,6 +14,9 @@ pub struct Report {
     /// What the CLI prints on stdout.
     pub text: String,
     pub annotations: Vec<Annotation>,
+    /// Set when the run must exit non-zero *after* its report is written (e.g. `lint` found errors): `main.rs`
+    /// writes outputs, summary and text first, then fails with this error.
+    pub failure: Option<crate::error::Error>,
 }
 
 /// A two-column Markdown table; values are written as given (callers add backticks).

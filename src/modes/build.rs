@@ -270,6 +270,15 @@ pub fn run(
     let outcome = compute(&settings, &facts, github)?;
 
     let mut annotations = Vec::new();
+    // Before any effect: would Flux deploy this tag? (`flux-check`)
+    crate::flux::check::for_build(
+        invocation,
+        &git,
+        &settings.image,
+        &outcome.tag,
+        console,
+        &mut annotations,
+    )?;
     let tag_state = match &outcome.release_tag {
         Ok(name) => {
             let local = git.tag_commit(name);
@@ -282,7 +291,7 @@ pub fn run(
                 // A dry run shows what it can; a real run must know before it pushes.
                 Err(e) if settings.dry_run => {
                     annotations.push(Annotation::warning(
-                        "gitops-promote: remote not readable",
+                        "remote not readable",
                         format!("dry run: {e}"),
                     ));
                     None
@@ -299,10 +308,22 @@ pub fn run(
         && settings.version.is_none()
     {
         annotations.push(Annotation::notice(
-            "gitops-promote: no new commits",
+            "no new commits",
             format!(
                 "no commits since `{}`: the version is {} again",
                 base.tag, base.version
+            ),
+        ));
+    }
+
+    if let Some(sha) = github.sha.as_deref().filter(|s| !s.is_empty())
+        && sha != facts.head.sha
+    {
+        annotations.push(Annotation::warning(
+            "HEAD is not GITHUB_SHA",
+            format!(
+                "the repository's HEAD is {} but the workflow runs for {sha}; tags and labels describe HEAD",
+                facts.head.sha
             ),
         ));
     }
@@ -455,6 +476,7 @@ fn report(
         summary,
         text,
         annotations,
+        failure: None,
     }
 }
 

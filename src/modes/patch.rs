@@ -280,5 +280,6 @@ fn report(settings: &PatchSettings, plan: &Plan, applied: &[Applied]) -> Report 
         summary,
         text,
         annotations: Vec::new(),
+        failure: None,
     }
 }

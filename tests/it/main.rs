@@ -1,7 +1,11 @@
 //! One integration-test binary, a module per mode (ripgrep's layout).
 
+mod git_http;
 mod harness;
 
 mod build;
+mod docs;
+mod lint;
 mod manifests;
 mod patch;
+mod select;

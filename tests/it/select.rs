@@ -1,0 +1,206 @@
+//! `select`: the selection corpus (tests/data/flux-selection.yaml) through the library and through the binary.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::harness::gitops_promote;
+use gitops_promote::modes::select::{parse_selector, parse_tags, select};
+
+#[derive(Debug, Deserialize)]
+struct Corpus {
+    cases: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Case {
+    name: String,
+    rule: String,
+    #[serde(default)]
+    filter: Option<Value>,
+    #[serde(default)]
+    policy: Option<Value>,
+    #[serde(default)]
+    filter_tags: Option<Value>,
+    tags: Vec<String>,
+    want: Vec<String>,
+}
+
+impl Case {
+    /// The filter file `select` reads: a bare `filter:` mapping, or an ImagePolicy (JSON is YAML).
+    fn filter_file(&self) -> String {
+        let doc = match (&self.filter, &self.policy) {
+            (Some(f), None) => json!({ "filter": f }),
+            (None, Some(p)) => {
+                let mut spec = json!({ "imageRepositoryRef": { "name": "app" }, "policy": p });
+                if let Some(ft) = &self.filter_tags {
+                    spec["filterTags"] = ft.clone();
+                }
+                json!({
+                    "apiVersion": "image.toolkit.fluxcd.io/v1",
+                    "kind": "ImagePolicy",
+                    "metadata": { "name": "case" },
+                    "spec": spec,
+                })
+            }
+            _ => panic!(
+                "case `{}` needs exactly one of `filter` and `policy`",
+                self.name
+            ),
+        };
+        serde_json::to_string_pretty(&doc).expect("json")
+    }
+
+    fn expected_stdout(&self) -> String {
+        self.want.iter().map(|t| format!("{t}\n")).collect()
+    }
+}
+
+fn corpus() -> Vec<Case> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/flux-selection.yaml");
+    let text = std::fs::read_to_string(&path).expect("corpus file");
+    let corpus: Corpus = serde_saphyr::from_str(&text).expect("corpus parses");
+    corpus.cases
+}
+
+#[test]
+fn the_corpus_has_at_least_40_cited_cases() {
+    let cases = corpus();
+    assert!(cases.len() >= 40, "only {} cases", cases.len());
+    for c in &cases {
+        assert!(!c.rule.trim().is_empty(), "case `{}` cites no rule", c.name);
+    }
+}
+
+#[test]
+fn corpus_through_the_library() {
+    let mut failures = Vec::new();
+    for case in corpus() {
+        let selector = parse_selector("case.yaml", &case.filter_file()).expect("selector");
+        let report = select(&selector, &case.tags).expect("select");
+        if report.text != case.expected_stdout() {
+            failures.push(format!(
+                "{} ({}): got {:?}, want {:?}",
+                case.name,
+                case.rule,
+                parse_tags(&report.text),
+                case.want
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn corpus_through_the_binary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut failures = Vec::new();
+    for (i, case) in corpus().into_iter().enumerate() {
+        let filter = dir.path().join(format!("filter-{i}.yaml"));
+        let tags = dir.path().join(format!("tags-{i}.txt"));
+        std::fs::write(&filter, case.filter_file()).expect("write filter");
+        std::fs::write(&tags, case.tags.join("\n")).expect("write tags");
+        let out = gitops_promote()
+            .args(["select", "--filter-file"])
+            .arg(&filter)
+            .arg("--tags-file")
+            .arg(&tags)
+            .output()
+            .expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        if !out.status.success() || stdout != case.expected_stdout() {
+            failures.push(format!(
+                "{}: exit {:?}, stdout {:?}, want {:?}, stderr {}",
+                case.name,
+                out.status.code(),
+                stdout,
+                case.want,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn tags_from_stdin_and_a_provider_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let filter = dir.path().join("provider.yaml");
+    std::fs::write(
+        &filter,
+        "apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSetInputProvider\nmetadata:\n  name: backend-staging\nspec:\n  type: OCIArtifactTag\n  url: oci://ghcr.io/org/app\n  filter:\n    semver: '>=0.0.0'\n    limit: 1\n",
+    )
+    .expect("write");
+    let out = gitops_promote()
+        .args(["select", "--tags-file", "-", "--filter-file"])
+        .arg(&filter)
+        .write_stdin("v1.9.3\nv1.10.0\nlatest\n")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "v1.10.0\n");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_empty_selection_prints_nothing_and_warns_about_garbage_collection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let filter = dir.path().join("f.yaml");
+    std::fs::write(&filter, "filter:\n  includeTag: '^production-latest$'\n").expect("write");
+    let out = gitops_promote()
+        .args(["select", "--tags-file", "-", "--filter-file"])
+        .arg(&filter)
+        .write_stdin("v1.0.0\n")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("garbage-collect"), "{stderr}");
+    assert!(
+        stderr.contains("fluxcd.controlplane.io/prune: disabled"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_seed_pattern_field_is_ignored_with_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let filter = dir.path().join("f.yaml");
+    std::fs::write(
+        &filter,
+        "filter:\n  pattern: '^v[0-9]+\\.[0-9]+\\.[0-9]+$'\n  limit: 1\n",
+    )
+    .expect("write");
+    let out = gitops_promote()
+        .args(["select", "--tags-file", "-", "--filter-file"])
+        .arg(&filter)
+        .write_stdin("v1.0.0\nproduction-latest\nzz-debug\n")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "zz-debug\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("filter.pattern"));
+}
+
+#[test]
+fn an_invalid_filter_is_an_input_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let filter = dir.path().join("f.yaml");
+    std::fs::write(&filter, "filter:\n  semver: 'not a range'\n").expect("write");
+    let out = gitops_promote()
+        .args(["select", "--tags-file", "-", "--filter-file"])
+        .arg(&filter)
+        .write_stdin("v1\n")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid semver expression"));
+}
