@@ -68,6 +68,8 @@ pub struct Patched {
     pub changes: Vec<Change>,
     /// Places that refer to the image and already hold the requested values.
     pub unchanged: Vec<String>,
+    /// Requested values the file has no place for (e.g. a digest next to a Flux `:tag` marker only).
+    pub warnings: Vec<String>,
 }
 
 impl Patched {
@@ -150,10 +152,23 @@ pub fn patch(src: &str, file: &str, request: &Request) -> Result<Patched> {
     if !changes.is_empty() {
         verify(src, &text, file)?;
     }
+    // Flux's `:tag` marker takes the tag only; a pin the file cannot hold must not pass silently.
+    let mut warnings = Vec::new();
+    for (input, value) in [("digest", &request.digest), ("new-name", &request.new_name)] {
+        if let Some(v) = value
+            && !text.contains(v.as_str())
+        {
+            warnings.push(format!(
+                "`{input}` `{v}` was not written: {file} has no field for it where `{}` is referenced",
+                request.image
+            ));
+        }
+    }
     Ok(Patched {
         text,
         changes,
         unchanged,
+        warnings,
     })
 }
 
@@ -289,6 +304,25 @@ mod tests {
             p.text,
             "# keep\nimages:\n  - name: ghcr.io/org/app # app\n    newTag: \"v2\"  # pinned\n"
         );
+    }
+
+    #[test]
+    fn a_digest_with_nowhere_to_go_is_a_warning() {
+        let src = "image:\n  repository: ghcr.io/org/app\n  tag: v1 # {\"$imagepolicy\": \"ns:app:tag\"}\n";
+        let d = format!("sha256:{}", "a".repeat(64));
+        let p = patch(src, "values.yaml", &req(Some("v2"), Some(&d))).expect("patch");
+        assert!(p.text.contains("tag: v2 #"), "{}", p.text);
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn aliases_are_refused_and_anchored_values_edited_after_the_anchor() {
+        let alias = "x: &t v1\nimages:\n- name: ghcr.io/org/app\n  newTag: *t\n";
+        let err = patch(alias, "kustomization.yaml", &req(Some("v2"), None)).expect_err("alias");
+        assert!(err.message.contains("alias"), "{}", err.message);
+        let anchored = "images:\n- name: ghcr.io/org/app\n  newTag: &t v1\nx: *t\n";
+        let p = patch(anchored, "kustomization.yaml", &req(Some("v2"), None)).expect("anchor");
+        assert_eq!(p.text, anchored.replace("&t v1", "&t v2"));
     }
 
     #[test]

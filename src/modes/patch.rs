@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::json;
 
-use crate::actions::Console;
+use crate::actions::{Annotation, Console};
 use crate::apply::{self, Effects};
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
@@ -139,6 +139,7 @@ pub fn plan(settings: &PatchSettings, path: std::path::PathBuf, before: String) 
     let patched = manifests::patch(&before, &settings.manifest, &settings.request)?;
     let diff = manifests::unified_diff(&settings.manifest, &before, &patched.text);
     let mut plan = Plan::new(Mode::Patch, settings.dry_run);
+    plan.skipped.extend(patched.warnings.iter().cloned());
     plan.steps.push(Step::Patch {
         file: settings.manifest.clone(),
         image: settings.request.image.clone(),
@@ -279,7 +280,11 @@ fn report(settings: &PatchSettings, plan: &Plan, applied: &[Applied]) -> Report 
         outputs,
         summary,
         text,
-        annotations: Vec::new(),
+        annotations: plan
+            .skipped
+            .iter()
+            .map(|w| Annotation::warning("gitops-promote: value not written", w.clone()))
+            .collect(),
         failure: None,
     }
 }
