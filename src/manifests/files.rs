@@ -66,6 +66,23 @@ pub fn resolve(workspace: &Path, input: &str, relative: &str) -> Result<PathBuf>
             .help("patch files inside the checked-out repository only"),
         ));
     }
+    // A directory means its Kustomization, under any of the names kustomize reads.
+    let real = if real.is_dir() {
+        super::kustomize::FILE_NAMES
+            .iter()
+            .map(|name| real.join(name))
+            .find(|p| p.is_file())
+            .and_then(|p| p.canonicalize().ok())
+            .filter(|p| p.starts_with(&root))
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::NotFound,
+                    format!("directory `{relative}` has no kustomization.yaml, kustomization.yml or Kustomization"),
+                )
+            })?
+    } else {
+        real
+    };
     if !real.is_file() {
         return Err(Error::new(
             Kind::NotFound,

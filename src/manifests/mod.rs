@@ -18,7 +18,7 @@
 mod fieldpath;
 pub mod files;
 mod flux;
-mod kustomize;
+pub(crate) mod kustomize;
 pub mod yaml;
 
 use serde::Serialize;

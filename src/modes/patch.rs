@@ -158,12 +158,21 @@ pub fn run(
     _github: &GithubContext,
     console: &mut Console,
 ) -> Result<Report> {
-    let settings = PatchSettings::read(invocation)?;
+    let mut settings = PatchSettings::read(invocation)?;
     let path = files::resolve(
         &invocation.repo,
         settings.manifest_input,
         &settings.manifest,
     )?;
+    // A directory resolves to its Kustomization: name the file itself from here on.
+    if let Some(name) = path.file_name().and_then(|n| n.to_str())
+        && std::path::Path::new(&settings.manifest)
+            .file_name()
+            .and_then(|n| n.to_str())
+            != Some(name)
+    {
+        settings.manifest = format!("{}/{name}", settings.manifest.trim_end_matches('/'));
+    }
     let bytes = std::fs::read(&path)
         .map_err(|e| Error::new(Kind::Io, format!("can't read `{}`: {e}", settings.manifest)))?;
     let before = String::from_utf8(bytes).map_err(|e| {

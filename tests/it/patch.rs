@@ -91,6 +91,27 @@ fn action_outputs_changed_and_diff_and_a_second_run_changes_nothing() {
 }
 
 #[test]
+fn a_directory_means_its_kustomization() {
+    let repo = repo_with("overlays/prod/Kustomization", KUSTOMIZATION);
+    gitops_promote()
+        .args([
+            "patch",
+            "--manifest",
+            "overlays/prod",
+            "--image",
+            "ghcr.io/ldbl/backend",
+        ])
+        .args(["--tag", "v1.2.3", "--repo"])
+        .arg(repo.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "--- a/overlays/prod/Kustomization",
+        ));
+    assert!(read(repo.path(), "overlays/prod/Kustomization").contains("newTag: v1.2.3"));
+}
+
+#[test]
 fn dry_run_shows_the_diff_and_touches_nothing() {
     let repo = repo_with("k/kustomization.yaml", KUSTOMIZATION);
     gitops_promote()
