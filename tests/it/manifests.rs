@@ -333,3 +333,71 @@ proptest! {
         prop_assert_eq!(patched.changed(), input != expected);
     }
 }
+
+/// A Service (optionally) and a Deployment whose first container runs `reference`, marked for Flux or not.
+fn deployment(s: &Style, reference: &str) -> String {
+    let dash = if s.indentless { "      " } else { "        " };
+    let field = format!("{dash}  ");
+    let mut out = String::new();
+    if s.comments {
+        out.push_str("# backend, production\n");
+    }
+    if s.others_before > 0 {
+        out.push_str("apiVersion: v1\nkind: Service\nmetadata:\n  name: backend\nspec:\n  ports: [{port: 80, targetPort: 8080}]\n---\n");
+    }
+    out.push_str("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: backend\nspec:\n  template:\n    spec:\n");
+    if s.blank_lines {
+        out.push('\n');
+    }
+    out.push_str("      containers:\n");
+    out.push_str(&format!("{dash}- name: backend\n"));
+    let marker = if s.marker {
+        " # {\"$imagepolicy\": \"flux-system:backend\"}"
+    } else if s.comments {
+        "  # promoted"
+    } else {
+        ""
+    };
+    out.push_str(&format!(
+        "{field}image: {}{marker}\n",
+        quoted(reference, s.quote)
+    ));
+    if s.blank_lines {
+        out.push('\n');
+    }
+    out.push_str(&format!("{dash}- name: proxy\n{field}image: nginx:1.25\n"));
+    if s.others_after > 0 {
+        out.push_str("---\n# end\n");
+    }
+    if !s.final_newline {
+        out.pop();
+    }
+    if s.crlf {
+        out = out.replace('\n', "\r\n");
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Flux whole-image markers and explicit field paths: only the reference's bytes change, in any style.
+    #[test]
+    fn only_the_reference_bytes_change(s in style(), old in tag(), new in tag(), d_old in digest(), d_new in digest(), pin in any::<bool>()) {
+        let base = "ghcr.io/ldbl/backend";
+        let old_ref = if s.digest { format!("{base}:{old}@{d_old}") } else { format!("{base}:{old}") };
+        let new_ref = if pin { format!("{base}:{new}@{d_new}") } else { format!("{base}:{new}") };
+        let input = deployment(&s, &old_ref);
+        let request = Request {
+            image: base.into(),
+            tag: Some(new.clone()),
+            digest: pin.then(|| d_new.clone()),
+            new_name: None,
+            field_path: (!s.marker).then(|| {
+                FieldPath::parse("spec.template.spec.containers[0].image").expect("path")
+            }),
+        };
+        let patched = manifests::patch(&input, "deployment.yaml", &request).expect("patch");
+        prop_assert_eq!(&patched.text, &deployment(&s, &new_ref));
+    }
+}
