@@ -14,6 +14,8 @@ command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 command -v git >/dev/null || need_apt+=(git)
 # The registry tests' token issuer signs its JWTs with the openssl command.
 command -v openssl >/dev/null || need_apt+=(openssl)
+# benches/patch.rs compares against Debian's yq (it pip-installs ruamel.yaml itself).
+command -v yq >/dev/null || need_apt+=(yq)
 
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"

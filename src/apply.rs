@@ -136,5 +136,39 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<Operation> {
                 .with_help("another process is writing this tag; rerun once it is done")),
             }
         }
+        Step::Patch {
+            file,
+            changes,
+            path,
+            before,
+            after,
+            ..
+        } => {
+            if changes.is_empty() {
+                return Ok(Operation::Unchanged);
+            }
+            let now = std::fs::read_to_string(path)
+                .map_err(|e| Error::new(Kind::Io, format!("can't read `{file}`: {e}")))?;
+            if now == *after {
+                return Ok(Operation::Unchanged);
+            }
+            if now != *before {
+                return Err(Error::new(
+                    Kind::Conflict,
+                    format!("`{file}` changed on disk after it was read; nothing was written"),
+                )
+                .with_help("run again"));
+            }
+            crate::manifests::files::write_atomic(path, after.as_bytes())?;
+            let written = std::fs::read_to_string(path)
+                .map_err(|e| Error::new(Kind::Io, format!("can't re-read `{file}`: {e}")))?;
+            if written != *after {
+                return Err(Error::new(
+                    Kind::Io,
+                    format!("`{file}` does not read back as written"),
+                ));
+            }
+            Ok(Operation::Changed)
+        }
     }
 }

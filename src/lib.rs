@@ -15,6 +15,7 @@ pub mod flux;
 pub mod git;
 pub mod image;
 pub mod inputs;
+pub mod manifests;
 pub mod modes;
 pub mod plan;
 pub mod registry;

@@ -1,9 +1,12 @@
 //! Owns the plan: the plain value every mode computes without side effects, that `dry-run` prints and the
 //! executor (`apply.rs`) carries out, and the record of what each step did.
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 
 use crate::inputs::Mode;
+use crate::manifests::Change;
 
 /// One effect on the outside world, with the state observed when planning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,6 +30,24 @@ pub enum Step {
         media_type: String,
         old_digest: Option<String>,
         transfer: Transfer,
+    },
+    /// Replace the manifest `file` (relative to the repository) by `after`, provided it still reads `before`.
+    /// `changes` empty means the file already holds the values: `unchanged`.
+    Patch {
+        file: String,
+        image: String,
+        changes: Vec<Change>,
+        /// Places that already hold the requested values.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        unchanged: Vec<String>,
+        /// The edit as a unified diff (what dry-run, the summary and a PR body show).
+        diff: String,
+        #[serde(skip)]
+        path: PathBuf,
+        #[serde(skip)]
+        before: String,
+        #[serde(skip)]
+        after: String,
     },
 }
 
@@ -99,6 +120,27 @@ impl Step {
                     ),
                     _ => format!("point `{target}` at `{d}` (from `{source}`){how}"),
                 }
+            }
+            Step::Patch {
+                file,
+                image,
+                changes,
+                ..
+            } => {
+                if changes.is_empty() {
+                    return format!("`{file}` already sets `{image}` as asked: no change");
+                }
+                let what = changes
+                    .iter()
+                    .map(|c| match (&c.old, &c.new) {
+                        (Some(o), Some(n)) => format!("{} `{o}` → `{n}`", c.field),
+                        (None, Some(n)) => format!("add {} `{n}`", c.field),
+                        (Some(o), None) => format!("remove {} `{o}`", c.field),
+                        (None, None) => c.field.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("patch `{file}`: {what}")
             }
         }
     }

@@ -7,5 +7,7 @@ mod support;
 mod build;
 mod docs;
 mod lint;
+mod manifests;
+mod patch;
 mod retag;
 mod select;
