@@ -5,3 +5,4 @@ pub mod lint;
 pub mod patch;
 pub mod retag;
 pub mod select;
+pub mod tags;

@@ -348,7 +348,7 @@ pub fn results(plan: &Plan, applied: &[Applied]) -> Vec<TagResult> {
         .collect()
 }
 
-fn mask_login(console: &mut Console, settings: &registry::Settings) {
+pub(crate) fn mask_login(console: &mut Console, settings: &registry::Settings) {
     match &settings.login.credentials {
         Credentials::Basic { password, .. } => console.mask(password.expose()),
         Credentials::Bearer(token) => console.mask(token.expose()),

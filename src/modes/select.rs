@@ -12,6 +12,8 @@ use crate::error::{Error, InputProblem, Kind, Result};
 use crate::flux::discover::{at, filter_spec, image_policy_spec, parse_docs};
 use crate::flux::filter::{ImagePolicySpec, ProviderFilter, ProviderFilterSpec};
 use crate::inputs::Invocation;
+use crate::modes::retag::{mask_login, read_registry_settings};
+use crate::modes::tags::{TagReader, TagSource, parse_image};
 use crate::report::Report;
 
 /// What the filter file holds.
@@ -173,20 +175,26 @@ pub fn read_source(path: &str, base: &std::path::Path) -> Result<String> {
 
 pub fn run(
     invocation: &Invocation,
-    _github: &GithubContext,
-    _console: &mut Console,
+    github: &GithubContext,
+    console: &mut Console,
 ) -> Result<Report> {
     let mut r = invocation.reader();
     let filter_file = r.required(
         "filter-file",
         "give the YAML file with the provider, ImagePolicy or `filter:`",
     );
-    let tags_file = r.required(
-        "tags-file",
-        "give a file with one tag per line, or `-` for standard input",
-    );
+    let tags_file = r.text("tags-file");
+    let image = r.parse("image", parse_image);
+    let registry = read_registry_settings(&mut r, github);
+    if tags_file.is_none() && r.text("image").is_none() {
+        r.problem(
+            InputProblem::new("tags-file", "is required when `image` is not given").help(
+                "give a file with one tag per line (`-` for standard input), or `image` to list the registry's tags",
+            ),
+        );
+    }
     r.finish()?;
-    if filter_file == "-" && tags_file == "-" {
+    if filter_file == "-" && tags_file.as_deref() == Some("-") {
         return Err(Error::input(InputProblem::new(
             "tags-file",
             "standard input can feed only one of `filter-file` and `tags-file`",
@@ -197,8 +205,39 @@ pub fn run(
     let filter_text = read_source(&filter_file, &cwd)?;
     let selector = parse_selector(&filter_file, &filter_text)
         .map_err(|e| Error::input(InputProblem::new("filter-file", e)))?;
-    let tags = parse_tags(&read_source(&tags_file, &cwd)?);
-    select(&selector, &tags)
+    let (tags, source) = match (tags_file, image) {
+        (Some(file), _) => (
+            parse_tags(&read_source(&file, &cwd)?),
+            TagSource::File(file),
+        ),
+        (None, Some(image)) => {
+            mask_login(console, &registry);
+            let reader = TagReader::new(registry, false)?;
+            let tags = reader.list(&image, console)?;
+            (tags, TagSource::Registry(image.to_string()))
+        }
+        (None, None) => unreachable_input("tags-file")?,
+    };
+    let mut report = select(&selector, &tags)?;
+    report.summary =
+        report
+            .summary
+            .replacen(" tags.\n", &format!(" tags ({}).\n", source.describe()), 1);
+    if let Some(json) = report.outputs.get_mut("json")
+        && let Ok(mut value) = serde_json::from_str::<Value>(json)
+    {
+        value["tags_from"] = Value::String(source.kind().to_string());
+        *json = value.to_string();
+    }
+    Ok(report)
+}
+
+/// `finish` succeeded, so an input it checked is there; this is the error if that ever breaks.
+fn unreachable_input<T>(name: &str) -> Result<T> {
+    Err(Error::new(
+        Kind::Input,
+        format!("input `{name}` is missing"),
+    ))
 }
 
 #[cfg(test)]
