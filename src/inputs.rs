@@ -122,8 +122,13 @@ impl InputSpec {
 }
 
 const BUILD: &[Mode] = &[Mode::DevelopBuild, Mode::StagingBuild];
-/// Modes that talk to a registry.
-const REGISTRY: &[Mode] = &[Mode::DevelopBuild, Mode::StagingBuild, Mode::Retag];
+/// Modes that talk to a registry (`select` only reads tag lists).
+const REGISTRY: &[Mode] = &[
+    Mode::DevelopBuild,
+    Mode::StagingBuild,
+    Mode::Retag,
+    Mode::Select,
+];
 
 /// Every input. Add new ones here; `action.yml`, the CLI and the README follow.
 pub const INPUTS: &[InputSpec] = &[
@@ -137,10 +142,15 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "image",
-        description: "Image repository without tag, e.g. `ghcr.io/org/app`. Required. In `patch`: the image as the manifest names it (a Kustomization's `images[].name`).",
+        description: "Image repository without tag, e.g. `ghcr.io/org/app`. Required in `develop-build`, `staging-build` and `patch`. In `patch`: the image as the manifest names it (a Kustomization's `images[].name`). In `select`: the image whose tags are listed from the registry when `tags-file` is not given (a provider's `oci://` URL is accepted).",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::DevelopBuild, Mode::StagingBuild, Mode::Patch],
+        modes: &[
+            Mode::DevelopBuild,
+            Mode::StagingBuild,
+            Mode::Patch,
+            Mode::Select,
+        ],
         cli: true,
     },
     InputSpec {
@@ -345,7 +355,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "flux-check",
-        description: "`error`, `warn` or `off`. Before anything is pushed, check that the Flux provider or ImagePolicy of this image and environment would select the new tag over the existing ones; `error` fails the step, `warn` only annotates.",
+        description: "`error`, `warn` or `off`. Before anything is pushed, check that the Flux provider or ImagePolicy of this image and environment would select the new tag over the existing ones (the image's tags in the registry, read with the registry inputs; the repository's git tags when the registry cannot be read); `error` fails the step, `warn` only annotates.",
         default: Some("error"),
         kind: Kind::Choice(&["error", "warn", "off"]),
         modes: BUILD,
@@ -361,7 +371,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "tags-file",
-        description: "File with one tag per line, in the registry's listing order (`-` reads standard input). For `lint`: the image's current tags, to find providers that select nothing.",
+        description: "File with one tag per line, in the registry's listing order (`-` reads standard input). Without it, `select` lists the tags of `image` from the registry, and `lint` those of each image its Flux objects watch (when the registry can be read). For `lint`: the image's current tags, to find providers that select nothing and predict what each environment deploys.",
         default: None,
         kind: Kind::Text,
         modes: &[Mode::Select, Mode::Lint],

@@ -7,10 +7,14 @@ use super::discover::Model;
 use super::filter::{Dropped, ProviderFilter};
 use super::{Environment, Finding, Severity, normalize_image};
 use crate::actions::{Annotation, Console};
+use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::git::GitRepo;
 use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode};
+use crate::modes::retag::{mask_login, read_registry_settings};
+use crate::modes::tags::{TagReader, TagSource};
+use crate::registry;
 
 /// The tags Flux would list: the existing ones plus the new one, in registry order (lexical, as
 /// `distribution` lists them).
@@ -205,31 +209,33 @@ pub fn parse_level(value: &str) -> std::result::Result<CheckLevel, InputProblem>
 }
 
 /// The build modes' check, before any effect: reads `flux-check` and `flux-path`, compares the new tag with the
-/// git tags (the registry's once it can be read), and fails (`error`) or warns (`warn`).
+/// image's tags in the registry (the git tags when the registry cannot be read), and fails (`error`) or warns
+/// (`warn`). Returns the line the summary shows, which names where the existing tags came from.
 pub fn for_build(
     invocation: &Invocation,
+    github: &GithubContext,
     git: &GitRepo,
     image: &ImageName,
     new_tag: &str,
     console: &mut Console,
     annotations: &mut Vec<Annotation>,
-) -> Result<()> {
+) -> Result<String> {
     let mut r = invocation.reader();
     let level = r
         .parse("flux-check", parse_level)
         .unwrap_or(CheckLevel::Error);
     let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
     let dry_run = r.bool("dry-run");
+    let registry = read_registry_settings(&mut r, github);
     r.finish()?;
     let environment = match invocation.mode {
         Mode::DevelopBuild => Environment::Develop,
         Mode::StagingBuild => Environment::Staging,
-        _ => return Ok(()),
+        _ => return Ok("not run".to_string()),
     };
     if level == CheckLevel::Off {
-        return Ok(());
+        return Ok("off (`flux-check: off`)".to_string());
     }
-    let existing: Vec<String> = git.tags()?.into_iter().map(|t| t.name).collect();
     let model = Model::load(git.path(), &flux_path);
     let image_name = image.to_string();
     if matching(&model, &image_name, environment) == 0 {
@@ -241,12 +247,34 @@ pub fn for_build(
                 ),
             ));
         }
-        return Ok(());
+        return Ok(format!(
+            "skipped (no Flux object under `{flux_path}` watches this image for {environment})"
+        ));
     }
+    // Reading tags is allowed in a dry run; nothing is written.
+    let (existing, source) = current_tags(registry, git, image, console)?;
     let findings = check_model(&model, &image_name, environment, new_tag, &existing);
+    let compared = format!(
+        "compared with {} tag(s): {}",
+        existing.len(),
+        source.describe()
+    );
+    let compared = match &source {
+        TagSource::Git(why) => format!("{compared}; {why}"),
+        _ => compared,
+    };
     if findings.is_empty() {
-        return Ok(());
+        return Ok(format!(
+            "{environment} would deploy `{new_tag}` ({compared})"
+        ));
     }
+    let findings: Vec<Finding> = findings
+        .into_iter()
+        .map(|mut f| {
+            f.message = format!("{} (existing tags: {})", f.message, source.describe());
+            f
+        })
+        .collect();
     match level {
         // A dry run shows the whole plan; the verdict a real run would act on is annotated, as for the remote.
         CheckLevel::Error if !dry_run => {
@@ -265,6 +293,7 @@ pub fn for_build(
             ))
         }
         _ => {
+            let n = findings.len();
             for f in findings {
                 let mut f = f;
                 if level == CheckLevel::Error {
@@ -273,7 +302,27 @@ pub fn for_build(
                 f.severity = Severity::Warning;
                 annotations.push(f.annotation());
             }
-            Ok(())
+            Ok(format!(
+                "{environment} would not deploy `{new_tag}`: {n} finding(s) annotated ({compared})"
+            ))
+        }
+    }
+}
+
+/// The image's tags in the registry (anonymous or with the run's credentials), else the repository's git tags.
+fn current_tags(
+    registry: registry::Settings,
+    git: &GitRepo,
+    image: &ImageName,
+    console: &mut Console,
+) -> Result<(Vec<String>, TagSource)> {
+    mask_login(console, &registry);
+    let listed = TagReader::new(registry, true).and_then(|reader| reader.list(image, console));
+    match listed {
+        Ok(tags) => Ok((tags, TagSource::Registry(image.to_string()))),
+        Err(e) => {
+            let tags = git.tags()?.into_iter().map(|t| t.name).collect();
+            Ok((tags, TagSource::Git(format!("registry: {}", e.message))))
         }
     }
 }

@@ -273,8 +273,9 @@ pub fn run(
 
     let mut annotations = Vec::new();
     // Before any effect: would Flux deploy this tag? (`flux-check`)
-    crate::flux::check::for_build(
+    let flux_check = crate::flux::check::for_build(
         invocation,
+        github,
         &git,
         &settings.image,
         &outcome.tag,
@@ -359,6 +360,7 @@ pub fn run(
         &outcome,
         &plan,
         &applied,
+        &flux_check,
         annotations,
     ))
 }
@@ -390,6 +392,7 @@ fn report(
     outcome: &BuildOutcome,
     plan: &Plan,
     applied: &[Applied],
+    flux_check: &str,
     annotations: Vec<Annotation>,
 ) -> Report {
     let d = &outcome.decision;
@@ -430,6 +433,7 @@ fn report(
         ),
         ("Why", why),
         ("Git tag", git_tag),
+        ("Flux check", flux_check.to_string()),
     ];
 
     let labels = outcome
@@ -449,6 +453,7 @@ fn report(
         "decision": d,
         "git_tag": outcome.release_tag.as_ref().ok(),
         "git_tag_operation": operation.as_str(),
+        "flux_check": flux_check,
         "plan": plan,
         "applied": applied,
     });

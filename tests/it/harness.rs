@@ -11,6 +11,9 @@ use std::process::Command as StdCommand;
 use assert_cmd::Command;
 use tempfile::TempDir;
 
+/// A proxy address nothing listens on (port 9, discard).
+pub const DEAD_PROXY: &str = "http://127.0.0.1:9";
+
 const SCRUBBED_PREFIXES: &[&str] = &["GITHUB_", "RUNNER_", "ACTIONS_", "INPUT_", "GIT_"];
 
 /// The binary under test with a scrubbed environment.
@@ -18,10 +21,17 @@ pub fn gitops_promote() -> Command {
     let mut cmd = Command::cargo_bin("gitops-promote").expect("binary is built by cargo test");
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().to_string();
-        if SCRUBBED_PREFIXES.iter().any(|p| key.starts_with(p)) || key == "CI" {
+        if SCRUBBED_PREFIXES.iter().any(|p| key.starts_with(p))
+            || key == "CI"
+            || key.to_ascii_uppercase().ends_with("_PROXY")
+        {
             cmd.env_remove(&key);
         }
     }
+    // No test reaches the internet: the fixtures' `ghcr.io/...` images are read through a proxy that is not
+    // there, so a machine with internet access sees the same unreadable registry as one without. The test
+    // registries are plain http on loopback and never go through it.
+    cmd.env("HTTPS_PROXY", DEAD_PROXY);
     cmd
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::harness::{Runner, gitops_promote};
+use crate::harness::{Runner, Scratch, gitops_promote};
 use crate::support::images::{self, Format};
 use crate::support::registry::{Auth, PASSWORD, Registry, USER};
 
@@ -140,4 +140,120 @@ fn select_needs_tags_file_or_image_and_a_registry_it_can_read() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "v1\n");
+}
+
+/// Copies a fixture's `flux/` tree with its image moved to `image`.
+fn copy_fixture(name: &str, to: &Path, image: &str) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/flux-fixtures")
+        .join(name);
+    fn walk(from: &Path, to: &Path, image: &str) {
+        for entry in std::fs::read_dir(from).expect("read fixture") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                walk(&entry.path(), &target, image);
+            } else {
+                let text = std::fs::read_to_string(entry.path()).expect("read");
+                write(&target, &text.replace("ghcr.io/ldbl/backend", image));
+            }
+        }
+    }
+    walk(&from, to, image);
+}
+
+/// A repository with the corrected Flux objects for `image`, a release tag `v1.9.3` and a `feat:` commit after it,
+/// so staging-build computes `v1.10.0`.
+fn repo_for(image: &str) -> Scratch {
+    let s = Scratch::new();
+    copy_fixture("corrected", &s.work, image);
+    s.git(&["add", "-A"]);
+    s.git(&["commit", "-q", "-m", "chore: flux objects"]);
+    s.git(&["tag", "v1.9.3"]);
+    s.commit("feat: a feature");
+    s
+}
+
+#[test]
+fn flux_check_compares_with_the_registry_tags_and_falls_back_to_git() {
+    let registry = Registry::start(Auth::Htpasswd);
+    // In the registry, not in git: a higher version that staging's `semver` filter prefers.
+    push_tags(
+        &registry,
+        "ldbl/backend",
+        &["v1.9.3", "v2.0.0"],
+        Some((USER, PASSWORD)),
+    );
+    let image = format!("{}/ldbl/backend", registry.addr);
+    let s = repo_for(&image);
+    let writes = registry.writes().len();
+
+    // Anonymous reads are refused: the check compares with the git tags, passes, and says so.
+    let runner = Runner::new();
+    let out = runner
+        .action(
+            &s.work,
+            &[
+                ("mode", "staging-build"),
+                ("image", &image),
+                ("dry-run", "true"),
+            ],
+        )
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let summary = runner.summary();
+    assert!(
+        summary.contains("| Flux check | staging would deploy `v1.10.0` (compared with 1 tag(s): the repository's git tags (the registry could not be read); registry: "),
+        "{summary}"
+    );
+    assert!(summary.contains("401"), "{summary}");
+
+    // With the credentials, the registry's `v2.0.0` changes the verdict. A dry run annotates and writes nothing.
+    let creds = [
+        ("mode", "staging-build"),
+        ("image", image.as_str()),
+        ("registry-username", USER),
+        ("registry-password", PASSWORD),
+        ("dry-run", "true"),
+    ];
+    let runner = Runner::new();
+    let out = runner.action(&s.work, &creds).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("dry run (a real run fails here): staging would not deploy `v1.10.0`: `v2.0.0` is a higher version than `v1.10.0` (existing tags: the registry's tags of"),
+        "{stdout}"
+    );
+    // The password shows only in the runner's `::add-mask::` command, which the runner consumes.
+    assert!(
+        stdout
+            .lines()
+            .filter(|l| l.contains(PASSWORD))
+            .all(|l| l == format!("::add-mask::{PASSWORD}")),
+        "{stdout}"
+    );
+    assert!(
+        runner
+            .summary()
+            .contains("(compared with 2 tag(s): the registry's tags of"),
+        "{}",
+        runner.summary()
+    );
+    assert_eq!(registry.writes().len(), writes, "a dry run writes nothing");
+
+    // A real run fails before the git tag is cut.
+    let out = runner.action(&s.work, &creds[..4]).output().expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(s.origin_tag("v1.10.0"), None);
+    assert_eq!(registry.writes().len(), writes);
 }
