@@ -122,12 +122,13 @@ impl InputSpec {
 }
 
 const BUILD: &[Mode] = &[Mode::DevelopBuild, Mode::StagingBuild];
-/// Modes that talk to a registry (`select` only reads tag lists).
+/// Modes that talk to a registry (`select` and `lint` only read tag lists).
 const REGISTRY: &[Mode] = &[
     Mode::DevelopBuild,
     Mode::StagingBuild,
     Mode::Retag,
     Mode::Select,
+    Mode::Lint,
 ];
 
 /// Every input. Add new ones here; `action.yml`, the CLI and the README follow.

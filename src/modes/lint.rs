@@ -2,16 +2,19 @@
 //! file and line and in the step summary, and exits 1 when any finding is an error (after the report is written,
 //! through [`Report::failure`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::actions::Console;
+use crate::actions::{Annotation, Console};
 use crate::env::GithubContext;
 use crate::error::{Error, Kind, Result};
 use crate::flux::discover::Model;
 use crate::flux::lint::lint;
 use crate::flux::{Finding, Prediction, Severity, predict};
+use crate::image::ImageName;
 use crate::inputs::Invocation;
+use crate::modes::retag::{mask_login, read_registry_settings};
 use crate::modes::select::{parse_tags, read_source};
+use crate::modes::tags::TagReader;
 use crate::report::Report;
 
 /// Pure: the report for a set of findings.
@@ -148,12 +151,13 @@ pub fn report(
 
 pub fn run(
     invocation: &Invocation,
-    _github: &GithubContext,
-    _console: &mut Console,
+    github: &GithubContext,
+    console: &mut Console,
 ) -> Result<Report> {
-    let r = invocation.reader();
+    let mut r = invocation.reader();
     let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
     let tags_file = r.text("tags-file");
+    let registry = read_registry_settings(&mut r, github);
     r.finish()?;
     let root = invocation.repo.join(&flux_path);
     if !root.is_dir() {
@@ -163,13 +167,92 @@ pub fn run(
         )
         .with_help("set `flux-path` to the directory holding the Flux objects"));
     }
-    let tags = match tags_file {
-        Some(f) => Some(parse_tags(&read_source(&f, std::path::Path::new("."))?)),
-        None => None,
-    };
     let model = Model::load(&invocation.repo, &flux_path);
-    let tags_for = |_image: &str| tags.clone();
+    let current = match tags_file {
+        Some(f) => CurrentTags::File(parse_tags(&read_source(&f, std::path::Path::new("."))?)),
+        None => registry_tags(&model, registry, console)?,
+    };
+    let tags_for = |image: &str| current.of(image);
     let findings = lint(&model, &tags_for);
     let predictions = predict(&model, &tags_for);
-    Ok(report(&flux_path, &model, &findings, &predictions))
+    let mut report = report(&flux_path, &model, &findings, &predictions);
+    if let CurrentTags::Registry { unread, .. } = &current
+        && !unread.is_empty()
+    {
+        let images = unread
+            .iter()
+            .map(|(image, _)| format!("`{image}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let line = format!(
+            "Current tags unknown for {images}: the registry could not be read, so only the checks that need no tags ran (pass `tags-file`, or the registry inputs)."
+        );
+        report.summary.push_str(&format!("\n{line}\n"));
+        report
+            .text
+            .push_str(&format!("{}\n", line.replace('`', "")));
+        report.annotations.push(Annotation::notice(
+            "gitops-promote lint: registry not read",
+            unread
+                .iter()
+                .map(|(image, why)| format!("can't read the tags of `{image}`: {why}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
+    }
+    Ok(report)
+}
+
+/// The tags each image has now, for the checks that need them.
+enum CurrentTags {
+    /// `tags-file`: the same list for every image.
+    File(Vec<String>),
+    /// Listed from the registry per image; `unread` holds the images that could not be read, and why.
+    Registry {
+        tags: BTreeMap<String, Vec<String>>,
+        unread: Vec<(String, String)>,
+    },
+}
+
+impl CurrentTags {
+    fn of(&self, image: &str) -> Option<Vec<String>> {
+        match self {
+            CurrentTags::File(tags) => Some(tags.clone()),
+            CurrentTags::Registry { tags, .. } => tags.get(image).cloned(),
+        }
+    }
+}
+
+/// Lists the tags of every image the Flux objects watch, once per image; best effort.
+fn registry_tags(
+    model: &Model,
+    registry: crate::registry::Settings,
+    console: &mut Console,
+) -> Result<CurrentTags> {
+    let images: BTreeSet<String> = model
+        .providers
+        .iter()
+        .map(|p| p.image.clone())
+        .chain(model.policies.iter().filter_map(|p| model.policy_image(p)))
+        .filter(|i| !i.is_empty())
+        .collect();
+    let mut tags = BTreeMap::new();
+    let mut unread = Vec::new();
+    if images.is_empty() {
+        return Ok(CurrentTags::Registry { tags, unread });
+    }
+    mask_login(console, &registry);
+    let reader = TagReader::new(registry, true)?;
+    for image in images {
+        let listed = ImageName::parse(&image)
+            .map_err(|p| p.message)
+            .and_then(|name| reader.list(&name, console).map_err(|e| e.message));
+        match listed {
+            Ok(list) => {
+                tags.insert(image, list);
+            }
+            Err(why) => unread.push((image, why)),
+        }
+    }
+    Ok(CurrentTags::Registry { tags, unread })
 }

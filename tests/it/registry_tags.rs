@@ -257,3 +257,100 @@ fn flux_check_compares_with_the_registry_tags_and_falls_back_to_git() {
     assert_eq!(s.origin_tag("v1.10.0"), None);
     assert_eq!(registry.writes().len(), writes);
 }
+
+#[test]
+fn lint_predicts_from_the_registry_tags_and_says_once_when_it_cannot_read_them() {
+    let registry = Registry::start(Auth::Anonymous);
+    push_tags(
+        &registry,
+        "ldbl/backend",
+        &["v1.0.0", "v1.1.0-rc.1.gabc1234"],
+        None,
+    );
+    let image = format!("{}/ldbl/backend", registry.addr);
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_fixture("corrected", dir.path(), &image);
+    // Without the prune guard, production's empty selection is a warning.
+    let file = dir
+        .path()
+        .join("flux/bootstrap/apps/production/backend.yaml");
+    let text = std::fs::read_to_string(&file).expect("read");
+    write(
+        &file,
+        &text.replace("          fluxcd.controlplane.io/prune: disabled\n", ""),
+    );
+    let out = gitops_promote()
+        .args(["lint", "--repo"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for (env, deploys) in [
+        ("develop", "v1.1.0-rc.1.gabc1234"),
+        ("staging", "v1.0.0"),
+        (
+            "production",
+            "nothing (the ResourceSet's objects are garbage-collected)",
+        ),
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(env) && l.trim_end().ends_with(deploys)),
+            "{env} deploys {deploys}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("error(s)") && stdout.contains("[selects-nothing]"),
+        "{stdout}"
+    );
+
+    // A registry that refuses anonymous reads: the static checks still run, and one notice says why.
+    let private = Registry::start(Auth::Htpasswd);
+    let image = format!("{}/ldbl/backend", private.addr);
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_fixture("seed", dir.path(), &image);
+    let out = gitops_promote()
+        .args(["lint", "--repo"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the seed's static findings: {stdout}"
+    );
+    assert!(stdout.contains("[unanchored-fixed-tag]"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "Current tags unknown for {image}: the registry could not be read"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr.matches("registry not read").count(),
+        1,
+        "said once: {stderr}"
+    );
+    assert!(stderr.contains("401"), "{stderr}");
+
+    // With the credentials, it reads them.
+    let out = gitops_promote()
+        .args([
+            "lint",
+            "--registry-username",
+            USER,
+            "--registry-password",
+            PASSWORD,
+            "--repo",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("Current tags unknown"), "{stdout}");
+    assert!(!stdout.contains("tags unknown"), "{stdout}");
+}
