@@ -7,12 +7,11 @@ use super::discover::Model;
 use super::filter::{Dropped, ProviderFilter};
 use super::{Environment, Finding, Severity, normalize_image};
 use crate::actions::{Annotation, Console};
-use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::git::GitRepo;
 use crate::image::ImageName;
-use crate::inputs::{Invocation, Mode};
-use crate::modes::retag::{mask_login, read_registry_settings};
+use crate::inputs::Mode;
+use crate::modes::retag::mask_login;
 use crate::modes::tags::{TagReader, TagSource};
 use crate::registry;
 
@@ -208,27 +207,32 @@ pub fn parse_level(value: &str) -> std::result::Result<CheckLevel, InputProblem>
     }
 }
 
-/// The build modes' check, before any effect: reads `flux-check` and `flux-path`, compares the new tag with the
-/// image's tags in the registry (the git tags when the registry cannot be read), and fails (`error`) or warns
-/// (`warn`). Returns the line the summary shows, which names where the existing tags came from.
+/// The build modes' `flux-check` inputs, read with their other inputs.
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    pub level: CheckLevel,
+    pub flux_path: String,
+    pub dry_run: bool,
+    /// Credentials and transport for reading the image's current tags.
+    pub registry: registry::Settings,
+}
+
+/// The build modes' check, before any effect: compares the new tag with the image's tags in the registry (the
+/// git tags when the registry cannot be read), and fails (`error`) or warns (`warn`). Returns the line the
+/// summary shows, which names where the existing tags came from.
 pub fn for_build(
-    invocation: &Invocation,
-    github: &GithubContext,
+    settings: &CheckSettings,
+    mode: Mode,
     git: &GitRepo,
     image: &ImageName,
     new_tag: &str,
     console: &mut Console,
     annotations: &mut Vec<Annotation>,
 ) -> Result<String> {
-    let mut r = invocation.reader();
-    let level = r
-        .parse("flux-check", parse_level)
-        .unwrap_or(CheckLevel::Error);
-    let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
-    let dry_run = r.bool("dry-run");
-    let registry = read_registry_settings(&mut r, github);
-    r.finish()?;
-    let environment = match invocation.mode {
+    let level = settings.level;
+    let flux_path = settings.flux_path.as_str();
+    let dry_run = settings.dry_run;
+    let environment = match mode {
         Mode::DevelopBuild => Environment::Develop,
         Mode::StagingBuild => Environment::Staging,
         _ => return Ok("not run".to_string()),
@@ -236,7 +240,7 @@ pub fn for_build(
     if level == CheckLevel::Off {
         return Ok("off (`flux-check: off`)".to_string());
     }
-    let model = Model::load(git.path(), &flux_path);
+    let model = Model::load(git.path(), flux_path);
     let image_name = image.to_string();
     if matching(&model, &image_name, environment) == 0 {
         if !(model.providers.is_empty() && model.policies.is_empty()) {
@@ -252,7 +256,7 @@ pub fn for_build(
         ));
     }
     // Reading tags is allowed in a dry run; nothing is written.
-    let (existing, source) = current_tags(registry, git, image, console)?;
+    let (existing, source) = current_tags(settings.registry.clone(), git, image, console)?;
     let findings = check_model(&model, &image_name, environment, new_tag, &existing);
     let compared = format!(
         "compared with {} tag(s): {}",

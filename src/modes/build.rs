@@ -11,10 +11,13 @@ use crate::actions::{Annotation, Console};
 use crate::apply::{self, Effects};
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
+use crate::flux::check::{CheckSettings, parse_level};
 use crate::git::{GitRepo, Head};
 use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode, Secret};
+use crate::modes::retag::{SourceImage, read_registry_settings};
 use crate::plan::{Applied, Operation, Plan, Step};
+use crate::registry::{self, Reference};
 use crate::report::{Report, markdown_table, text_table};
 use crate::template::{TagTemplate, TemplateValues};
 use crate::version::{self, BaseTag, CommitInfo, Decision};
@@ -36,11 +39,16 @@ pub struct BuildSettings {
     pub git_tag: bool,
     pub dry_run: bool,
     pub github_token: Option<Secret>,
+    /// `source-image`: an already pushed image to retag to the computed tag.
+    pub source_image: Option<Reference>,
+    /// The registry inputs (for `source-image` and the flux check's tag listing).
+    pub registry: registry::Settings,
+    pub flux: CheckSettings,
 }
 
 impl BuildSettings {
     /// Phase two of input parsing: every problem at once.
-    pub fn read(invocation: &Invocation) -> Result<Self> {
+    pub fn read(invocation: &Invocation, github: &GithubContext) -> Result<Self> {
         let mut r = invocation.reader();
         let mode = invocation.mode;
         let image_raw = r.required(
@@ -63,6 +71,10 @@ impl BuildSettings {
         let git_tag = mode == Mode::StagingBuild && r.bool("git-tag");
         let dry_run = r.bool("dry-run");
         let github_token = r.secret("github-token");
+        let source_image = SourceImage::read_reference(&mut r);
+        let registry = read_registry_settings(&mut r, github);
+        let flux_level = r.parse("flux-check", parse_level);
+        let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
         r.finish()?;
         // `finish` succeeded, so every parse above produced a value.
         let missing = |name: &str| Error::new(Kind::Input, format!("input `{name}` is missing"));
@@ -77,6 +89,14 @@ impl BuildSettings {
             git_tag,
             dry_run,
             github_token,
+            source_image,
+            flux: CheckSettings {
+                level: flux_level.ok_or_else(|| missing("flux-check"))?,
+                flux_path,
+                dry_run,
+                registry: registry.clone(),
+            },
+            registry,
         })
     }
 }
@@ -258,9 +278,16 @@ pub fn run(
     github: &GithubContext,
     console: &mut Console,
 ) -> Result<Report> {
-    let settings = BuildSettings::read(invocation)?;
+    let settings = BuildSettings::read(invocation, github)?;
     // `source-image`: retag an already-built image to the computed tag (see modes/retag.rs).
-    let source_image = super::retag::SourceImage::read(invocation, github, console)?;
+    let source_image = match &settings.source_image {
+        Some(source) => Some(SourceImage::new(
+            source.clone(),
+            settings.registry.clone(),
+            console,
+        )?),
+        None => None,
+    };
     if let Some(token) = &settings.github_token {
         console.mask(token.expose());
     }
@@ -274,8 +301,8 @@ pub fn run(
     let mut annotations = Vec::new();
     // Before any effect: would Flux deploy this tag? (`flux-check`)
     let flux_check = crate::flux::check::for_build(
-        invocation,
-        github,
+        &settings.flux,
+        settings.mode,
         &git,
         &settings.image,
         &outcome.tag,
@@ -538,6 +565,7 @@ fn utc_timestamp(seconds: i64) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flux::check::CheckLevel;
 
     fn settings(mode: Mode) -> BuildSettings {
         BuildSettings {
@@ -556,6 +584,14 @@ mod tests {
             git_tag: true,
             dry_run: false,
             github_token: None,
+            source_image: None,
+            registry: registry::Settings::default(),
+            flux: CheckSettings {
+                level: CheckLevel::Off,
+                flux_path: "flux".into(),
+                dry_run: false,
+                registry: registry::Settings::default(),
+            },
         }
     }
 

@@ -508,31 +508,29 @@ pub struct SourceImage {
 }
 
 impl SourceImage {
-    /// Reads `source-image` and the registry inputs; `None` when `source-image` is empty. Every problem is
-    /// reported before any request.
-    pub fn read(
-        invocation: &Invocation,
-        github: &GithubContext,
-        console: &mut Console,
-    ) -> Result<Option<Self>> {
-        let mut r = invocation.reader();
-        let source = r.parse("source-image", |v| {
+    /// Reads `source-image` (a problem is recorded in the reader, so the build modes report it with their other
+    /// inputs). `None` when it is empty or bad.
+    pub fn read_reference(r: &mut Reader<'_>) -> Option<Reference> {
+        r.parse("source-image", |v| {
             Reference::parse(v).map_err(|p| {
                 let mut p = p;
                 p.input = "source-image".to_string();
                 p
             })
-        });
-        let settings = read_registry_settings(&mut r, github);
-        r.finish()?;
-        let Some(source) = source else {
-            return Ok(None);
-        };
+        })
+    }
+
+    /// The client for an already validated source; masks the credentials first.
+    pub fn new(
+        source: Reference,
+        settings: registry::Settings,
+        console: &mut Console,
+    ) -> Result<Self> {
         mask_login(console, &settings);
-        Ok(Some(Self {
+        Ok(Self {
             source,
             client: Client::new(settings)?,
-        }))
+        })
     }
 
     /// Steps pointing `image:tag` for every tag at the source's digest. Reads the registry; every tag is

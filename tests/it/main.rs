@@ -9,6 +9,6 @@ mod docs;
 mod lint;
 mod manifests;
 mod patch;
-mod registry_tags;
 mod retag;
 mod select;
+mod wiring;

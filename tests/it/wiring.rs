@@ -1,6 +1,7 @@
-//! The registry's current tags wired into `select --image`, the build modes' flux check and `lint`, against the
-//! real CNCF registry (anonymous and htpasswd): where the tags come from changes the verdict, and a registry
-//! that cannot be read falls back (git tags, or the static checks) and says so.
+//! The pieces wired together, against the real CNCF registry (anonymous and htpasswd): the registry's current
+//! tags in `select --image`, the build modes' flux check and `lint` (where the tags come from changes the
+//! verdict; a registry that cannot be read falls back to git tags or the static checks and says so), the build
+//! modes' inputs reported in one round, their `digest` output, and registry secrets from the environment.
 
 use std::path::Path;
 
@@ -353,4 +354,36 @@ fn lint_predicts_from_the_registry_tags_and_says_once_when_it_cannot_read_them()
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("Current tags unknown"), "{stdout}");
     assert!(!stdout.contains("tags unknown"), "{stdout}");
+}
+
+#[test]
+fn build_inputs_are_reported_in_one_round_with_source_image_and_flux_check() {
+    let s = Scratch::new();
+    s.commit("feat: first");
+    let runner = Runner::new();
+    let out = runner
+        .action(
+            &s.work,
+            &[
+                ("mode", "staging-build"),
+                ("flux-check", "sometimes"),
+                ("source-image", "NOT A REFERENCE"),
+            ],
+        )
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .collect();
+    assert_eq!(errors.len(), 3, "{stdout}");
+    for input in ["image", "source-image", "flux-check"] {
+        assert!(
+            errors.iter().any(|l| l.contains(&format!("`{input}`"))),
+            "{input}: {stdout}"
+        );
+    }
+    assert_eq!(s.origin_tag("v0.1.0"), None);
 }
