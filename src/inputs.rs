@@ -425,8 +425,8 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "digest",
-        description: "The source image's digest, which every tag now points to (`sha256:…`).",
-        modes: &[Mode::Retag],
+        description: "The source image's digest, which every tag now points to (`sha256:…`). In `develop-build`/`staging-build`: the digest of `source-image` (set only when it is given).",
+        modes: &[Mode::DevelopBuild, Mode::StagingBuild, Mode::Retag],
     },
     OutputSpec {
         name: "media-type",

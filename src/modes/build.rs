@@ -444,7 +444,12 @@ fn report(
         (Err(reason), _) => format!("skipped ({reason})"),
     };
     let head = facts.head.sha.get(..7).unwrap_or(&facts.head.sha);
-    let rows = vec![
+    // With `source-image`, every retag step carries the source's digest.
+    let digest = plan.steps.iter().find_map(|step| match step {
+        Step::Retag { digest, .. } => Some(digest.clone()),
+        _ => None,
+    });
+    let mut rows = vec![
         ("Image", format!("`{}`", outcome.image)),
         ("Version", format!("`{}`", d.version)),
         ("Tag", format!("`{}`", outcome.tag)),
@@ -462,6 +467,9 @@ fn report(
         ("Git tag", git_tag),
         ("Flux check", flux_check.to_string()),
     ];
+    if let Some(digest) = &digest {
+        rows.insert(3, ("Digest", format!("`{digest}`")));
+    }
 
     let labels = outcome
         .labels
@@ -481,6 +489,7 @@ fn report(
         "git_tag": outcome.release_tag.as_ref().ok(),
         "git_tag_operation": operation.as_str(),
         "flux_check": flux_check,
+        "digest": digest,
         "plan": plan,
         "applied": applied,
     });
@@ -495,6 +504,9 @@ fn report(
         "git-tag-operation".to_string(),
         operation.as_str().to_string(),
     );
+    if let Some(digest) = &digest {
+        outputs.insert("digest".to_string(), digest.clone());
+    }
     outputs.insert(
         "json".to_string(),
         serde_json::to_string(&json).unwrap_or_default(),

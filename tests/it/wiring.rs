@@ -387,3 +387,51 @@ fn build_inputs_are_reported_in_one_round_with_source_image_and_flux_check() {
     }
     assert_eq!(s.origin_tag("v0.1.0"), None);
 }
+
+#[test]
+fn build_modes_output_the_source_image_digest() {
+    let registry = Registry::start(Auth::Anonymous);
+    push_tags(&registry, "org/app", &["build-17"], None);
+    let source = format!("{}/org/app:build-17", registry.addr);
+    let digest = images::digest(&source, None);
+    let s = Scratch::new();
+    s.commit("feat: first");
+    let image = format!("{}/org/app", registry.addr);
+    let runner = Runner::new();
+    let out = runner
+        .action(
+            &s.work,
+            &[
+                ("mode", "develop-build"),
+                ("image", &image),
+                ("source-image", &source),
+            ],
+        )
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let outputs = runner.outputs();
+    assert_eq!(outputs["digest"], digest);
+    let tag = &outputs["tag"];
+    assert_eq!(images::digest(&format!("{image}:{tag}"), None), digest);
+    assert!(
+        runner
+            .summary()
+            .contains(&format!("| Digest | `{digest}` |")),
+        "{}",
+        runner.summary()
+    );
+
+    // Without `source-image` there is no digest to report.
+    let runner = Runner::new();
+    runner
+        .action(&s.work, &[("mode", "develop-build"), ("image", &image)])
+        .assert()
+        .success();
+    assert!(!runner.outputs().contains_key("digest"));
+    assert!(!runner.summary().contains("| Digest |"));
+}
