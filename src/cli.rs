@@ -80,6 +80,19 @@ pub fn parse(
     {
         raw.insert("github-token".to_string(), token);
     }
+    // Likewise the registry secrets, unless one of them is on the command line (the flags win, as a pair).
+    if !raw.contains_key("registry-password") && !raw.contains_key("registry-token") {
+        for (input, value) in [
+            ("registry-password", &env.registry_password),
+            ("registry-token", &env.registry_token),
+        ] {
+            if let Some(value) = value.clone().filter(|v| !v.is_empty())
+                && INPUTS.iter().any(|s| s.name == input && s.applies_to(mode))
+            {
+                raw.insert(input.to_string(), value);
+            }
+        }
+    }
     let repo = sub
         .get_one::<String>("repo")
         .map(PathBuf::from)
@@ -122,5 +135,47 @@ mod tests {
         assert_eq!(inv.raw["image"], "ghcr.io/o/a");
         assert_eq!(inv.raw["dry-run"], "true");
         assert_eq!(inv.repo, PathBuf::from("/r"));
+    }
+
+    #[test]
+    fn registry_secrets_come_from_the_environment_unless_a_flag_gives_one() {
+        let env = Environment::from_vars([
+            (
+                crate::env::GITOPS_PROMOTE_REGISTRY_TOKEN.to_string(),
+                "env-token".to_string(),
+            ),
+            (
+                crate::env::GITOPS_PROMOTE_REGISTRY_PASSWORD.to_string(),
+                String::new(),
+            ),
+        ]);
+        let args = |extra: &[&str]| {
+            let mut a = vec![
+                "gitops-promote",
+                "retag",
+                "--source",
+                "r/a:1",
+                "--tags",
+                "x",
+            ];
+            a.extend_from_slice(extra);
+            a.into_iter().map(OsString::from).collect::<Vec<_>>()
+        };
+        let inv = parse(args(&[]), &env).expect("parse");
+        assert_eq!(inv.raw["registry-token"], "env-token");
+        assert!(
+            !inv.raw.contains_key("registry-password"),
+            "empty is absent"
+        );
+        let inv = parse(args(&["--registry-password", "p"]), &env).expect("parse");
+        assert_eq!(inv.raw["registry-password"], "p");
+        assert!(!inv.raw.contains_key("registry-token"), "the flag wins");
+        // A mode without registry inputs takes nothing from the environment.
+        let inv = parse(
+            ["gitops-promote", "patch", "--image", "a"].map(OsString::from),
+            &env,
+        )
+        .expect("parse");
+        assert!(!inv.raw.contains_key("registry-token"));
     }
 }

@@ -20,6 +20,10 @@ pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
 pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
 /// Token a CLI user exports instead of passing `--github-token` (which would show in `ps`).
 pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+/// Registry password a CLI user exports instead of passing `--registry-password` (which would show in `ps`).
+pub const GITOPS_PROMOTE_REGISTRY_PASSWORD: &str = "GITOPS_PROMOTE_REGISTRY_PASSWORD";
+/// Registry bearer token a CLI user exports instead of passing `--registry-token`.
+pub const GITOPS_PROMOTE_REGISTRY_TOKEN: &str = "GITOPS_PROMOTE_REGISTRY_TOKEN";
 
 /// The run context GitHub sets for every step (`GITHUB_*`), deserialised with `envy`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -80,6 +84,10 @@ pub struct Environment {
     pub inputs: BTreeMap<String, String>,
     /// The `GITHUB_*` run context.
     pub github: GithubContext,
+    /// `GITOPS_PROMOTE_REGISTRY_PASSWORD`, for the CLI.
+    pub registry_password: Option<String>,
+    /// `GITOPS_PROMOTE_REGISTRY_TOKEN`, for the CLI.
+    pub registry_token: Option<String>,
 }
 
 impl Environment {
@@ -107,10 +115,17 @@ impl Environment {
         let github = envy::prefixed(GITHUB_PREFIX)
             .from_iter::<_, GithubContext>(vars.iter().cloned())
             .unwrap_or_default();
+        let var = |name: &str| {
+            vars.iter()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        };
         Self {
             in_actions,
             inputs,
             github,
+            registry_password: var(GITOPS_PROMOTE_REGISTRY_PASSWORD),
+            registry_token: var(GITOPS_PROMOTE_REGISTRY_TOKEN),
         }
     }
 }

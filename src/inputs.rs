@@ -252,7 +252,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "registry-password",
-        description: "Registry password or access token, exchanged for a bearer token when the registry asks for one. Default on ghcr.io: `github-token` (the job needs `permissions: packages: write`).",
+        description: "Registry password or access token, exchanged for a bearer token when the registry asks for one. Default on ghcr.io: `github-token` (the job needs `permissions: packages: write`). The CLI reads `GITOPS_PROMOTE_REGISTRY_PASSWORD` when neither this flag nor `--registry-token` is given (a flag shows in `ps`).",
         default: None,
         kind: Kind::Secret,
         modes: REGISTRY,
@@ -260,7 +260,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "registry-token",
-        description: "A ready bearer token for the registry, sent as is (instead of `registry-username`/`registry-password`).",
+        description: "A ready bearer token for the registry, sent as is (instead of `registry-username`/`registry-password`). The CLI reads `GITOPS_PROMOTE_REGISTRY_TOKEN` when neither this flag nor `--registry-password` is given.",
         default: None,
         kind: Kind::Secret,
         modes: REGISTRY,

@@ -14,7 +14,14 @@ use tempfile::TempDir;
 /// A proxy address nothing listens on (port 9, discard).
 pub const DEAD_PROXY: &str = "http://127.0.0.1:9";
 
-const SCRUBBED_PREFIXES: &[&str] = &["GITHUB_", "RUNNER_", "ACTIONS_", "INPUT_", "GIT_"];
+const SCRUBBED_PREFIXES: &[&str] = &[
+    "GITHUB_",
+    "RUNNER_",
+    "ACTIONS_",
+    "INPUT_",
+    "GIT_",
+    "GITOPS_PROMOTE_",
+];
 
 /// The binary under test with a scrubbed environment.
 pub fn gitops_promote() -> Command {

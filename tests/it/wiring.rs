@@ -435,3 +435,68 @@ fn build_modes_output_the_source_image_digest() {
     assert!(!runner.outputs().contains_key("digest"));
     assert!(!runner.summary().contains("| Digest |"));
 }
+
+#[test]
+fn the_cli_reads_the_registry_password_from_the_environment_and_never_prints_it() {
+    let registry = Registry::start(Auth::Htpasswd);
+    push_tags(&registry, "org/app", &["v1.0.0"], Some((USER, PASSWORD)));
+    let source = format!("{}/org/app:v1.0.0", registry.addr);
+    let out = gitops_promote()
+        .args([
+            "retag",
+            "--source",
+            &source,
+            "--tags",
+            "stable",
+            "--registry-username",
+            USER,
+        ])
+        .env(
+            gitops_promote::env::GITOPS_PROMOTE_REGISTRY_PASSWORD,
+            PASSWORD,
+        )
+        .output()
+        .expect("run");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains(PASSWORD), "{all}");
+    assert_eq!(
+        images::digest(
+            &format!("{}/org/app:stable", registry.addr),
+            Some((USER, PASSWORD))
+        ),
+        images::digest(&source, Some((USER, PASSWORD)))
+    );
+
+    // A wrong one fails with the registry's answer, and still does not show.
+    let out = gitops_promote()
+        .args([
+            "retag",
+            "--source",
+            &source,
+            "--tags",
+            "other",
+            "--registry-username",
+            USER,
+        ])
+        .env(
+            gitops_promote::env::GITOPS_PROMOTE_REGISTRY_PASSWORD,
+            "wrong-pass-123",
+        )
+        .output()
+        .expect("run");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("401") && !all.contains("wrong-pass-123"),
+        "{all}"
+    );
+}
