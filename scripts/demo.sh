@@ -8,8 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo_root=$PWD
 bash scripts/setup.sh
-cargo build --locked --quiet --bin gitops-promote
-bin="$repo_root/target/debug/gitops-promote"
+# The quickstart test passes the binary cargo just built for it.
+if [ -z "${GITOPS_PROMOTE_BIN:-}" ]; then
+  cargo build --locked --quiet --bin gitops-promote
+fi
+bin="${GITOPS_PROMOTE_BIN:-$repo_root/target/debug/gitops-promote}"
 
 work=$(mktemp -d)
 registry_pid=""

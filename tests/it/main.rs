@@ -9,5 +9,6 @@ mod docs;
 mod lint;
 mod manifests;
 mod patch;
+mod quickstart;
 mod retag;
 mod select;
