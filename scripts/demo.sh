@@ -1,50 +1,150 @@
 #!/usr/bin/env bash
-# The local pipeline: what CI does on a push to develop and on a merge to main, run on a scratch repository
-# with a bare `origin` on this machine. Prints each step's outputs and step summary as a runner would see them.
+# The local pipeline: the whole develop → staging → production flow that CI runs, on this machine. A scratch
+# application repository with a bare `origin` and the seed's `flux/` tree, a real OCI registry (CNCF
+# distribution) on 127.0.0.1, and images built as OCI layouts and pushed with skopeo (no container engine
+# needed). Every gitops-promote step runs exactly as GitHub runs the Docker action: INPUT_* variables in,
+# $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY out; both are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo_root=$PWD
 bash scripts/setup.sh
-cargo build --locked --quiet --bin gitops-promote
-bin="$PWD/target/debug/gitops-promote"
+# The quickstart test passes the binary cargo just built for it.
+if [ -z "${GITOPS_PROMOTE_BIN:-}" ]; then
+  cargo build --locked --quiet --bin gitops-promote
+fi
+bin="${GITOPS_PROMOTE_BIN:-$repo_root/target/debug/gitops-promote}"
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+registry_pid=""
+cleanup() { [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+
+# --- a registry on loopback -------------------------------------------------------------------------------
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$work/registry"
+cat >"$work/registry.yml" <<EOF
+version: 0.1
+log: { level: error, accesslog: { disabled: true } }
+storage: { filesystem: { rootdirectory: $work/registry }, delete: { enabled: true } }
+http: { addr: 127.0.0.1:$port }
+EOF
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+image="127.0.0.1:$port/org/app"
+bold "registry: CNCF distribution on http://127.0.0.1:$port, image $image"
+
+# "docker build && docker push": a two-platform image as an OCI layout, pushed under a throwaway tag.
+build_image() { # $1 = tag to push, $2 = content seed
+  python3 - "$work/layout" "$2" <<'PY'
+import gzip, hashlib, io, json, os, sys, tarfile
+out, seed = sys.argv[1], sys.argv[2]
+blobs = os.path.join(out, "blobs", "sha256"); os.makedirs(blobs, exist_ok=True)
+def put(data, media):
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(blobs, d), "wb").write(data)
+    return {"mediaType": media, "digest": "sha256:" + d, "size": len(data)}
+manifests = []
+for arch in ("amd64", "arm64"):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as t:
+        body = f"app {seed} for {arch}\n".encode()
+        info = tarfile.TarInfo("app/version"); info.size = len(body); info.mtime = 0
+        t.addfile(info, io.BytesIO(body))
+    layer = put(gzip.compress(raw.getvalue(), mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip")
+    config = put(json.dumps({"architecture": arch, "os": "linux", "rootfs": {"type": "layers",
+        "diff_ids": ["sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()]}}).encode(),
+        "application/vnd.oci.image.config.v1+json")
+    m = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config, "layers": [layer]}).encode(), "application/vnd.oci.image.manifest.v1+json")
+    m["platform"] = {"architecture": arch, "os": "linux"}
+    manifests.append(m)
+index = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+    "manifests": manifests}).encode(), "application/vnd.oci.image.index.v1+json")
+index["annotations"] = {"org.opencontainers.image.ref.name": "build"}
+json.dump({"schemaVersion": 2, "manifests": [index]}, open(os.path.join(out, "index.json"), "w"))
+open(os.path.join(out, "oci-layout"), "w").write('{"imageLayoutVersion": "1.0.0"}')
+PY
+  skopeo copy --quiet --all --dest-tls-verify=false "oci:$work/layout:build" "docker://$image:$1"
+  rm -rf "$work/layout"
+}
+digest_of() { skopeo inspect --raw --tls-verify=false "docker://$image:$1" | sha256sum | awk '{print "sha256:"$1}'; }
+
+# --- the application repository ---------------------------------------------------------------------------
 export GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.com \
   GIT_COMMITTER_NAME=Dev GIT_COMMITTER_EMAIL=dev@example.com
 git init -q --bare -b main "$work/origin.git"
 git clone -q "$work/origin.git" "$work/app" 2>/dev/null
 cd "$work/app"
-commit() { git commit -q --allow-empty -m "$1"; }
+# The seed's flux/ tree with the filters gitops-promote recommends (see README, "Flux").
+cp -r "$repo_root/tests/data/flux-fixtures/corrected/flux" flux
+grep -rl 'ghcr.io/ldbl/backend' flux | xargs sed -i "s#ghcr.io/ldbl/backend#$image#g"
+git add flux
+git commit -q -m "chore: initial import"
+git commit -q --allow-empty -m "feat: first feature"
+git push -q origin main
 
-# A step as GitHub runs a Docker action: INPUT_* in, $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY out.
+# A step as GitHub runs a Docker action. $1 = title; the rest = INPUT_* assignments.
 step() {
   local title=$1; shift
   local out="$work/output" summary="$work/summary"
   : >"$out"; : >"$summary"
-  printf '\n\033[1m### %s\033[0m\n' "$title"
+  bold "### $title"
+  local rc=0
   env GITHUB_ACTIONS=true GITHUB_WORKSPACE="$PWD" GITHUB_OUTPUT="$out" GITHUB_STEP_SUMMARY="$summary" \
-    GITHUB_REPOSITORY=org/app GITHUB_RUN_NUMBER=1 GITHUB_ACTOR=demo "$@" "$bin" | sed 's/^/  log| /'
+    GITHUB_REPOSITORY=org/app GITHUB_RUN_NUMBER=1 GITHUB_ACTOR=demo GITHUB_SHA="$(git rev-parse HEAD)" \
+    "$@" "$bin" | sed 's/^/  log| /' || rc=$?
   printf '  --- outputs ($GITHUB_OUTPUT; json left out)\n'
   awk '/<</ { split($0, a, "<<"); name = a[1]; delim = a[2]; next }
        $0 == delim { name = ""; next }
-       name != "" && name != "json" { printf "  %-18s %s\n", name ":", $0; name = (name ~ /:$/ ? name : name) }' "$out"
+       name != "" && name != "json" { printf "  %-18s %s\n", name ":", $0 }' "$out"
   printf '  --- step summary ($GITHUB_STEP_SUMMARY)\n'; sed 's/^/  /' "$summary"
+  return $rc
 }
 
-commit "chore: initial import"
-commit "feat: first feature"
-git push -q origin main
-step "staging-build on main (first release)" INPUT_MODE=staging-build INPUT_IMAGE=ghcr.io/org/app
+bold "== merge to main: the first release =="
+build_image "build-$(git rev-parse --short HEAD)" 1
+step "staging-build (retags the built image to v0.1.0, cuts the git tag)" \
+  INPUT_MODE=staging-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)"
 
+bold "== push to develop: a release candidate =="
 git checkout -q -b develop
-commit "feat(api): add the orders endpoint"
-commit "fix: validate the quantity"
-step "develop-build on develop (release candidate)" INPUT_MODE=develop-build INPUT_IMAGE=ghcr.io/org/app
+git commit -q --allow-empty -m "feat(api): add the orders endpoint"
+git commit -q --allow-empty -m "fix: validate the quantity"
+build_image "build-$(git rev-parse --short HEAD)" 2
+step "develop-build (the develop provider must select the new RC)" \
+  INPUT_MODE=develop-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)"
 
+bold "== merge develop to main =="
 git checkout -q main
 git merge -q --no-ff develop -m "Merge branch 'develop'"
-step "staging-build after merging develop (dry run first)" INPUT_MODE=staging-build INPUT_IMAGE=ghcr.io/org/app INPUT_DRY-RUN=true
-step "staging-build after merging develop" INPUT_MODE=staging-build INPUT_IMAGE=ghcr.io/org/app
-step "staging-build rerun (idempotent)" INPUT_MODE=staging-build INPUT_IMAGE=ghcr.io/org/app
+build_image "build-$(git rev-parse --short HEAD)" 3
+step "staging-build, dry run (reads only, prints the plan)" \
+  INPUT_MODE=staging-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)" INPUT_DRY-RUN=true
+step "staging-build" \
+  INPUT_MODE=staging-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)"
+step "staging-build again (a rerun changes nothing)" \
+  INPUT_MODE=staging-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)"
 
-printf '\norigin now has the release tags: %s\n' "$(git ls-remote --tags origin | awk '{print $2}' | grep -v '\^{}' | tr '\n' ' ')"
+bold "== promote to production (workflow_dispatch) =="
+step "retag v0.1.0 → production-latest (first promotion)" INPUT_MODE=retag INPUT_SOURCE="$image:v0.1.0" INPUT_TAGS=production-latest
+step "retag v0.2.0 → production-latest (the moving tag moves)" INPUT_MODE=retag INPUT_SOURCE="$image:v0.2.0" INPUT_TAGS=production-latest
+step "retag again (unchanged)" INPUT_MODE=retag INPUT_SOURCE="$image:v0.2.0" INPUT_TAGS=production-latest
+
+bold "== what Flux will run =="
+skopeo list-tags --tls-verify=false "docker://$image" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["Tags"]))' >"$work/tags"
+step "lint the flux/ tree against the registry's tags" INPUT_MODE=lint INPUT_TAGS-FILE="$work/tags"
+printf 'filter:\n  includeTag: %s\n  semver: ">=0.0.0"\n' "'^v\\d+\\.\\d+\\.\\d+\$'" >"$work/staging-filter.yaml"
+printf '  select, the staging filter (%s) over the registry tags: ' "$(sed -n 2p "$work/staging-filter.yaml" | xargs)"
+"$bin" select --filter-file "$work/staging-filter.yaml" --tags-file "$work/tags" | tr '\n' ' '; echo
+printf '  digests: v0.2.0 %s\n           production-latest %s\n' "$(digest_of v0.2.0)" "$(digest_of production-latest)"
+
+bold "== GitOps rollback: pin production's overlay to v0.1.0 by digest =="
+step "patch flux/apps/backend/production/kustomization.yaml (comments and layout kept)" \
+  INPUT_MODE=patch INPUT_IMAGE="$image" INPUT_APP=backend INPUT_ENVIRONMENT=production \
+  INPUT_TAG=v0.1.0 INPUT_DIGEST="$(digest_of v0.1.0)"
+kubectl kustomize flux/apps/backend/production | grep 'image:' | sed 's/^/  rendered by kubectl kustomize: /'
+
+printf '\norigin has the release tags: %s\n' "$(git ls-remote --tags origin | awk '{print $2}' | grep -v '\^{}' | tr '\n' ' ')"

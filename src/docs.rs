@@ -106,3 +106,30 @@ pub fn splice_readme(readme: &str) -> String {
         _ => readme.to_string(),
     }
 }
+
+/// Replaces every `<!-- include: PATH -->` … `<!-- end include -->` block with the current text of PATH (as
+/// `read` returns it), so the README carries each feature's documentation while the feature owns the file.
+pub fn splice_includes(readme: &str, read: impl Fn(&str) -> Option<String>) -> String {
+    const OPEN: &str = "<!-- include: ";
+    const CLOSE: &str = "<!-- end include -->";
+    let mut out = String::new();
+    let mut rest = readme;
+    while let Some(start) = rest.find(OPEN) {
+        let after_open = &rest[start + OPEN.len()..];
+        let (Some(path_end), Some(end)) = (after_open.find(" -->"), after_open.find(CLOSE)) else {
+            break;
+        };
+        let path = &after_open[..path_end];
+        out.push_str(&rest[..start]);
+        out.push_str(&format!("{OPEN}{path} -->\n"));
+        match read(path) {
+            Some(text) => out.push_str(text.trim_end()),
+            None => out.push_str(&format!("(missing: {path})")),
+        }
+        out.push('\n');
+        out.push_str(CLOSE);
+        rest = &after_open[end + CLOSE.len()..];
+    }
+    out.push_str(rest);
+    out
+}

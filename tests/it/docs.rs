@@ -36,13 +36,16 @@ fn readme_tables_are_generated_from_the_input_table() {
         readme.contains(docs::README_START) && readme.contains(docs::README_END),
         "README lost its markers"
     );
-    let expected = docs::splice_readme(&readme);
+    let expected = docs::splice_includes(&docs::splice_readme(&readme), |path| {
+        std::fs::read_to_string(root().join(path)).ok()
+    });
     if bless() {
         std::fs::write(&path, &expected).expect("write README.md");
+        return;
     }
     assert!(
         readme == expected,
-        "README.md tables drifted from src/inputs.rs: run GITOPS_PROMOTE_BLESS=1 cargo test --test it docs"
+        "README.md drifted from src/inputs.rs or docs/readme/*.md: run GITOPS_PROMOTE_BLESS=1 cargo test --test it docs"
     );
 }
 

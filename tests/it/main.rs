@@ -9,6 +9,7 @@ mod docs;
 mod lint;
 mod manifests;
 mod patch;
+mod quickstart;
 mod retag;
 mod select;
 mod wiring;
