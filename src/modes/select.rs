@@ -87,6 +87,15 @@ pub fn parse_tags(text: &str) -> Vec<String> {
 
 /// Pure: the report for a selector and a tag list.
 pub fn select(selector: &Selector, tags: &[String]) -> Result<Report> {
+    select_from(selector, tags, None)
+}
+
+/// Pure: [`select`], with the summary and the JSON output saying where the tags came from.
+pub fn select_from(
+    selector: &Selector,
+    tags: &[String],
+    source: Option<&TagSource>,
+) -> Result<Report> {
     let mut annotations = Vec::new();
     let (object, selected) = match selector {
         Selector::Provider {
@@ -131,8 +140,11 @@ pub fn select(selector: &Selector, tags: &[String]) -> Result<Report> {
         ));
     }
     let text: String = selected.iter().map(|t| format!("{t}\n")).collect();
+    let from = source
+        .map(|s| format!(" ({})", s.describe()))
+        .unwrap_or_default();
     let mut summary = format!(
-        "## gitops-promote select\n\n{object} selects {} of {} tags.\n\n",
+        "## gitops-promote select\n\n{object} selects {} of {} tags{from}.\n\n",
         selected.len(),
         tags.len()
     );
@@ -143,7 +155,13 @@ pub fn select(selector: &Selector, tags: &[String]) -> Result<Report> {
     outputs.insert("selected".to_string(), selected.join("\n"));
     outputs.insert(
         "json".to_string(),
-        serde_json::json!({"mode": "select", "object": object, "selected": selected}).to_string(),
+        serde_json::json!({
+            "mode": "select",
+            "object": object,
+            "selected": selected,
+            "tags_from": source.map(TagSource::kind),
+        })
+        .to_string(),
     );
     Ok(Report {
         outputs,
@@ -218,18 +236,7 @@ pub fn run(
         }
         (None, None) => unreachable_input("tags-file")?,
     };
-    let mut report = select(&selector, &tags)?;
-    report.summary =
-        report
-            .summary
-            .replacen(" tags.\n", &format!(" tags ({}).\n", source.describe()), 1);
-    if let Some(json) = report.outputs.get_mut("json")
-        && let Ok(mut value) = serde_json::from_str::<Value>(json)
-    {
-        value["tags_from"] = Value::String(source.kind().to_string());
-        *json = value.to_string();
-    }
-    Ok(report)
+    select_from(&selector, &tags, Some(&source))
 }
 
 /// `finish` succeeded, so an input it checked is there; this is the error if that ever breaks.
