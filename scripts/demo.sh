@@ -134,11 +134,10 @@ step "retag v0.2.0 → production-latest (the moving tag moves)" INPUT_MODE=reta
 step "retag again (unchanged)" INPUT_MODE=retag INPUT_SOURCE="$image:v0.2.0" INPUT_TAGS=production-latest
 
 bold "== what Flux will run =="
-skopeo list-tags --tls-verify=false "docker://$image" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["Tags"]))' >"$work/tags"
-step "lint the flux/ tree against the registry's tags" INPUT_MODE=lint INPUT_TAGS-FILE="$work/tags"
+step "lint the flux/ tree (predictions from the registry's current tags)" INPUT_MODE=lint
 printf 'filter:\n  includeTag: %s\n  semver: ">=0.0.0"\n' "'^v\\d+\\.\\d+\\.\\d+\$'" >"$work/staging-filter.yaml"
-printf '  select, the staging filter (%s) over the registry tags: ' "$(sed -n 2p "$work/staging-filter.yaml" | xargs)"
-"$bin" select --filter-file "$work/staging-filter.yaml" --tags-file "$work/tags" | tr '\n' ' '; echo
+printf '  select --image, the staging filter (%s): ' "$(sed -n 2p "$work/staging-filter.yaml" | xargs)"
+"$bin" select --filter-file "$work/staging-filter.yaml" --image "$image" | tr '\n' ' '; echo
 printf '  digests: v0.2.0 %s\n           production-latest %s\n' "$(digest_of v0.2.0)" "$(digest_of production-latest)"
 
 bold "== GitOps rollback: pin production's overlay to v0.1.0 by digest =="
