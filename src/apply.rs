@@ -17,7 +17,11 @@ pub struct Effects<'a> {
 }
 
 /// Carries out every step in order; the first failure stops the run.
+/// A dry-run plan is only printed: nothing is carried out and nothing is returned.
 pub fn apply(plan: &Plan, effects: &mut Effects<'_>) -> Result<Vec<Applied>> {
+    if plan.dry_run {
+        return Ok(Vec::new());
+    }
     let mut applied = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
         effects.console.group(&step.describe());

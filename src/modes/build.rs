@@ -368,19 +368,15 @@ pub fn run(
         ));
     }
 
-    let applied = if settings.dry_run {
-        Vec::new()
-    } else {
-        apply::apply(
-            &plan,
-            &mut Effects {
-                git: Some(&git),
-                github_token: settings.github_token.as_ref(),
-                registry: source_image.as_ref().map(|s| &s.client),
-                console,
-            },
-        )?
-    };
+    let applied = apply::apply(
+        &plan,
+        &mut Effects {
+            git: Some(&git),
+            github_token: settings.github_token.as_ref(),
+            registry: source_image.as_ref().map(|s| &s.client),
+            console,
+        },
+    )?;
     Ok(report(
         &settings,
         &facts,

@@ -186,19 +186,15 @@ pub fn run(
         )
     })?;
     let plan = plan(&settings, path, before)?;
-    let applied = if settings.dry_run {
-        Vec::new()
-    } else {
-        apply::apply(
-            &plan,
-            &mut Effects {
-                git: None,
-                github_token: None,
-                registry: None,
-                console,
-            },
-        )?
-    };
+    let applied = apply::apply(
+        &plan,
+        &mut Effects {
+            git: None,
+            github_token: None,
+            registry: None,
+            console,
+        },
+    )?;
     Ok(report(&settings, &plan, &applied))
 }
 

@@ -393,19 +393,15 @@ pub fn run(
     };
     let mut plan = Plan::new(invocation.mode, settings.dry_run);
     plan.steps = plan_steps(&settings.source, &facts, &settings.targets, &rules)?;
-    let applied = if settings.dry_run {
-        Vec::new()
-    } else {
-        apply::apply(
-            &plan,
-            &mut Effects {
-                git: None,
-                github_token: None,
-                registry: Some(&client),
-                console,
-            },
-        )?
-    };
+    let applied = apply::apply(
+        &plan,
+        &mut Effects {
+            git: None,
+            github_token: None,
+            registry: Some(&client),
+            console,
+        },
+    )?;
     drain(&client, console);
     Ok(report(
         &settings,
