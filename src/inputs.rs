@@ -340,10 +340,16 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "github-token",
-        description: "Token for pushing the git tag over https (user `x-access-token`). The CLI reads `GITHUB_TOKEN` when the flag is absent. Needs `contents: write`.",
+        description: "GitHub token. Pushes the release tag over https (user `x-access-token`; the job needs `contents: write`) and is the default registry password on ghcr.io (`packages: write`). The CLI reads `GITHUB_TOKEN` when the flag is absent.",
         default: Some("${{ github.token }}"),
         kind: Kind::Secret,
-        modes: &[],
+        modes: &[
+            Mode::DevelopBuild,
+            Mode::StagingBuild,
+            Mode::Retag,
+            Mode::Select,
+            Mode::Lint,
+        ],
         cli: true,
     },
     InputSpec {
