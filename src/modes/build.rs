@@ -514,6 +514,13 @@ fn report(
         if settings.dry_run { " (dry run)" } else { "" }
     );
     let mut summary = format!("## {title}\n\n{}\n", markdown_table(&rows));
+    summary.push_str(&flow_diagram(
+        settings.mode,
+        head,
+        outcome,
+        digest.as_deref(),
+        flux_check,
+    ));
     summary.push_str(&plan.to_markdown());
 
     let mut text = format!("{title}\n{}", text_table(&rows));
@@ -531,6 +538,36 @@ fn report(
         annotations,
         failure: None,
     }
+}
+
+/// What runs where, at a glance: the commit, the image it became, and the environment that will run it.
+fn flow_diagram(
+    mode: Mode,
+    head: &str,
+    outcome: &BuildOutcome,
+    digest: Option<&str>,
+    flux_check: &str,
+) -> String {
+    let environment = if mode == Mode::StagingBuild {
+        "staging"
+    } else {
+        "develop"
+    };
+    // Mermaid labels are quoted strings: keep them free of quotes and backticks.
+    let clean = |s: &str| s.replace(['"', '`'], "");
+    let image = match digest {
+        Some(d) => format!(
+            "{}<br/>{}",
+            outcome.references.join("<br/>"),
+            d.get(..19).unwrap_or(d)
+        ),
+        None => outcome.references.join("<br/>"),
+    };
+    format!(
+        "```mermaid\nflowchart LR\n  commit[\"commit {head}\"] --> image[\"{}\"] --> env[\"{environment}<br/>{}\"]\n```\n\n",
+        clean(&image),
+        clean(flux_check)
+    )
 }
 
 fn indent(s: &str) -> String {

@@ -59,6 +59,12 @@ fn develop_build_derives_an_rc_tag_from_a_release_tag_not_reachable_from_develop
     assert!(summary.contains("| Base tag | `v1.2.0`"), "{summary}");
     assert!(summary.contains("a `feat` commit bumps minor"), "{summary}");
     assert!(
+        summary.contains(&format!(
+            "commit[\"commit {short}\"] --> image[\"ghcr.io/org/app:v1.3.0-rc.2.g{short}\"] --> env[\"develop<br/>"
+        )),
+        "the summary's diagram shows what runs where:\n{summary}"
+    );
+    assert!(
         s.origin_tag("v1.3.0").is_none(),
         "develop builds never push tags"
     );
