@@ -124,6 +124,12 @@ impl Shape<'_> {
         RC_SAMPLES.iter().any(|t| self.admits(t))
     }
 
+    /// Whether this filter is meant to pick release candidates: it admits only RC-shaped tags, or it serves
+    /// develop and admits them. A semver constraint without a prerelease would then select nothing.
+    fn wants_prereleases(&self, env: Option<Environment>) -> bool {
+        self.for_rc() || (env == Some(Environment::Develop) && self.admits_rc())
+    }
+
     fn version_pair(&self) -> Option<(&'static str, &'static str)> {
         VERSION_PAIRS
             .iter()
@@ -277,9 +283,7 @@ fn lint_provider(
                 }
             }
             Some(c) => {
-                if !c.admits_prereleases()
-                    && (shape.for_rc() || (env == Some(Environment::Develop) && shape.admits_rc()))
-                {
+                if !c.admits_prereleases() && shape.wants_prereleases(env) {
                     out.push(finding(
                         Severity::Error,
                         "rc-without-prerelease",
@@ -526,9 +530,7 @@ fn lint_policy(model: &Model, policy: &ImagePolicy, out: &mut Vec<Finding>) {
         }
         PolicyChoice::SemVer(range) => {
             if let Ok(c) = Constraints::parse(range) {
-                if !c.admits_prereleases()
-                    && (shape.for_rc() || (env == Some(Environment::Develop) && shape.admits_rc()))
-                {
+                if !c.admits_prereleases() && shape.wants_prereleases(env) {
                     out.push(finding(
                         Severity::Error,
                         "rc-without-prerelease",
