@@ -8,7 +8,6 @@ use super::filter::{Dropped, ProviderFilter};
 use super::{Environment, Finding, Severity, normalize_image};
 use crate::actions::{Annotation, Console};
 use crate::error::{Error, InputProblem, Kind, Result};
-use crate::git::GitRepo;
 use crate::image::ImageName;
 use crate::inputs::Mode;
 use crate::modes::retag::mask_login;
@@ -220,10 +219,17 @@ pub struct CheckSettings {
 /// The build modes' check, before any effect: compares the new tag with the image's tags in the registry (the
 /// git tags when the registry cannot be read), and fails (`error`) or warns (`warn`). Returns the line the
 /// summary shows, which names where the existing tags came from.
+/// The repository a build runs in, as the check needs it.
+pub struct Checkout<'a> {
+    pub root: &'a Path,
+    /// Every git tag name: the tags compared with when the registry can't be read.
+    pub git_tags: &'a [String],
+}
+
 pub fn for_build(
     settings: &CheckSettings,
     mode: Mode,
-    git: &GitRepo,
+    checkout: Checkout<'_>,
     image: &ImageName,
     new_tag: &str,
     console: &mut Console,
@@ -240,7 +246,7 @@ pub fn for_build(
     if level == CheckLevel::Off {
         return Ok("off (`flux-check: off`)".to_string());
     }
-    let model = Model::load(git.path(), flux_path);
+    let model = Model::load(checkout.root, flux_path);
     let image_name = image.to_string();
     if matching(&model, &image_name, environment) == 0 {
         if !(model.providers.is_empty() && model.policies.is_empty()) {
@@ -256,7 +262,8 @@ pub fn for_build(
         ));
     }
     // Reading tags is allowed in a dry run; nothing is written.
-    let (existing, source) = current_tags(settings.registry.clone(), git, image, console)?;
+    let (existing, source) =
+        current_tags(settings.registry.clone(), checkout.git_tags, image, console);
     let findings = check_model(&model, &image_name, environment, new_tag, &existing);
     let compared = format!(
         "compared with {} tag(s): {}",
@@ -313,20 +320,21 @@ pub fn for_build(
     }
 }
 
-/// The image's tags in the registry (anonymous or with the run's credentials), else the repository's git tags.
+/// The image's tags in the registry (anonymous or with the run's credentials), else the repository's git tags
+/// (already read for the version, so passed in rather than read again).
 fn current_tags(
     registry: registry::Settings,
-    git: &GitRepo,
+    git_tags: &[String],
     image: &ImageName,
     console: &mut Console,
-) -> Result<(Vec<String>, TagSource)> {
+) -> (Vec<String>, TagSource) {
     mask_login(console, &registry);
     let listed = TagReader::new(registry, true).and_then(|reader| reader.list(image, console));
     match listed {
-        Ok(tags) => Ok((tags, TagSource::Registry(image.to_string()))),
-        Err(e) => {
-            let tags = git.tags()?.into_iter().map(|t| t.name).collect();
-            Ok((tags, TagSource::Git(format!("registry: {}", e.message))))
-        }
+        Ok(tags) => (tags, TagSource::Registry(image.to_string())),
+        Err(e) => (
+            git_tags.to_vec(),
+            TagSource::Git(format!("registry: {}", e.message)),
+        ),
     }
 }

@@ -107,6 +107,8 @@ pub struct BuildFacts {
     pub head: Head,
     pub base: Option<BaseTag>,
     pub commits: Vec<CommitInfo>,
+    /// Every tag name in the repository (the Flux check's fallback when the registry can't be read).
+    pub tag_names: Vec<String>,
 }
 
 impl BuildFacts {
@@ -127,6 +129,7 @@ impl BuildFacts {
             head,
             base,
             commits,
+            tag_names: tags.into_iter().map(|t| t.name).collect(),
         })
     }
 }
@@ -303,7 +306,10 @@ pub fn run(
     let flux_check = crate::flux::check::for_build(
         &settings.flux,
         settings.mode,
-        &git,
+        crate::flux::check::Checkout {
+            root: git.path(),
+            git_tags: &facts.tag_names,
+        },
         &settings.image,
         &outcome.tag,
         console,
@@ -651,6 +657,7 @@ mod tests {
                 BaseTag::new(format!("v{b}"), Version::parse(b).expect("v"), "1111111111")
             }),
             commits: msgs.iter().map(|m| CommitInfo::new(*m)).collect(),
+            tag_names: Vec::new(),
         }
     }
 
