@@ -1,10 +1,15 @@
 //! Owns carrying out a plan: each step checks the world again, acts only when needed, re-reads what it wrote,
 //! and records `created` / `unchanged` / … so a rerun converges and says so.
 
+use std::collections::BTreeMap;
+
 use crate::actions::Console;
+use crate::branches::BranchHost;
 use crate::error::{Error, Kind, Result};
 use crate::git::GitRepo;
+use crate::github;
 use crate::inputs::Secret;
+use crate::manifests::{self, Request};
 use crate::plan::{Applied, Operation, Plan, Step, Transfer, retag_operation};
 use crate::registry::{self, Reference};
 
@@ -13,8 +18,17 @@ pub struct Effects<'a> {
     pub git: Option<&'a GitRepo>,
     pub github_token: Option<&'a Secret>,
     pub registry: Option<&'a registry::Client>,
+    /// Where `Commit` steps write (GitHub's API or a git remote).
+    pub branches: Option<&'a dyn BranchHost>,
+    /// For `PullRequest` steps.
+    pub github: Option<&'a github::Client>,
     pub console: &'a mut Console,
 }
+
+/// How often a direct commit re-reads a base branch that moved under it before giving up.
+pub const COMMIT_ATTEMPTS: u32 = 3;
+
+type Produced = BTreeMap<String, String>;
 
 /// Carries out every step in order; the first failure stops the run.
 /// A dry-run plan is only printed: nothing is carried out and nothing is returned.
@@ -25,7 +39,7 @@ pub fn apply(plan: &Plan, effects: &mut Effects<'_>) -> Result<Vec<Applied>> {
     let mut applied = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
         effects.console.group(&step.describe());
-        let operation = apply_step(step, effects);
+        let done = apply_step(step, effects);
         if let Some(registry) = effects.registry {
             for secret in registry.take_secrets() {
                 effects.console.mask(&secret);
@@ -34,21 +48,116 @@ pub fn apply(plan: &Plan, effects: &mut Effects<'_>) -> Result<Vec<Applied>> {
                 effects.console.info(&line);
             }
         }
+        if let Some(github) = effects.github {
+            for line in github.take_progress() {
+                effects.console.info(&line);
+            }
+        }
         effects.console.end_group();
-        let operation = operation?;
+        let (operation, produced) = done?;
         effects
             .console
             .info(&format!("{}: {}", operation.as_str(), step.describe()));
         applied.push(Applied {
             step: step.clone(),
             operation,
+            produced,
         });
     }
     Ok(applied)
 }
 
-fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<Operation> {
+fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Produced)> {
     match step {
+        Step::Commit {
+            branch,
+            base_branch,
+            base_sha,
+            branch_sha,
+            up_to_date,
+            file,
+            message,
+            edit,
+            after,
+            ..
+        } => {
+            let host = effects
+                .branches
+                .ok_or_else(|| Error::new(Kind::Upstream, "no repository to commit to"))?;
+            let target = CommitTarget {
+                branch,
+                base_branch,
+                file,
+                message,
+                edit,
+            };
+            commit(
+                host,
+                &target,
+                (base_sha, after),
+                branch_sha.as_deref(),
+                *up_to_date,
+                effects.console,
+            )
+        }
+        Step::PullRequest {
+            branch,
+            base_branch,
+            title,
+            body,
+            labels,
+            reviewers,
+            team_reviewers,
+            draft,
+            ..
+        } => {
+            let github = effects
+                .github
+                .ok_or_else(|| Error::new(Kind::Upstream, "no GitHub client to open a pull request with"))?;
+            let (operation, pull) = match github.find_pull(branch, base_branch)? {
+                None => {
+                    let pull = github.create_pull(&github::NewPull {
+                        title: title.clone(),
+                        head: branch.clone(),
+                        base: base_branch.clone(),
+                        body: body.clone(),
+                        draft: *draft,
+                    })?;
+                    if !labels.is_empty() {
+                        github.add_labels(pull.number, labels)?;
+                    }
+                    // Reviewers are requested once, when the pull request opens: GitHub drops a reviewer from
+                    // the requested list once they review, and asking again on every rerun would nag them.
+                    if !reviewers.is_empty() || !team_reviewers.is_empty() {
+                        github.request_reviewers(pull.number, reviewers, team_reviewers)?;
+                    }
+                    (Operation::Created, pull)
+                }
+                Some(pull) => {
+                    let mut operation = Operation::Unchanged;
+                    let pull = if pull.title != *title || pull.body.trim_end() != body.trim_end() {
+                        operation = Operation::Updated;
+                        github.update_pull(pull.number, title, body)?
+                    } else {
+                        pull
+                    };
+                    let missing: Vec<String> = labels
+                        .iter()
+                        .filter(|l| !pull.labels.contains(l))
+                        .cloned()
+                        .collect();
+                    if !missing.is_empty() {
+                        operation = Operation::Updated;
+                        github.add_labels(pull.number, &missing)?;
+                    }
+                    (operation, pull)
+                }
+            };
+            let mut produced = Produced::new();
+            produced.insert("pr-number".into(), pull.number.to_string());
+            produced.insert("pr-url".into(), pull.html_url.clone());
+            Ok((operation, produced))
+        }
         Step::GitTag {
             tag,
             commit,
@@ -60,7 +169,7 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<Operation> {
                 .git
                 .ok_or_else(|| Error::new(Kind::Git, "no git repository to tag"))?;
             if *exists_locally && *exists_on_remote {
-                return Ok(Operation::Unchanged);
+                return Ok((Operation::Unchanged, Produced::new()));
             }
             if !exists_locally {
                 git.create_tag(tag, commit, &format!("Release {tag}"))?;
@@ -78,7 +187,7 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<Operation> {
                     ));
                 }
             }
-            Ok(Operation::Created)
+            Ok((Operation::Created, Produced::new()))
         }
         Step::Retag {
             source,
@@ -93,7 +202,7 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<Operation> {
                 .ok_or_else(|| Error::new(Kind::Upstream, "no registry client to retag with"))?;
             let operation = retag_operation(old_digest.as_deref(), digest);
             if operation == Operation::Unchanged {
-                return Ok(operation);
+                return Ok((operation, Produced::new()));
             }
             let parse = |r: &str| {
                 Reference::parse(r)
@@ -127,7 +236,7 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<Operation> {
             // Re-read: another writer, or a registry that rewrote the manifest, must not pass silently.
             let now = registry.resolve(&target)?;
             match now {
-                Some(d) if d.digest == *digest => Ok(operation),
+                Some(d) if d.digest == *digest => Ok((operation, Produced::new())),
                 other => Err(Error::new(
                     Kind::Conflict,
                     format!(
@@ -149,12 +258,12 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<Operation> {
             ..
         } => {
             if changes.is_empty() {
-                return Ok(Operation::Unchanged);
+                return Ok((Operation::Unchanged, Produced::new()));
             }
             let now = std::fs::read_to_string(path)
                 .map_err(|e| Error::new(Kind::Io, format!("can't read `{file}`: {e}")))?;
             if now == *after {
-                return Ok(Operation::Unchanged);
+                return Ok((Operation::Unchanged, Produced::new()));
             }
             if now != *before {
                 return Err(Error::new(
@@ -172,7 +281,102 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<Operation> {
                     format!("`{file}` does not read back as written"),
                 ));
             }
-            Ok(Operation::Changed)
+            Ok((Operation::Changed, Produced::new()))
         }
     }
+}
+
+/// What a `Commit` step writes, and where.
+struct CommitTarget<'a> {
+    branch: &'a str,
+    base_branch: &'a str,
+    file: &'a str,
+    message: &'a str,
+    edit: &'a Request,
+}
+
+/// Commits the change on the base branch's current tip. The base may have moved since planning: then the
+/// file is read again at the new tip and the edit re-applied, so someone else's change is never reverted.
+/// A direct commit to the base retries when its non-forced update loses a race; the promotion branch is ours
+/// and is reset onto the base.
+fn commit(
+    host: &dyn BranchHost,
+    target: &CommitTarget<'_>,
+    planned: (&str, &str),
+    branch_sha: Option<&str>,
+    up_to_date: bool,
+    console: &mut Console,
+) -> Result<(Operation, Produced)> {
+    let direct = target.branch == target.base_branch;
+    let produced = |commit: &str| Produced::from([("commit".to_string(), commit.to_string())]);
+    if !direct && up_to_date {
+        let now = host.tip(target.branch)?;
+        if let Some(now) = now.as_deref().filter(|n| Some(*n) == branch_sha) {
+            return Ok((Operation::Unchanged, produced(now)));
+        }
+    }
+    let (mut base, mut content) = (planned.0.to_string(), planned.1.to_string());
+    let mut up_to_date = up_to_date;
+    for attempt in 1..=COMMIT_ATTEMPTS {
+        let base_now = host.tip(target.base_branch)?.ok_or_else(|| {
+            Error::new(
+                Kind::NotFound,
+                format!("branch `{}` disappeared while committing", target.base_branch),
+            )
+        })?;
+        if base_now != base {
+            console.info(&format!(
+                "`{}` moved from {} to {}: reading `{}` again and re-applying the change",
+                target.base_branch,
+                &base[..base.len().min(7)],
+                &base_now[..base_now.len().min(7)],
+                target.file
+            ));
+            let before = host
+                .file(target.base_branch, &base_now, target.file)?
+                .ok_or_else(|| {
+                    Error::new(
+                        Kind::NotFound,
+                        format!(
+                            "`{}` was removed from `{}` while committing",
+                            target.file, target.base_branch
+                        ),
+                    )
+                })?;
+            let patched = manifests::patch(&before, target.file, target.edit)?;
+            up_to_date = !patched.changed();
+            content = patched.text;
+            base = base_now;
+        }
+        if direct && up_to_date {
+            return Ok((Operation::Unchanged, produced(&base)));
+        }
+        let commit = host.commit_file(&base, target.file, &content, target.message)?;
+        if direct {
+            if host.set_branch(target.branch, &commit, false, false)? {
+                return Ok((Operation::Created, produced(&commit)));
+            }
+            console.info(&format!(
+                "`{}` moved before the commit landed (attempt {attempt}/{COMMIT_ATTEMPTS}); retrying",
+                target.base_branch
+            ));
+            continue;
+        }
+        let now = host.tip(target.branch)?;
+        host.set_branch(target.branch, &commit, now.is_none(), true)?;
+        let operation = if now.is_none() {
+            Operation::Created
+        } else {
+            Operation::Updated
+        };
+        return Ok((operation, produced(&commit)));
+    }
+    Err(Error::new(
+        Kind::Conflict,
+        format!(
+            "`{}` kept moving: {COMMIT_ATTEMPTS} attempts to commit `{}` on its tip lost the race",
+            target.base_branch, target.file
+        ),
+    )
+    .with_help("another job is pushing to the same branch; rerun once it is done (a `concurrency:` group on the workflow avoids this)"))
 }

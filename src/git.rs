@@ -51,6 +51,17 @@ fn git_error(context: &str, e: git2::Error) -> Error {
     Error::new(kind, format!("{context}: {}", e.message()))
 }
 
+/// Whether `name` is a valid branch name (`git check-ref-format --branch`).
+///
+/// ```
+/// use gitops_promote::git::is_valid_branch_name;
+/// assert!(is_valid_branch_name("promote-v1.2.3"));
+/// assert!(!is_valid_branch_name("promote v1.2.3") && !is_valid_branch_name("a..b"));
+/// ```
+pub fn is_valid_branch_name(name: &str) -> bool {
+    !name.is_empty() && git2::Reference::is_valid_name(&format!("refs/heads/{name}"))
+}
+
 /// A URL fit for a log: any `user:password@` part removed.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -199,13 +210,7 @@ impl GitRepo {
             .repo
             .find_object(oid, Some(ObjectType::Commit))
             .map_err(|e| git_error(&format!("can't find commit {commit}"), e))?;
-        let tagger = self
-            .repo
-            .signature()
-            .or_else(|_| {
-                git2::Signature::now("gitops-promote", "gitops-promote@users.noreply.github.com")
-            })
-            .map_err(|e| git_error("can't make a tagger signature", e))?;
+        let tagger = self.signature()?;
         self.repo
             .tag(name, &target, &tagger, message, false)
             .map_err(|e| git_error(&format!("can't create tag {name}"), e))?;
@@ -260,8 +265,195 @@ impl GitRepo {
         Ok(found)
     }
 
-    /// Pushes `refs/tags/{name}` to `remote`, never forcing: a tag that exists there is refused.
-    pub fn push_tag(&self, remote: &str, name: &str, token: Option<&Secret>) -> Result<()> {
+    /// Every branch of `remote` and the commit it points to (`git ls-remote --heads`).
+    pub fn remote_branches(
+        &self,
+        remote: &str,
+        token: Option<&Secret>,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut r = self.find_remote(remote)?;
+        let url = redact_url(r.url().unwrap_or(""));
+        let attempts = Cell::new(0);
+        let callbacks = credential_callbacks(token, &attempts);
+        let connection = r
+            .connect_auth(Direction::Fetch, Some(callbacks), None)
+            .map_err(|e| remote_error(&url, "read branches from", e, token.is_some()))?;
+        let heads = connection
+            .list()
+            .map_err(|e| remote_error(&url, "list", e, token.is_some()))?;
+        Ok(heads
+            .iter()
+            .filter_map(|h| {
+                let branch = h.name().strip_prefix("refs/heads/")?;
+                Some((branch.to_string(), h.oid().to_string()))
+            })
+            .collect())
+    }
+
+    /// The branch `remote`'s HEAD names (its default branch), if it says.
+    pub fn remote_default_branch(&self, remote: &str, token: Option<&Secret>) -> Result<Option<String>> {
+        let mut r = self.find_remote(remote)?;
+        let url = redact_url(r.url().unwrap_or(""));
+        let attempts = Cell::new(0);
+        let callbacks = credential_callbacks(token, &attempts);
+        let connection = r
+            .connect_auth(Direction::Fetch, Some(callbacks), None)
+            .map_err(|e| remote_error(&url, "read", e, token.is_some()))?;
+        let head = connection.default_branch().ok();
+        Ok(head
+            .as_ref()
+            .and_then(|b| b.as_str().ok())
+            .and_then(|b| b.strip_prefix("refs/heads/"))
+            .map(str::to_string))
+    }
+
+    /// Makes `commit` (the tip of `branch` on `remote`) present locally. Fetches into `FETCH_HEAD` only: no
+    /// local branch or remote-tracking ref changes.
+    pub fn fetch_commit(
+        &self,
+        remote: &str,
+        branch: &str,
+        commit: &str,
+        token: Option<&Secret>,
+    ) -> Result<()> {
+        let oid = Oid::from_str(commit).map_err(|e| git_error("bad commit id", e))?;
+        if self.repo.find_commit(oid).is_ok() {
+            return Ok(());
+        }
+        let mut r = self.find_remote(remote)?;
+        let url = redact_url(r.url().unwrap_or(""));
+        let attempts = Cell::new(0);
+        let mut options = git2::FetchOptions::new();
+        options.remote_callbacks(credential_callbacks(token, &attempts));
+        options.download_tags(git2::AutotagOption::None);
+        options.update_fetchhead(true);
+        let spec = format!("refs/heads/{branch}");
+        r.fetch(&[spec.as_str()], Some(&mut options), None)
+            .map_err(|e| remote_error(&url, &format!("fetch `{branch}` from"), e, token.is_some()))?;
+        drop(options);
+        self.repo.find_commit(oid).map(|_| ()).map_err(|e| {
+            git_error(
+                &format!("`{branch}` on {url} moved while it was fetched (wanted {commit})"),
+                e,
+            )
+        })
+    }
+
+    /// The text of `path` in `commit`, if the file exists there.
+    pub fn file_at(&self, commit: &str, path: &str) -> Result<Option<String>> {
+        let oid = Oid::from_str(commit).map_err(|e| git_error("bad commit id", e))?;
+        let tree = self
+            .repo
+            .find_commit(oid)
+            .and_then(|c| c.tree())
+            .map_err(|e| git_error(&format!("can't read commit {commit}"), e))?;
+        let entry = match tree.get_path(Path::new(path)) {
+            Ok(entry) => entry,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(git_error(&format!("can't read `{path}`"), e)),
+        };
+        let blob = entry
+            .to_object(&self.repo)
+            .and_then(|o| o.peel_to_blob())
+            .map_err(|e| git_error(&format!("`{path}` is not a file"), e))?;
+        String::from_utf8(blob.content().to_vec())
+            .map(Some)
+            .map_err(|_| Error::new(Kind::Input, format!("`{path}` in {commit} is not UTF-8 text")))
+    }
+
+    /// The parents of `commit`.
+    pub fn parents(&self, commit: &str) -> Result<Vec<String>> {
+        let oid = Oid::from_str(commit).map_err(|e| git_error("bad commit id", e))?;
+        let c = self
+            .repo
+            .find_commit(oid)
+            .map_err(|e| git_error(&format!("can't read commit {commit}"), e))?;
+        Ok(c.parent_ids().map(|p| p.to_string()).collect())
+    }
+
+    /// Writes a commit on `parent` whose tree is the parent's with `path` set to `content`; returns its id.
+    /// Touches no branch, index or work tree: the commit exists only in the object database until pushed.
+    pub fn commit_file(&self, parent: &str, path: &str, content: &str, message: &str) -> Result<String> {
+        let oid = Oid::from_str(parent).map_err(|e| git_error("bad commit id", e))?;
+        let parent = self
+            .repo
+            .find_commit(oid)
+            .map_err(|e| git_error(&format!("can't read commit {parent}"), e))?;
+        let base_tree = parent
+            .tree()
+            .map_err(|e| git_error("can't read the parent's tree", e))?;
+        let blob = self
+            .repo
+            .blob(content.as_bytes())
+            .map_err(|e| git_error("can't write the file's blob", e))?;
+        let tree = git2::build::TreeUpdateBuilder::new()
+            .upsert(path, blob, git2::FileMode::Blob)
+            .create_updated(&self.repo, &base_tree)
+            .map_err(|e| git_error(&format!("can't build the tree with `{path}`"), e))?;
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .map_err(|e| git_error("can't read the new tree", e))?;
+        let author = self.signature()?;
+        let commit = self
+            .repo
+            .commit(None, &author, &author, message, &tree, &[&parent])
+            .map_err(|e| git_error("can't write the commit", e))?;
+        Ok(commit.to_string())
+    }
+
+    fn signature(&self) -> Result<git2::Signature<'static>> {
+        self.repo
+            .signature()
+            .or_else(|_| {
+                git2::Signature::now("gitops-promote", "gitops-promote@users.noreply.github.com")
+            })
+            .map_err(|e| git_error("can't make a signature", e))
+    }
+
+    /// Sets `refs/heads/{branch}` on `remote` to `commit`. Without `force`, a branch that moved elsewhere is
+    /// refused by the remote: `Ok(false)`, the signal to re-read and re-apply.
+    pub fn push_branch(
+        &self,
+        remote: &str,
+        branch: &str,
+        commit: &str,
+        force: bool,
+        token: Option<&Secret>,
+    ) -> Result<bool> {
+        let oid = Oid::from_str(commit).map_err(|e| git_error("bad commit id", e))?;
+        // libgit2 pushes references, not object ids: a private ref names the commit for the push.
+        let local = "refs/gitops-promote/push";
+        self.repo
+            .reference(local, oid, true, "gitops-promote: commit to push")
+            .map_err(|e| git_error("can't name the commit to push", e))?;
+        let pushed = self.push_refspec(
+            remote,
+            &format!("{}{local}:refs/heads/{branch}", if force { "+" } else { "" }),
+            &format!("push branch `{branch}` to"),
+            token,
+        );
+        if let Ok(mut r) = self.repo.find_reference(local) {
+            let _ = r.delete();
+        }
+        match pushed? {
+            None => Ok(true),
+            Some(_) if !force => Ok(false),
+            Some(reason) => Err(Error::new(
+                Kind::Conflict,
+                format!("{} refused branch `{branch}`: {reason}", self.remote_url(remote)?),
+            )),
+        }
+    }
+
+    /// Pushes one refspec; `Some(reason)` when the remote refused the update.
+    fn push_refspec(
+        &self,
+        remote: &str,
+        spec: &str,
+        action: &str,
+        token: Option<&Secret>,
+    ) -> Result<Option<String>> {
         let mut r = self.find_remote(remote)?;
         let url = redact_url(r.url().unwrap_or(""));
         let attempts = Cell::new(0);
@@ -275,17 +467,54 @@ impl GitRepo {
         });
         let mut options = PushOptions::new();
         options.remote_callbacks(callbacks);
-        let spec = format!("refs/tags/{name}:refs/tags/{name}");
-        let pushed = r.push(&[spec.as_str()], Some(&mut options));
+        let pushed = r.push(&[spec], Some(&mut options));
         drop(options);
-        pushed.map_err(|e| remote_error(&url, "push the tag to", e, token.is_some()))?;
-        if let Some(reason) = rejected.into_inner() {
-            return Err(Error::new(
-                Kind::Conflict,
-                format!("{url} refused the tag: {reason}"),
+        match pushed {
+            Ok(()) => Ok(rejected.into_inner()),
+            // libgit2's local transport refuses a non-fast-forward itself, before the remote is asked.
+            Err(e) if e.code() == git2::ErrorCode::NotFastForward => Ok(Some(e.message().to_string())),
+            Err(e) => Err(remote_error(&url, action, e, token.is_some())),
+        }
+    }
+
+    /// `(sha, message)` of the commits reachable from `to` and not from `from`, newest first.
+    pub fn commits_between(&self, from: Option<&str>, to: &str) -> Result<Vec<(String, String)>> {
+        let mut walk = self
+            .repo
+            .revwalk()
+            .map_err(|e| git_error("can't walk history", e))?;
+        let to = Oid::from_str(to).map_err(|e| git_error("bad commit id", e))?;
+        walk.push(to).map_err(|e| git_error("can't walk history", e))?;
+        if let Some(from) = from {
+            let from = Oid::from_str(from).map_err(|e| git_error("bad commit id", e))?;
+            walk.hide(from).map_err(|e| git_error("can't walk history", e))?;
+        }
+        let mut out = Vec::new();
+        for oid in walk {
+            let oid = oid.map_err(|e| git_error("can't walk history", e))?;
+            let commit = self
+                .repo
+                .find_commit(oid)
+                .map_err(|e| git_error("can't read a commit", e))?;
+            out.push((
+                oid.to_string(),
+                String::from_utf8_lossy(commit.message_bytes()).into_owned(),
             ));
         }
-        Ok(())
+        Ok(out)
+    }
+
+    /// Pushes `refs/tags/{name}` to `remote`, never forcing: a tag that exists there is refused.
+    pub fn push_tag(&self, remote: &str, name: &str, token: Option<&Secret>) -> Result<()> {
+        let url = self.remote_url(remote)?;
+        let spec = format!("refs/tags/{name}:refs/tags/{name}");
+        match self.push_refspec(remote, &spec, "push the tag to", token)? {
+            None => Ok(()),
+            Some(reason) => Err(Error::new(
+                Kind::Conflict,
+                format!("{url} refused the tag: {reason}"),
+            )),
+        }
     }
 }
 

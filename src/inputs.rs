@@ -23,6 +23,7 @@ pub enum Mode {
     Patch,
     Select,
     Lint,
+    Promote,
 }
 
 impl Mode {
@@ -33,6 +34,7 @@ impl Mode {
         Mode::Patch,
         Mode::Select,
         Mode::Lint,
+        Mode::Promote,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +45,7 @@ impl Mode {
             Mode::Patch => "patch",
             Mode::Select => "select",
             Mode::Lint => "lint",
+            Mode::Promote => "promote",
         }
     }
 
@@ -61,6 +64,9 @@ impl Mode {
                 "Print the tags a Flux provider or ImagePolicy would select, in Flux's order"
             }
             Mode::Lint => "Check the Flux objects the pipeline depends on",
+            Mode::Promote => {
+                "Promote the staging image to production through a reviewed pull request"
+            }
         }
     }
 
@@ -129,13 +135,14 @@ const REGISTRY: &[Mode] = &[
     Mode::Retag,
     Mode::Select,
     Mode::Lint,
+    Mode::Promote,
 ];
 
 /// Every input. Add new ones here; `action.yml`, the CLI and the README follow.
 pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "mode",
-        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint.",
+        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint, promote.",
         default: None,
         kind: Kind::Text,
         modes: &[],
@@ -143,7 +150,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "image",
-        description: "Image repository without tag, e.g. `ghcr.io/org/app`. Required in `develop-build`, `staging-build` and `patch`. In `patch`: the image as the manifest names it (a Kustomization's `images[].name`). In `select`: the image whose tags are listed from the registry when `tags-file` is not given (a provider's `oci://` URL is accepted).",
+        description: "Image repository without tag, e.g. `ghcr.io/org/app`. Required in `develop-build`, `staging-build` and `patch`. In `patch`: the image as the manifest names it (a Kustomization's `images[].name`). In `select`: the image whose tags are listed from the registry when `tags-file` is not given (a provider's `oci://` URL is accepted). In `promote` (required): the image to promote, as the production overlay names it.",
         default: None,
         kind: Kind::Text,
         modes: &[
@@ -151,6 +158,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::StagingBuild,
             Mode::Patch,
             Mode::Select,
+            Mode::Promote,
         ],
         cli: true,
     },
@@ -284,26 +292,26 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "manifest",
-        description: "YAML file to patch, relative to the repository root (no `..`, no absolute path, no symlink out of the repository). Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
+        description: "YAML file to patch, relative to the repository root (no `..`, no absolute path, no symlink out of the repository). Default: `flux/apps/{app}/{environment}/kustomization.yaml`. In `promote`: the production overlay, read from the base branch's tip.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch],
+        modes: &[Mode::Patch, Mode::Promote],
         cli: true,
     },
     InputSpec {
         name: "app",
-        description: "Application directory under `flux/apps/`, for the default `manifest`.",
+        description: "Application directory under `flux/apps/`, for the default `manifest`. In `promote` it defaults to the image's last path segment and names the application in the branch, the commit and the pull request.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch],
+        modes: &[Mode::Patch, Mode::Promote],
         cli: true,
     },
     InputSpec {
         name: "environment",
-        description: "Environment directory (`develop`, `staging`, `production`), for the default `manifest`.",
+        description: "Environment directory (`develop`, `staging`, `production`), for the default `manifest`. In `promote` it defaults to `production`.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch],
+        modes: &[Mode::Patch, Mode::Promote],
         cli: true,
     },
     InputSpec {
@@ -340,7 +348,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "github-token",
-        description: "GitHub token. Pushes the release tag over https (user `x-access-token`; the job needs `contents: write`) and is the default registry password on ghcr.io (`packages: write`). The CLI reads `GITHUB_TOKEN` when the flag is absent.",
+        description: "GitHub token. Pushes the release tag over https (user `x-access-token`; the job needs `contents: write`) and is the default registry password on ghcr.io (`packages: write`). In `promote` it also calls the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`); a pull request opened with the workflow's `GITHUB_TOKEN` starts no other workflow, so pass a GitHub App token or a PAT when CI must run on it. The CLI reads `GITHUB_TOKEN` when the flag is absent.",
         default: Some("${{ github.token }}"),
         kind: Kind::Secret,
         modes: &[
@@ -349,6 +357,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Retag,
             Mode::Select,
             Mode::Lint,
+            Mode::Promote,
         ],
         cli: true,
     },
@@ -357,7 +366,12 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Directory (relative to the repository) holding the Flux objects: every `ResourceSetInputProvider`, `ResourceSet`, `ImagePolicy` and `ImageRepository` in `*.yaml` files under it is read.",
         default: Some("flux"),
         kind: Kind::Text,
-        modes: &[Mode::DevelopBuild, Mode::StagingBuild, Mode::Lint],
+        modes: &[
+            Mode::DevelopBuild,
+            Mode::StagingBuild,
+            Mode::Lint,
+            Mode::Promote,
+        ],
         cli: true,
     },
     InputSpec {
@@ -382,6 +396,94 @@ pub const INPUTS: &[InputSpec] = &[
         default: None,
         kind: Kind::Text,
         modes: &[Mode::Select, Mode::Lint],
+        cli: true,
+    },
+    InputSpec {
+        name: "staging-tag",
+        description: "The staging image tag to promote, e.g. `v1.2.3` or `v1.2.3-rc.4`. Default: the tag the staging environment selects now (the staging provider or ImagePolicy under `flux-path`, applied to the registry's tags); without one, the highest stable semver tag in the registry.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Promote],
+        cli: true,
+    },
+    InputSpec {
+        name: "production-tag",
+        description: "The production version tag (immutable: a conflict when it already points to another digest). Default: `staging-tag` without its prerelease part (`v1.2.3-rc.4` → `v1.2.3`).",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Promote],
+        cli: true,
+    },
+    InputSpec {
+        name: "moving-tag",
+        description: "The tag production's Flux provider follows. With `pull-request: true` it does not move in `promote` (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed.",
+        default: Some("production-latest"),
+        kind: Kind::Text,
+        modes: &[Mode::Promote],
+        cli: true,
+    },
+    InputSpec {
+        name: "base-branch",
+        description: "Branch the production overlay is read from and the pull request targets (or, with `pull-request: false`, the branch committed to). Default: the repository's default branch.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Promote],
+        cli: true,
+    },
+    InputSpec {
+        name: "branch",
+        description: "Branch of the promotion commit. Placeholders: {app} {environment} {production-tag} {staging-tag}. `promote-{app}-{production-tag}` suits a monorepo.",
+        default: Some("promote-{production-tag}"),
+        kind: Kind::Text,
+        modes: &[Mode::Promote],
+        cli: true,
+    },
+    InputSpec {
+        name: "pull-request",
+        description: "`true` or `false`. `true`: commit on `branch` and open (or update) a pull request for review; the moving tag is not moved. `false`: commit straight to `base-branch` and move the moving tag in the same run (for teams that gate with a GitHub Environment's required reviewers).",
+        default: Some("true"),
+        kind: Kind::Bool,
+        modes: &[Mode::Promote],
+        cli: true,
+    },
+    InputSpec {
+        name: "commit-via",
+        description: "`api` or `git`. `api`: the GitHub REST Git Data API (GitHub signs the commit; no push credentials, `persist-credentials: false` works). `git`: a normal commit pushed with git to `origin` (any git server; `github-token` is the https password, never put in a URL).",
+        default: Some("api"),
+        kind: Kind::Choice(&["api", "git"]),
+        modes: &[Mode::Promote],
+        cli: true,
+    },
+    InputSpec {
+        name: "create-release",
+        description: "`true` or `false`. Recorded in the promotion commit (trailer `Gitops-Promote-Create-Release`) for the `release` run after the merge: whether it publishes a GitHub release.",
+        default: Some("true"),
+        kind: Kind::Bool,
+        modes: &[Mode::Promote],
+        cli: true,
+    },
+    InputSpec {
+        name: "labels",
+        description: "Labels for the pull request, comma- or newline-separated (missing labels are created by GitHub).",
+        default: Some("promotion"),
+        kind: Kind::Text,
+        modes: &[Mode::Promote],
+        cli: true,
+    },
+    InputSpec {
+        name: "reviewers",
+        description: "Reviewers to request on the pull request, comma- or newline-separated: user logins, and teams as `org/team-slug`.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Promote],
+        cli: true,
+    },
+    InputSpec {
+        name: "draft",
+        description: "`true` or `false`. Open the pull request as a draft.",
+        default: Some("false"),
+        kind: Kind::Bool,
+        modes: &[Mode::Promote],
         cli: true,
     },
     InputSpec {
@@ -431,8 +533,13 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "digest",
-        description: "The source image's digest, which every tag now points to (`sha256:…`). In `develop-build`/`staging-build`: the digest of `source-image` (set only when it is given).",
-        modes: &[Mode::DevelopBuild, Mode::StagingBuild, Mode::Retag],
+        description: "The source image's digest, which every tag now points to (`sha256:…`). In `develop-build`/`staging-build`: the digest of `source-image` (set only when it is given). In `promote`: the staging image's digest, pinned in the overlay.",
+        modes: &[
+            Mode::DevelopBuild,
+            Mode::StagingBuild,
+            Mode::Retag,
+            Mode::Promote,
+        ],
     },
     OutputSpec {
         name: "media-type",
@@ -463,6 +570,46 @@ pub const OUTPUTS: &[OutputSpec] = &[
         name: "findings",
         description: "The lint findings as a JSON array of `{severity, rule, file, line, object, message, help}`.",
         modes: &[Mode::Lint],
+    },
+    OutputSpec {
+        name: "staging-tag",
+        description: "The staging tag promoted (given, or the one staging selects).",
+        modes: &[Mode::Promote],
+    },
+    OutputSpec {
+        name: "production-tag",
+        description: "The production version tag, e.g. `v1.2.3`.",
+        modes: &[Mode::Promote],
+    },
+    OutputSpec {
+        name: "branch",
+        description: "The branch the promotion commit is on (`base-branch` with `pull-request: false`).",
+        modes: &[Mode::Promote],
+    },
+    OutputSpec {
+        name: "commit",
+        description: "The promotion commit's SHA (the existing one when nothing changed; empty when the base branch already pins the image).",
+        modes: &[Mode::Promote],
+    },
+    OutputSpec {
+        name: "commit-operation",
+        description: "What happened to the commit: `created`, `updated` (the branch was reset onto the base branch's new tip), `unchanged` or `skipped`.",
+        modes: &[Mode::Promote],
+    },
+    OutputSpec {
+        name: "pr-number",
+        description: "The pull request's number (empty without one).",
+        modes: &[Mode::Promote],
+    },
+    OutputSpec {
+        name: "pr-url",
+        description: "The pull request's URL (empty without one).",
+        modes: &[Mode::Promote],
+    },
+    OutputSpec {
+        name: "pr-operation",
+        description: "What happened to the pull request: `created`, `updated`, `unchanged` or `skipped`.",
+        modes: &[Mode::Promote],
     },
     OutputSpec {
         name: "json",

@@ -7,12 +7,14 @@
 
 pub mod actions;
 pub mod apply;
+pub mod branches;
 pub mod cli;
 pub mod docs;
 pub mod env;
 pub mod error;
 pub mod flux;
 pub mod git;
+pub mod github;
 pub mod image;
 pub mod inputs;
 pub mod manifests;
@@ -41,5 +43,6 @@ pub fn run(
         Mode::Patch => modes::patch::run(invocation, github, console),
         Mode::Select => modes::select::run(invocation, github, console),
         Mode::Lint => modes::lint::run(invocation, github, console),
+        Mode::Promote => modes::promote::run(invocation, github, console),
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::inputs::Mode;
-use crate::manifests::Change;
+use crate::manifests::{Change, Request};
 
 /// One effect on the outside world, with the state observed when planning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,6 +49,64 @@ pub enum Step {
         #[serde(skip)]
         after: String,
     },
+    /// Commit `file` as `edit` sets it on top of `base_branch`'s tip, on `branch`. `branch == base_branch` is a
+    /// direct commit (never forced: when the base moved, re-read, re-apply and retry); any other branch is the
+    /// promotion branch, created or reset onto the base's tip.
+    Commit {
+        via: CommitVia,
+        /// `owner/name` (API) or the remote's URL (git), for messages.
+        repository: String,
+        branch: String,
+        base_branch: String,
+        /// The base branch's tip when planning: the commit's parent.
+        base_sha: String,
+        /// The branch's tip when planning; `None` when it does not exist yet.
+        branch_sha: Option<String>,
+        /// The branch already holds exactly this change on top of `base_sha`: `unchanged`.
+        up_to_date: bool,
+        file: String,
+        message: String,
+        /// What the commit sets, so the change can be re-applied on a base branch that moved.
+        edit: Request,
+        /// The edit as a unified diff against `base_sha`.
+        diff: String,
+        #[serde(skip)]
+        after: String,
+    },
+    /// Open the pull request `branch` → `base_branch`, or bring the open one (`existing`) up to date: title,
+    /// body, labels and reviewers.
+    PullRequest {
+        repository: String,
+        branch: String,
+        base_branch: String,
+        title: String,
+        body: String,
+        labels: Vec<String>,
+        reviewers: Vec<String>,
+        team_reviewers: Vec<String>,
+        draft: bool,
+        /// The open pull request's number when planning.
+        existing: Option<u64>,
+    },
+}
+
+/// How a commit reaches the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitVia {
+    /// GitHub's Git Data API: GitHub signs the commit, no push credentials needed.
+    Api,
+    /// A commit pushed with git to `origin`.
+    Git,
+}
+
+impl CommitVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommitVia::Api => "the GitHub API",
+            CommitVia::Git => "git",
+        }
+    }
 }
 
 /// How an image reaches a retag's target repository.
@@ -74,6 +132,10 @@ pub fn retag_operation(old_digest: Option<&str>, digest: &str) -> Operation {
 
 fn short_digest(digest: &str) -> &str {
     digest.get(..19).unwrap_or(digest)
+}
+
+fn short_sha(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
 }
 
 impl Step {
@@ -142,6 +204,58 @@ impl Step {
                     .join(", ");
                 format!("patch `{file}`: {what}")
             }
+            Step::Commit {
+                via,
+                repository,
+                branch,
+                base_branch,
+                base_sha,
+                branch_sha,
+                up_to_date,
+                file,
+                ..
+            } => {
+                let base = short_sha(base_sha);
+                if *up_to_date {
+                    if branch == base_branch {
+                        format!("`{base_branch}` of `{repository}` already has `{file}` as promoted")
+                    } else {
+                        format!(
+                            "`{branch}` of `{repository}` already has the promotion commit on `{base_branch}` (`{base}`)"
+                        )
+                    }
+                } else if branch == base_branch {
+                    format!(
+                        "commit `{file}` to `{base_branch}` of `{repository}` on `{base}`, via {}",
+                        via.as_str()
+                    )
+                } else if branch_sha.is_none() {
+                    format!(
+                        "create branch `{branch}` of `{repository}` from `{base_branch}` (`{base}`) with a commit of `{file}`, via {}",
+                        via.as_str()
+                    )
+                } else {
+                    format!(
+                        "reset branch `{branch}` of `{repository}` onto `{base_branch}` (`{base}`) with a commit of `{file}`, via {}",
+                        via.as_str()
+                    )
+                }
+            }
+            Step::PullRequest {
+                repository,
+                branch,
+                base_branch,
+                title,
+                existing,
+                ..
+            } => match existing {
+                Some(number) => format!(
+                    "bring pull request #{number} of `{repository}` ({branch} → {base_branch}) up to date: \"{title}\""
+                ),
+                None => format!(
+                    "open a pull request on `{repository}`: {branch} → {base_branch}, \"{title}\""
+                ),
+            },
         }
     }
 }
@@ -195,6 +309,7 @@ pub enum Operation {
     Unchanged,
     Moved,
     Changed,
+    Updated,
     Skipped,
 }
 
@@ -205,6 +320,7 @@ impl Operation {
             Operation::Unchanged => "unchanged",
             Operation::Moved => "moved",
             Operation::Changed => "changed",
+            Operation::Updated => "updated",
             Operation::Skipped => "skipped",
         }
     }
@@ -215,4 +331,7 @@ impl Operation {
 pub struct Applied {
     pub step: Step,
     pub operation: Operation,
+    /// What the step produced that later steps and the report name (`commit`, `pr-number`, `pr-url`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub produced: std::collections::BTreeMap<String, String>,
 }

@@ -381,6 +381,8 @@ pub fn run(
             git: Some(&git),
             github_token: settings.github_token.as_ref(),
             registry: source_image.as_ref().map(|s| &s.client),
+            branches: None,
+            github: None,
             console,
         },
     )?;

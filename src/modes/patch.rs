@@ -192,6 +192,8 @@ pub fn run(
             git: None,
             github_token: None,
             registry: None,
+            branches: None,
+            github: None,
             console,
         },
     )?;

@@ -195,6 +195,8 @@ pub fn run(
             git: None,
             github_token: None,
             registry: Some(&client),
+            branches: None,
+            github: None,
             console,
         },
     )?;

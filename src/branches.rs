@@ -1,0 +1,85 @@
+//! Owns the one view `promote`'s commit path has of the repository it commits to: branch tips, a file at a
+//! commit, a commit with one file changed, and setting a branch. Two hosts implement it, GitHub's Git Data API
+//! (`commit-via: api`) and a git remote (`commit-via: git`), so planning and the retry on a moved base branch are
+//! written once.
+
+use crate::error::Result;
+use crate::git::GitRepo;
+use crate::github;
+use crate::inputs::Secret;
+
+/// Where the promotion commit is written.
+pub trait BranchHost {
+    /// The commit `branch` points to, `None` when it does not exist.
+    fn tip(&self, branch: &str) -> Result<Option<String>>;
+    /// The text of `path` at `commit` (a tip read from [`BranchHost::tip`]), `None` when the file is absent.
+    fn file(&self, branch: &str, commit: &str, path: &str) -> Result<Option<String>>;
+    /// The parents of `commit`.
+    fn parents(&self, commit: &str) -> Result<Vec<String>>;
+    /// Writes a commit on `parent` with `path` set to `content`; returns its id. No branch moves.
+    fn commit_file(&self, parent: &str, path: &str, content: &str, message: &str) -> Result<String>;
+    /// Points `branch` at `commit`, creating it when `create`. Without `force` a branch that moved is not
+    /// overwritten: `Ok(false)`.
+    fn set_branch(&self, branch: &str, commit: &str, create: bool, force: bool) -> Result<bool>;
+}
+
+impl BranchHost for github::Client {
+    fn tip(&self, branch: &str) -> Result<Option<String>> {
+        self.branch_tip(branch)
+    }
+
+    fn file(&self, _branch: &str, commit: &str, path: &str) -> Result<Option<String>> {
+        Ok(github::Client::file(self, path, commit)?.map(|f| f.text))
+    }
+
+    fn parents(&self, commit: &str) -> Result<Vec<String>> {
+        Ok(self.commit(commit)?.parents)
+    }
+
+    fn commit_file(&self, parent: &str, path: &str, content: &str, message: &str) -> Result<String> {
+        self.create_commit(parent, &[(path.to_string(), content.to_string())], message)
+    }
+
+    fn set_branch(&self, branch: &str, commit: &str, create: bool, force: bool) -> Result<bool> {
+        if create {
+            self.create_branch(branch, commit)?;
+            return Ok(true);
+        }
+        Ok(self.update_branch(branch, commit, force)? == github::RefUpdate::Updated)
+    }
+}
+
+/// A git remote of the checkout, written with libgit2 and the `github-token` as the https password.
+pub struct GitRemote<'a> {
+    pub repo: &'a GitRepo,
+    pub remote: &'a str,
+    pub token: Option<&'a Secret>,
+}
+
+impl BranchHost for GitRemote<'_> {
+    fn tip(&self, branch: &str) -> Result<Option<String>> {
+        Ok(self
+            .repo
+            .remote_branches(self.remote, self.token)?
+            .remove(branch))
+    }
+
+    fn file(&self, branch: &str, commit: &str, path: &str) -> Result<Option<String>> {
+        self.repo
+            .fetch_commit(self.remote, branch, commit, self.token)?;
+        self.repo.file_at(commit, path)
+    }
+
+    fn parents(&self, commit: &str) -> Result<Vec<String>> {
+        self.repo.parents(commit)
+    }
+
+    fn commit_file(&self, parent: &str, path: &str, content: &str, message: &str) -> Result<String> {
+        self.repo.commit_file(parent, path, content, message)
+    }
+
+    fn set_branch(&self, branch: &str, commit: &str, _create: bool, force: bool) -> Result<bool> {
+        self.repo
+            .push_branch(self.remote, branch, commit, force, self.token)
+    }
+}

@@ -1,0 +1,1288 @@
+//! Owns the `promote` mode: the staging image to production through a reviewed change. Inputs → facts (the
+//! staging tag and its digest, where the production tags point, the production overlay at the base branch's
+//! tip as the repository host has it, the promotion branch and its open pull request) → plan (retag the
+//! production version; commit the overlay pinned by digest; open or update the pull request — or, with
+//! `pull-request: false`, commit to the base branch and move the moving tag) → apply → report.
+//!
+//! The moving tag is what production's Flux provider follows, so with a pull request it never moves here: it
+//! moves when the merged change is released.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::actions::{Annotation, Console};
+use crate::apply::{self, Effects};
+use crate::branches::{BranchHost, GitRemote};
+use crate::env::GithubContext;
+use crate::error::{Error, InputProblem, Kind, Result};
+use crate::flux::discover::Model;
+use crate::flux::{self, Environment, normalize_image};
+use crate::git::{self, GitRepo};
+use crate::github;
+use crate::image::ImageName;
+use crate::inputs::{Invocation, Mode, Secret, split_list};
+use crate::manifests::{self, Request, files};
+use crate::modes::registry_inputs::{mask_login, read_registry_settings};
+use crate::modes::retagging::{Rules, drain, gather, plan_steps};
+use crate::modes::tags::TagReader;
+use crate::plan::{Applied, CommitVia, Operation, Plan, Step, retag_operation};
+use crate::registry::{self, Client, Reference};
+use crate::report::{Report, markdown_table, text_table};
+use crate::template::is_valid_oci_tag;
+use crate::version;
+
+/// The remote `commit-via: git` pushes to (what actions/checkout names it).
+pub const REMOTE: &str = "origin";
+
+/// Placeholders of the `branch` template.
+pub const BRANCH_PLACEHOLDERS: &[&str] = &["app", "environment", "production-tag", "staging-tag"];
+
+/// Trailer keys of the promotion commit, read back by `release` after the merge.
+pub mod trailer {
+    pub const IMAGE: &str = "Gitops-Promote-Image";
+    pub const STAGING_TAG: &str = "Gitops-Promote-Staging-Tag";
+    pub const PRODUCTION_TAG: &str = "Gitops-Promote-Production-Tag";
+    pub const DIGEST: &str = "Gitops-Promote-Digest";
+    pub const CREATE_RELEASE: &str = "Gitops-Promote-Create-Release";
+}
+
+/// Typed inputs of `promote`.
+#[derive(Debug, Clone)]
+pub struct PromoteSettings {
+    pub image: ImageName,
+    pub staging_tag: Option<String>,
+    pub production_tag: Option<String>,
+    pub moving_tag: String,
+    pub app: String,
+    pub environment: String,
+    pub manifest: String,
+    pub base_branch: Option<String>,
+    pub branch_template: String,
+    pub pull_request: bool,
+    pub commit_via: CommitVia,
+    pub create_release: bool,
+    pub github_token: Option<Secret>,
+    pub labels: Vec<String>,
+    pub reviewers: Vec<String>,
+    pub team_reviewers: Vec<String>,
+    pub draft: bool,
+    pub dry_run: bool,
+    pub flux_path: String,
+    pub registry: registry::Settings,
+}
+
+fn tag_problem(input: &str, value: &str) -> InputProblem {
+    InputProblem::new(input, format!("`{value}` is not a valid OCI tag"))
+        .help("a tag is `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, e.g. `v1.2.3`")
+}
+
+fn one_directory(r: &mut crate::inputs::Reader<'_>, input: &str, value: &str) {
+    if value.is_empty() || value.contains('/') || value.contains('\\') || value == ".." {
+        r.problem(InputProblem::new(
+            input,
+            format!("`{value}` must be one directory name"),
+        ));
+    }
+}
+
+/// Checks a `branch` template: only known placeholders, balanced braces.
+///
+/// ```
+/// use gitops_promote::modes::promote::check_branch_template;
+/// assert!(check_branch_template("promote-{app}-{production-tag}").is_ok());
+/// assert!(check_branch_template("promote-{version}").is_err());
+/// ```
+pub fn check_branch_template(template: &str) -> std::result::Result<(), InputProblem> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            return Err(InputProblem::new("branch", format!("`{template}` has an unclosed `{{`")));
+        };
+        let name = &rest[open + 1..open + close];
+        if !BRANCH_PLACEHOLDERS.contains(&name) {
+            return Err(InputProblem::new(
+                "branch",
+                format!("`{{{name}}}` is not a placeholder of `branch`"),
+            )
+            .help(format!(
+                "use {}",
+                BRANCH_PLACEHOLDERS
+                    .iter()
+                    .map(|p| format!("{{{p}}}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    Ok(())
+}
+
+/// Renders the `branch` template.
+pub fn render_branch(template: &str, values: &[(&str, &str)]) -> String {
+    values.iter().fold(template.to_string(), |s, (k, v)| {
+        s.replace(&format!("{{{k}}}"), v)
+    })
+}
+
+/// The production tag a staging tag becomes: the same version without its prerelease (and build) part.
+///
+/// ```
+/// use gitops_promote::modes::promote::production_tag_of;
+/// assert_eq!(production_tag_of("v1.2.3-rc.4").as_deref(), Some("v1.2.3"));
+/// assert_eq!(production_tag_of("v1.2.3").as_deref(), Some("v1.2.3"));
+/// assert_eq!(production_tag_of("1.2.3-rc.4.gabc1234").as_deref(), Some("1.2.3"));
+/// assert_eq!(production_tag_of("latest"), None);
+/// ```
+pub fn production_tag_of(staging_tag: &str) -> Option<String> {
+    let (prefix, rest) = match staging_tag.strip_prefix('v') {
+        Some(rest) => ("v", rest),
+        None => ("", staging_tag),
+    };
+    let v = semver::Version::parse(rest).ok()?;
+    Some(format!("{prefix}{}.{}.{}", v.major, v.minor, v.patch))
+}
+
+impl PromoteSettings {
+    /// Phase two of input parsing: every problem at once, before any request.
+    pub fn read(invocation: &Invocation, github: &GithubContext) -> Result<Self> {
+        let mut r = invocation.reader();
+        let image_raw = r.required(
+            "image",
+            "set `image` to the image to promote, e.g. `ghcr.io/org/app`",
+        );
+        let image = if image_raw.is_empty() {
+            None
+        } else {
+            r.parse("image", ImageName::parse)
+        };
+        let mut tag = |r: &mut crate::inputs::Reader<'_>, input: &str| {
+            r.parse(input, |v| {
+                if is_valid_oci_tag(v) {
+                    Ok(v.to_string())
+                } else {
+                    Err(tag_problem(input, v))
+                }
+            })
+        };
+        let staging_tag = tag(&mut r, "staging-tag");
+        let production_tag = tag(&mut r, "production-tag");
+        let moving_tag = tag(&mut r, "moving-tag").unwrap_or_default();
+        if let Some(p) = &production_tag
+            && *p == moving_tag
+        {
+            r.problem(
+                InputProblem::new(
+                    "production-tag",
+                    format!("`{p}` is the moving tag; the production version must be a tag of its own"),
+                )
+                .help("give the version, e.g. `v1.2.3`"),
+            );
+        }
+        let app = r
+            .text("app")
+            .or_else(|| {
+                image
+                    .as_ref()
+                    .and_then(|i| i.repository.rsplit('/').next().map(str::to_string))
+            })
+            .unwrap_or_default();
+        let environment = r
+            .text("environment")
+            .unwrap_or_else(|| "production".to_string());
+        let manifest = match r.text("manifest") {
+            Some(m) => {
+                if let Err(p) = files::check_relative("manifest", &m) {
+                    r.problem(p);
+                }
+                m
+            }
+            None => {
+                if image.is_some() || r.text("app").is_some() {
+                    one_directory(&mut r, "app", &app);
+                }
+                one_directory(&mut r, "environment", &environment);
+                files::default_manifest(&app, &environment)
+            }
+        };
+        let base_branch = r.text("base-branch");
+        if let Some(b) = &base_branch
+            && !git::is_valid_branch_name(b)
+        {
+            r.problem(
+                InputProblem::new("base-branch", format!("`{b}` is not a valid branch name"))
+                    .help("give a branch name such as `main`"),
+            );
+        }
+        let branch_template = r.text("branch").unwrap_or_default();
+        if let Err(p) = check_branch_template(&branch_template) {
+            r.problem(p);
+        }
+        let pull_request = r.bool("pull-request");
+        let commit_via = match r.text("commit-via").as_deref() {
+            Some("git") => CommitVia::Git,
+            Some("api") | None => CommitVia::Api,
+            Some(other) => {
+                r.problem(
+                    InputProblem::new("commit-via", format!("`{other}` is not one of: api, git"))
+                        .help("use `api` (GitHub's API, signed commits) or `git` (push to origin)"),
+                );
+                CommitVia::Api
+            }
+        };
+        let create_release = r.bool("create-release");
+        let draft = r.bool("draft");
+        let dry_run = r.bool("dry-run");
+        let github_token = r.secret("github-token");
+        let labels = r.text("labels").map(|l| split_list(&l)).unwrap_or_default();
+        let (mut reviewers, mut team_reviewers) = (Vec::new(), Vec::new());
+        for reviewer in r.text("reviewers").map(|l| split_list(&l)).unwrap_or_default() {
+            match reviewer.split_once('/') {
+                Some((_org, team)) if !team.is_empty() && !team.contains('/') => {
+                    team_reviewers.push(team.to_string())
+                }
+                None if !reviewer.contains(char::is_whitespace) => reviewers.push(reviewer),
+                _ => r.problem(
+                    InputProblem::new("reviewers", format!("`{reviewer}` is neither a login nor `org/team`"))
+                        .help("list user logins and teams as `org/team-slug`, comma-separated"),
+                ),
+            }
+        }
+        let needs_github = pull_request || commit_via == CommitVia::Api;
+        if needs_github && github_token.is_none() {
+            r.problem(
+                InputProblem::new("github-token", "is required to commit through the GitHub API or open a pull request")
+                    .help("pass `github-token: ${{ secrets.GITHUB_TOKEN }}` (the default in a workflow) with `permissions: contents: write, pull-requests: write`; the CLI reads GITHUB_TOKEN"),
+            );
+        }
+        if needs_github && non_empty(&github.repository).is_none() {
+            r.problem(
+                InputProblem::new("github-token", "the repository is unknown: `GITHUB_REPOSITORY` is not set")
+                    .help("run as a workflow step, or export GITHUB_REPOSITORY=owner/name for the CLI"),
+            );
+        }
+        let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
+        let registry = read_registry_settings(&mut r, github);
+        r.finish()?;
+        let missing = |name: &str| Error::new(Kind::Input, format!("input `{name}` is missing"));
+        Ok(Self {
+            image: image.ok_or_else(|| missing("image"))?,
+            staging_tag,
+            production_tag,
+            moving_tag,
+            app,
+            environment,
+            manifest,
+            base_branch,
+            branch_template,
+            pull_request,
+            commit_via,
+            create_release,
+            github_token,
+            labels,
+            reviewers,
+            team_reviewers,
+            draft,
+            dry_run,
+            flux_path,
+            registry,
+        })
+    }
+
+    /// Whether the run talks to GitHub's API.
+    pub fn needs_github(&self) -> bool {
+        self.pull_request || self.commit_via == CommitVia::Api
+    }
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
+/// How the staging tag was chosen, for the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StagingChoice {
+    pub tag: String,
+    /// "given", or what selected it.
+    pub why: String,
+}
+
+/// Picks the staging tag: the one staging's Flux provider or ImagePolicy selects from `tags`, else the highest
+/// stable semver tag. Pure.
+pub fn choose_staging_tag(model: &Model, image: &ImageName, tags: &[String]) -> Result<StagingChoice> {
+    let wanted = normalize_image(&image.to_string());
+    let predictions = flux::predict(model, &|i: &str| {
+        (normalize_image(i) == wanted).then(|| tags.to_vec())
+    });
+    let staging: Vec<_> = predictions
+        .iter()
+        .filter(|p| p.environment == Some(Environment::Staging) && normalize_image(&p.image) == wanted)
+        .collect();
+    if let Some(p) = staging.first() {
+        return match &p.selected {
+            Some(Ok(selected)) if !selected.is_empty() => Ok(StagingChoice {
+                tag: selected[0].clone(),
+                why: format!(
+                    "selected by `{}` ({}:{}) from the registry's {} tags",
+                    p.object,
+                    p.file,
+                    p.line,
+                    tags.len()
+                ),
+            }),
+            Some(Ok(_)) => Err(Error::new(
+                Kind::NotFound,
+                format!("`{}` selects none of the registry's {} tags of `{image}`: staging runs nothing to promote", p.object, tags.len()),
+            )
+            .with_help("give `staging-tag`, or check the staging filter with `gitops-promote lint`")),
+            Some(Err(e)) => Err(Error::new(
+                Kind::Flux,
+                format!("`{}` would fail in Flux: {e}", p.object),
+            )
+            .with_help("fix the staging filter (`gitops-promote lint` explains), or give `staging-tag`")),
+            None => Err(Error::new(Kind::NotFound, "the registry's tags could not be read")),
+        };
+    }
+    let highest = tags
+        .iter()
+        .filter_map(|t| {
+            let v = semver::Version::parse(t.strip_prefix('v').unwrap_or(t)).ok()?;
+            v.pre.is_empty().then_some((v, t))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0));
+    match highest {
+        Some((_, t)) => Ok(StagingChoice {
+            tag: t.clone(),
+            why: format!(
+                "the highest stable semver tag of the registry's {} (no staging provider or ImagePolicy for `{image}` was found)",
+                tags.len()
+            ),
+        }),
+        None => Err(Error::new(
+            Kind::NotFound,
+            format!("`{image}` has no stable semver tag in the registry to promote"),
+        )
+        .with_help("give `staging-tag`")),
+    }
+}
+
+/// Whether merging the overlay change deploys, as the Flux objects say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// A ResourceSetInputProvider follows the moving tag and writes it into the Flux Kustomization's
+    /// `spec.images`, which overrides the overlay: the moving tag deploys.
+    Gitless,
+    /// Flux applies the overlay from git: the merge deploys.
+    Classic,
+}
+
+/// The layout production uses for `image`.
+pub fn layout(model: &Model, image: &ImageName, environment: &str) -> Layout {
+    let wanted = normalize_image(&image.to_string());
+    let env = Environment::from_word(environment);
+    let gitless = model.providers.iter().any(|p| {
+        normalize_image(&p.image) == wanted
+            && env.is_some()
+            && model.provider_environment(p) == env
+            && !model.consumers(p).is_empty()
+    });
+    if gitless {
+        Layout::Gitless
+    } else {
+        Layout::Classic
+    }
+}
+
+/// One commit of the pull request's change list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListedCommit {
+    pub sha: String,
+    pub kind: String,
+    pub subject: String,
+}
+
+/// The commits a promotion ships, when git can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    /// The previous production release (the tag the overlay held), when known.
+    pub previous: Option<String>,
+    /// The commits, or why they are not listed.
+    pub commits: std::result::Result<Vec<ListedCommit>, String>,
+}
+
+/// What the promotion is, computed before the plan: the text the commit and the pull request carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Promotion {
+    pub app: String,
+    pub environment: String,
+    pub image: String,
+    pub staging: StagingChoice,
+    pub digest: String,
+    pub production_tag: String,
+    pub moving_tag: String,
+    pub manifest: String,
+    pub diff: String,
+    pub base_branch: String,
+    pub branch: String,
+    pub pull_request: bool,
+    pub create_release: bool,
+    pub layout: Layout,
+    pub changes: Changes,
+}
+
+impl Promotion {
+    pub fn title(&self) -> String {
+        format!(
+            "Promote {} {} to {}",
+            self.app, self.production_tag, self.environment
+        )
+    }
+
+    /// The commit message: a Conventional Commit subject and trailers `release` reads after the merge.
+    pub fn commit_message(&self) -> String {
+        format!(
+            "chore(release): promote {app} {prod} to {env}\n\n\
+             Promote {image}:{staging} ({digest}) to {env} as {prod}.\n\n\
+             {t_image}: {image}\n{t_staging}: {staging}\n{t_prod}: {prod}\n{t_digest}: {digest}\n{t_release}: {release}\n",
+            app = self.app,
+            prod = self.production_tag,
+            env = self.environment,
+            image = self.image,
+            staging = self.staging.tag,
+            digest = self.digest,
+            release = self.create_release,
+            t_image = trailer::IMAGE,
+            t_staging = trailer::STAGING_TAG,
+            t_prod = trailer::PRODUCTION_TAG,
+            t_digest = trailer::DIGEST,
+            t_release = trailer::CREATE_RELEASE,
+        )
+    }
+
+    fn diagram(&self) -> String {
+        let short = self.digest.get(..19).unwrap_or(&self.digest);
+        let moving = if self.pull_request {
+            format!("{} moves on release, after the merge", self.moving_tag)
+        } else {
+            format!("{} moved now", self.moving_tag)
+        };
+        let clean = |s: &str| s.replace(['"', '`'], "");
+        format!(
+            "```mermaid\nflowchart LR\n  staging[\"staging<br/>{}\"] -->|\"same digest {short}\"| version[\"{}\"]\n  version --> review{{\"{}\"}}\n  review --> production[\"{}<br/>{}\"]\n```\n",
+            clean(&self.staging.tag),
+            clean(&self.production_tag),
+            if self.pull_request {
+                "pull request review"
+            } else {
+                "direct commit"
+            },
+            clean(&self.environment),
+            clean(&moving),
+        )
+    }
+
+    fn on_merge(&self) -> String {
+        match self.layout {
+            Layout::Gitless => format!(
+                "Merging records `{tag}` as what {env} must run. The `release` run after the merge moves `{moving}` to `{digest}`; {env}'s Flux provider follows `{moving}` and writes it into the Flux Kustomization's `spec.images`, which overrides the overlay, so that is when {env} deploys.",
+                tag = self.production_tag,
+                env = self.environment,
+                moving = self.moving_tag,
+                digest = self.digest,
+            ),
+            Layout::Classic => format!(
+                "Flux applies `{manifest}` from git: merging deploys `{tag}` (pinned to `{digest}`) to {env}. The `release` run after the merge then moves `{moving}` to the same digest.",
+                manifest = self.manifest,
+                tag = self.production_tag,
+                env = self.environment,
+                moving = self.moving_tag,
+                digest = self.digest,
+            ),
+        }
+    }
+
+    fn changes_markdown(&self) -> String {
+        let since = match &self.changes.previous {
+            Some(p) => format!("since `{p}`"),
+            None => "in this release".to_string(),
+        };
+        let mut md = format!("### Commits {since}\n\n");
+        match &self.changes.commits {
+            Err(why) => md.push_str(&format!("_Not listed: {why}._\n")),
+            Ok(commits) if commits.is_empty() => md.push_str("_None._\n"),
+            Ok(commits) => {
+                let mut groups: BTreeMap<usize, (&str, Vec<&ListedCommit>)> = BTreeMap::new();
+                for c in commits {
+                    let (rank, title) = kind_title(&c.kind);
+                    groups.entry(rank).or_insert((title, Vec::new())).1.push(c);
+                }
+                for (_, (title, list)) in groups {
+                    md.push_str(&format!("**{title}**\n"));
+                    for c in list {
+                        md.push_str(&format!(
+                            "- {} `{}`\n",
+                            c.subject,
+                            c.sha.get(..7).unwrap_or(&c.sha)
+                        ));
+                    }
+                    md.push('\n');
+                }
+            }
+        }
+        md
+    }
+
+    /// The pull request's body (and, with `pull-request: false`, the summary's story).
+    pub fn pull_request_body(&self) -> String {
+        let rows = vec![
+            ("Image", format!("`{}`", self.image)),
+            (
+                "Staging tag",
+                format!("`{}` ({})", self.staging.tag, self.staging.why),
+            ),
+            ("Digest", format!("`{}`", self.digest)),
+            ("Production tag", format!("`{}`", self.production_tag)),
+            (
+                "Moving tag",
+                format!("`{}` (moves on release, after the merge)", self.moving_tag),
+            ),
+            (
+                "Previous production release",
+                self.changes
+                    .previous
+                    .as_ref()
+                    .map(|p| format!("`{p}`"))
+                    .unwrap_or_else(|| "none".to_string()),
+            ),
+        ];
+        let mut md = format!(
+            "## {}\n\nThe exact image staging runs, promoted by digest: no rebuild.\n\n{}\n",
+            self.title(),
+            markdown_table(&rows)
+        );
+        md.push_str(&format!(
+            "### Manifest change\n\n```diff\n{}```\n\n",
+            self.diff
+        ));
+        md.push_str(&self.changes_markdown());
+        md.push_str("### Promotion\n\n");
+        md.push_str(&self.diagram());
+        md.push_str(&format!("\n### On merge\n\n{}\n", self.on_merge()));
+        md.push_str(&format!(
+            "\nGitHub release after the merge: {}.\n",
+            if self.create_release { "yes" } else { "no" }
+        ));
+        md.push_str(&format!(
+            "\n<!-- gitops-promote: {} -->\n",
+            json!({
+                "image": self.image,
+                "staging_tag": self.staging.tag,
+                "production_tag": self.production_tag,
+                "digest": self.digest,
+                "create_release": self.create_release,
+            })
+        ));
+        md
+    }
+}
+
+/// A Conventional Commit type's heading and its place (breaking changes first).
+fn kind_title(kind: &str) -> (usize, &'static str) {
+    match kind {
+        "breaking" => (0, "Breaking changes"),
+        "feat" => (1, "Features"),
+        "fix" => (2, "Bug fixes"),
+        "perf" => (3, "Performance"),
+        "refactor" => (4, "Refactoring"),
+        "docs" => (5, "Documentation"),
+        _ => (9, "Other changes"),
+    }
+}
+
+/// The commits between the previous production release and the promoted version, read from local git tags.
+fn list_changes(git: Option<&GitRepo>, previous: Option<&str>, to_tags: &[&str]) -> Changes {
+    let previous = previous.map(str::to_string);
+    let Some(git) = git else {
+        return Changes {
+            previous,
+            commits: Err("no git checkout to read history from".into()),
+        };
+    };
+    let Some(to) = to_tags.iter().find_map(|t| git.tag_commit(t)) else {
+        return Changes {
+            previous,
+            commits: Err(format!(
+                "no git tag `{}` in the checkout (fetch tags with `fetch-depth: 0`)",
+                to_tags.join("` or `")
+            )),
+        };
+    };
+    let from = previous.as_deref().and_then(|p| git.tag_commit(p));
+    let commits = git.commits_between(from.as_deref(), &to).map(|list| {
+        list.into_iter()
+            .map(|(sha, message)| {
+                let (kind, _) = version::classify(&version::CommitInfo::new(message.clone()));
+                ListedCommit {
+                    sha,
+                    kind,
+                    subject: message.lines().next().unwrap_or_default().to_string(),
+                }
+            })
+            .collect()
+    });
+    Changes {
+        previous,
+        commits: commits.map_err(|e| e.message),
+    }
+}
+
+/// What the repository host says, read before planning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepoFacts {
+    pub repository: String,
+    pub base_branch: String,
+    pub base_sha: String,
+    pub before: String,
+    pub branch: String,
+    pub branch_sha: Option<String>,
+    /// The promotion branch already holds exactly this change on the base's tip.
+    pub branch_up_to_date: bool,
+    pub pull: Option<github::Pull>,
+}
+
+/// Pure: the plan from the promotion, the registry's retag steps and the repository facts.
+pub fn plan(
+    settings: &PromoteSettings,
+    promotion: &Promotion,
+    version_step: Vec<Step>,
+    moving_step: Vec<Step>,
+    facts: &RepoFacts,
+    after: &str,
+) -> Plan {
+    let mut plan = Plan::new(Mode::Promote, settings.dry_run);
+    plan.steps.extend(version_step);
+    let changed = facts.before != after;
+    let edit = edit_request(settings, &promotion.production_tag, &promotion.digest);
+    if settings.pull_request {
+        if !changed {
+            plan.skipped.push(format!(
+                "`{}` on `{}` already pins `{}` at `{}`: nothing to review",
+                settings.manifest, facts.base_branch, promotion.production_tag, promotion.digest
+            ));
+            return plan;
+        }
+        plan.steps.push(Step::Commit {
+            via: settings.commit_via,
+            repository: facts.repository.clone(),
+            branch: facts.branch.clone(),
+            base_branch: facts.base_branch.clone(),
+            base_sha: facts.base_sha.clone(),
+            branch_sha: facts.branch_sha.clone(),
+            up_to_date: facts.branch_up_to_date,
+            file: settings.manifest.clone(),
+            message: promotion.commit_message(),
+            edit,
+            diff: promotion.diff.clone(),
+            after: after.to_string(),
+        });
+        let title = promotion.title();
+        let body = promotion.pull_request_body();
+        plan.steps.push(Step::PullRequest {
+            repository: facts.repository.clone(),
+            branch: facts.branch.clone(),
+            base_branch: facts.base_branch.clone(),
+            title,
+            body,
+            labels: settings.labels.clone(),
+            reviewers: settings.reviewers.clone(),
+            team_reviewers: settings.team_reviewers.clone(),
+            draft: settings.draft,
+            existing: facts.pull.as_ref().map(|p| p.number),
+        });
+    } else {
+        plan.steps.push(Step::Commit {
+            via: settings.commit_via,
+            repository: facts.repository.clone(),
+            branch: facts.base_branch.clone(),
+            base_branch: facts.base_branch.clone(),
+            base_sha: facts.base_sha.clone(),
+            branch_sha: Some(facts.base_sha.clone()),
+            up_to_date: !changed,
+            file: settings.manifest.clone(),
+            message: promotion.commit_message(),
+            edit,
+            diff: promotion.diff.clone(),
+            after: after.to_string(),
+        });
+        // After the commit landed: the reviewed record first, then what production follows.
+        plan.steps.extend(moving_step);
+    }
+    plan
+}
+
+/// What the pull request step would do with the open pull request found when planning.
+fn pull_up_to_date(pull: &github::Pull, title: &str, body: &str, labels: &[String]) -> bool {
+    pull.title == title
+        && pull.body.trim_end() == body.trim_end()
+        && labels.iter().all(|l| pull.labels.contains(l))
+}
+
+/// Where commits go, for this run.
+enum Host<'a> {
+    Api(&'a github::Client),
+    Git(GitRemote<'a>),
+}
+
+impl Host<'_> {
+    fn as_dyn(&self) -> &dyn BranchHost {
+        match self {
+            Host::Api(c) => *c,
+            Host::Git(g) => g,
+        }
+    }
+}
+
+/// Runs `promote` end to end.
+pub fn run(
+    invocation: &Invocation,
+    github: &GithubContext,
+    console: &mut Console,
+) -> Result<Report> {
+    let settings = PromoteSettings::read(invocation, github)?;
+    mask_login(console, &settings.registry);
+    if let Some(token) = &settings.github_token {
+        console.mask(token.expose());
+    }
+    let mut annotations = Vec::new();
+    // The checkout: the Flux objects (staging's selection, the layout), the history for the change list and,
+    // with `commit-via: git`, the remote to push to. The API path works without one.
+    let git = GitRepo::open(&invocation.repo);
+    let git = match (git, settings.commit_via) {
+        (Ok(g), _) => Some(g),
+        (Err(e), CommitVia::Git) => return Err(e),
+        (Err(_), CommitVia::Api) => None,
+    };
+    let model = Model::load(&invocation.repo, &settings.flux_path);
+
+    // Registry facts: the staging tag and its digest, and where the production tags point now.
+    let client = Client::new(settings.registry.clone())?;
+    console.group(&format!("Read `{}` from the registry", settings.image));
+    let staging = match &settings.staging_tag {
+        Some(tag) => Ok(StagingChoice {
+            tag: tag.clone(),
+            why: "given".to_string(),
+        }),
+        None => TagReader::new(settings.registry.clone(), false)
+            .and_then(|reader| reader.list(&settings.image, console))
+            .and_then(|tags| choose_staging_tag(&model, &settings.image, &tags)),
+    };
+    drain(&client, console);
+    console.end_group();
+    let staging = staging?;
+    let staging_tag = staging.tag.clone();
+    let production_tag = match &settings.production_tag {
+        Some(t) => t.clone(),
+        None => production_tag_of(&staging.tag).ok_or_else(|| {
+            Error::input(
+                InputProblem::new(
+                    "production-tag",
+                    format!("the staging tag `{}` is not a semver version, so no production version follows from it", staging.tag),
+                )
+                .help("give `production-tag`, e.g. `v1.2.3`"),
+            )
+        })?,
+    };
+    if production_tag == settings.moving_tag {
+        return Err(Error::input(InputProblem::new(
+            "production-tag",
+            format!("`{production_tag}` is the moving tag; the production version must be a tag of its own"),
+        )));
+    }
+    let branch = if settings.pull_request {
+        let b = render_branch(
+            &settings.branch_template,
+            &[
+                ("app", &settings.app),
+                ("environment", &settings.environment),
+                ("production-tag", &production_tag),
+                ("staging-tag", &staging.tag),
+            ],
+        );
+        if !git::is_valid_branch_name(&b) {
+            return Err(Error::input(
+                InputProblem::new("branch", format!("`{b}` is not a valid branch name"))
+                    .help("change `branch`; its placeholders are filled with the app, environment and tags"),
+            ));
+        }
+        b
+    } else {
+        String::new()
+    };
+
+    let source = reference(&settings.image, &staging.tag);
+    let version_target = reference(&settings.image, &production_tag);
+    let moving_target = reference(&settings.image, &settings.moving_tag);
+    let mut targets = vec![version_target.clone()];
+    if !settings.pull_request {
+        targets.push(moving_target);
+    }
+    console.group(&format!("Resolve `{source}` and the production tags"));
+    let registry_facts = gather(&client, &source, &targets, !settings.dry_run);
+    drain(&client, console);
+    console.end_group();
+    let registry_facts = registry_facts?;
+    let digest = registry_facts.source.digest.clone();
+    let rules = Rules {
+        force: false,
+        moving_tags: BTreeSet::from([settings.moving_tag.clone()]),
+    };
+    // A production version that points elsewhere is a conflict here, before anything is written.
+    let mut retags = plan_steps(&source, &registry_facts, &targets, &rules)?;
+    let moving_step = retags.split_off(1);
+
+    // Repository facts, as the host has them (not only the checkout, which may be behind).
+    let repository = non_empty(&github.repository).unwrap_or_default().to_string();
+    let github_client = if settings.needs_github() {
+        let (owner, name) = github::parse_repository(&repository).map_err(Error::input)?;
+        Some(github::Client::new(github::Settings {
+            api_url: github.api_url().to_string(),
+            token: settings.github_token.clone(),
+            owner,
+            repo: name,
+            ..github::Settings::default()
+        })?)
+    } else {
+        None
+    };
+    let host = match (settings.commit_via, &github_client, &git) {
+        (CommitVia::Api, Some(c), _) => Host::Api(c),
+        (CommitVia::Git, _, Some(g)) => Host::Git(GitRemote {
+            repo: g,
+            remote: REMOTE,
+            token: settings.github_token.as_ref(),
+        }),
+        _ => return Err(Error::new(Kind::Upstream, "no repository host to commit to")),
+    };
+    console.group("Read the base branch, the overlay and the promotion branch");
+    let repo_facts = read_repo_facts(
+        &settings,
+        &host,
+        github_client.as_ref(),
+        &repository,
+        &branch,
+    );
+    if let Some(c) = &github_client {
+        for line in c.take_progress() {
+            console.info(&line);
+        }
+    }
+    console.end_group();
+    let (mut repo_facts, before) = repo_facts?;
+
+    // The edit, pure; a file that does not name the image is an error before anything is written.
+    let patched = manifests::patch(
+        &before,
+        &settings.manifest,
+        &edit_request(&settings, &production_tag, &digest),
+    )?;
+    let previous = patched
+        .changes
+        .iter()
+        .find(|c| c.field.ends_with("newTag"))
+        .and_then(|c| c.old.clone());
+    let diff = manifests::unified_diff(&settings.manifest, &before, &patched.text);
+    let branch_up_to_date = match (&repo_facts.branch_sha, settings.pull_request) {
+        (Some(tip), true) => {
+            let host = host.as_dyn();
+            host.parents(tip)? == [repo_facts.base_sha.clone()]
+                && host.file(&branch, tip, &settings.manifest)?.as_deref() == Some(patched.text.as_str())
+        }
+        _ => false,
+    };
+    repo_facts.branch_up_to_date = branch_up_to_date;
+    repo_facts.before = before;
+    let promotion = Promotion {
+        app: settings.app.clone(),
+        environment: settings.environment.clone(),
+        image: settings.image.to_string(),
+        staging,
+        digest: digest.clone(),
+        production_tag: production_tag.clone(),
+        moving_tag: settings.moving_tag.clone(),
+        manifest: settings.manifest.clone(),
+        diff,
+        base_branch: repo_facts.base_branch.clone(),
+        branch: if settings.pull_request {
+            branch.clone()
+        } else {
+            repo_facts.base_branch.clone()
+        },
+        pull_request: settings.pull_request,
+        create_release: settings.create_release,
+        layout: layout(&model, &settings.image, &settings.environment),
+        changes: list_changes(
+            git.as_ref(),
+            previous.as_deref(),
+            &[production_tag.as_str(), staging_tag.as_str()],
+        ),
+    };
+    let plan = plan(
+        &settings,
+        &promotion,
+        retags,
+        moving_step,
+        &repo_facts,
+        &patched.text,
+    );
+    if settings.pull_request
+        && let Some(token) = &settings.github_token
+        && token.expose().starts_with("ghs_")
+        && repo_facts.pull.is_none()
+        && plan.steps.iter().any(|s| matches!(s, Step::PullRequest { .. }))
+    {
+        annotations.push(Annotation::notice(
+            "gitops-promote: CI on the promotion pull request",
+            github::workflow_token_notice(),
+        ));
+    }
+    let applied = apply::apply(
+        &plan,
+        &mut Effects {
+            git: git.as_ref(),
+            github_token: settings.github_token.as_ref(),
+            registry: Some(&client),
+            branches: Some(host.as_dyn()),
+            github: github_client.as_ref(),
+            console,
+        },
+    )?;
+    drain(&client, console);
+    let requests = Requests {
+        registry: client.requests(),
+        github: github_client.as_ref().map(|c| c.requests()).unwrap_or(0),
+    };
+    Ok(report(&settings, &promotion, &repo_facts, &plan, &applied, requests, annotations))
+}
+
+fn reference(image: &ImageName, tag: &str) -> Reference {
+    Reference {
+        image: image.clone(),
+        tag: Some(tag.to_string()),
+        digest: None,
+    }
+}
+
+fn edit_request(settings: &PromoteSettings, tag: &str, digest: &str) -> Request {
+    Request {
+        image: settings.image.to_string(),
+        tag: Some(tag.to_string()),
+        digest: Some(digest.to_string()),
+        new_name: None,
+        field_path: None,
+    }
+}
+
+/// Reads the base branch (its tip and the overlay there) and the promotion branch and its pull request.
+fn read_repo_facts(
+    settings: &PromoteSettings,
+    host: &Host<'_>,
+    github_client: Option<&github::Client>,
+    repository: &str,
+    branch: &str,
+) -> Result<(RepoFacts, String)> {
+    let repository = match host {
+        Host::Api(_) => repository.to_string(),
+        Host::Git(g) => g.repo.remote_url(REMOTE)?,
+    };
+    let base_branch = match (&settings.base_branch, host) {
+        (Some(b), _) => b.clone(),
+        (None, Host::Api(c)) => c.repository()?.default_branch,
+        (None, Host::Git(g)) => g
+            .repo
+            .remote_default_branch(REMOTE, settings.github_token.as_ref())?
+            .ok_or_else(|| {
+                Error::input(
+                    InputProblem::new("base-branch", "the remote names no default branch")
+                        .help("set `base-branch`, e.g. `main`"),
+                )
+            })?,
+    };
+    let host = host.as_dyn();
+    let base_sha = host.tip(&base_branch)?.ok_or_else(|| {
+        Error::input(
+            InputProblem::new(
+                "base-branch",
+                format!("branch `{base_branch}` does not exist in `{repository}`"),
+            )
+            .help("set `base-branch` to the branch the production overlay lives on"),
+        )
+    })?;
+    let before = host
+        .file(&base_branch, &base_sha, &settings.manifest)?
+        .ok_or_else(|| {
+            Error::input(
+                InputProblem::new(
+                    "manifest",
+                    format!(
+                        "`{}` does not exist on `{base_branch}` of `{repository}`",
+                        settings.manifest
+                    ),
+                )
+                .help("set `manifest` (or `app` and `environment` for flux/apps/{app}/{environment}/kustomization.yaml)"),
+            )
+        })?;
+    let (branch_sha, pull) = if settings.pull_request {
+        let tip = host.tip(branch)?;
+        let pull = match github_client {
+            Some(c) => c.find_pull(branch, &base_branch)?,
+            None => None,
+        };
+        (tip, pull)
+    } else {
+        (None, None)
+    };
+    Ok((
+        RepoFacts {
+            repository,
+            base_branch,
+            base_sha,
+            before: String::new(),
+            branch: branch.to_string(),
+            branch_sha,
+            branch_up_to_date: false,
+            pull,
+        },
+        before,
+    ))
+}
+
+/// Requests sent, for the summary and the request-count benchmark.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Requests {
+    registry: u64,
+    github: u64,
+}
+
+/// The operation a step had, or (dry run) would have.
+fn operation_of(step: &Step, applied: &[Applied], dry_run: bool) -> Option<(Operation, BTreeMap<String, String>)> {
+    if let Some(a) = applied.iter().find(|a| &a.step == step) {
+        return Some((a.operation, a.produced.clone()));
+    }
+    if !dry_run {
+        return None;
+    }
+    let planned = match step {
+        Step::Retag {
+            digest, old_digest, ..
+        } => retag_operation(old_digest.as_deref(), digest),
+        Step::Commit {
+            up_to_date: true, ..
+        } => Operation::Unchanged,
+        Step::Commit {
+            branch,
+            base_branch,
+            branch_sha,
+            ..
+        } => {
+            if branch == base_branch || branch_sha.is_none() {
+                Operation::Created
+            } else {
+                Operation::Updated
+            }
+        }
+        Step::PullRequest { existing: None, .. } => Operation::Created,
+        Step::PullRequest { .. } => Operation::Updated,
+        _ => return None,
+    };
+    Some((planned, BTreeMap::new()))
+}
+
+/// An operation as an output value: in a dry run it says what would happen (`would-create`), so a workflow
+/// condition on `created` never fires for a run that did nothing.
+pub fn operation_word(operation: Operation, dry_run: bool) -> String {
+    if !dry_run {
+        return operation.as_str().to_string();
+    }
+    match operation {
+        Operation::Unchanged | Operation::Skipped => operation.as_str().to_string(),
+        Operation::Created => "would-create".to_string(),
+        Operation::Updated => "would-update".to_string(),
+        Operation::Moved => "would-move".to_string(),
+        Operation::Changed => "would-change".to_string(),
+    }
+}
+
+fn report(
+    settings: &PromoteSettings,
+    promotion: &Promotion,
+    facts: &RepoFacts,
+    plan: &Plan,
+    applied: &[Applied],
+    requests: Requests,
+    mut annotations: Vec<Annotation>,
+) -> Report {
+    let dry = settings.dry_run;
+    let find = |pred: &dyn Fn(&Step) -> bool| plan.steps.iter().find(|s| pred(s));
+    let version_step = find(&|s| matches!(s, Step::Retag { target, .. } if target.ends_with(&format!(":{}", promotion.production_tag))));
+    let moving_step = find(&|s| matches!(s, Step::Retag { target, .. } if target.ends_with(&format!(":{}", promotion.moving_tag))));
+    let commit_step = find(&|s| matches!(s, Step::Commit { .. }));
+    let pr_step = find(&|s| matches!(s, Step::PullRequest { .. }));
+    let op = |step: Option<&Step>| step.and_then(|s| operation_of(s, applied, dry));
+    let word = |o: &Option<(Operation, BTreeMap<String, String>)>| {
+        o.as_ref()
+            .map(|(op, _)| operation_word(*op, dry))
+            .unwrap_or_else(|| "skipped".to_string())
+    };
+    let version_op = op(version_step);
+    let moving_op = op(moving_step);
+    let commit_op = op(commit_step);
+    let mut pr_op = op(pr_step);
+    // An open pull request that already says all of this: the plan's update is a no-op.
+    if dry
+        && let (Some(Step::PullRequest { title, body, labels, .. }), Some(pull)) = (pr_step, &facts.pull)
+        && pull_up_to_date(pull, title, body, labels)
+    {
+        pr_op = Some((Operation::Unchanged, BTreeMap::new()));
+    }
+    let commit = commit_op
+        .as_ref()
+        .and_then(|(_, p)| p.get("commit").cloned())
+        .or_else(|| match commit_step {
+            Some(Step::Commit { up_to_date: true, branch_sha, .. }) => branch_sha.clone(),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let (pr_number, pr_url) = match (&pr_op, &facts.pull) {
+        (Some((_, p)), _) if p.contains_key("pr-number") => (
+            p.get("pr-number").cloned().unwrap_or_default(),
+            p.get("pr-url").cloned().unwrap_or_default(),
+        ),
+        (_, Some(pull)) => (pull.number.to_string(), pull.html_url.clone()),
+        _ => (String::new(), String::new()),
+    };
+
+    let mut outputs = BTreeMap::new();
+    outputs.insert("digest".to_string(), promotion.digest.clone());
+    outputs.insert("staging-tag".to_string(), promotion.staging.tag.clone());
+    outputs.insert("production-tag".to_string(), promotion.production_tag.clone());
+    outputs.insert("branch".to_string(), promotion.branch.clone());
+    outputs.insert("commit".to_string(), commit.clone());
+    outputs.insert("commit-operation".to_string(), word(&commit_op));
+    outputs.insert("pr-number".to_string(), pr_number.clone());
+    outputs.insert("pr-url".to_string(), pr_url.clone());
+    outputs.insert("pr-operation".to_string(), word(&pr_op));
+    let json = json!({
+        "mode": Mode::Promote,
+        "dry_run": dry,
+        "promotion": promotion,
+        "production_tag_operation": word(&version_op),
+        "moving_tag_operation": word(&moving_op),
+        "commit": commit,
+        "commit_operation": word(&commit_op),
+        "pr_number": pr_number,
+        "pr_url": pr_url,
+        "pr_operation": word(&pr_op),
+        "requests": requests,
+        "plan": plan,
+        "applied": applied,
+    });
+    outputs.insert(
+        "json".to_string(),
+        serde_json::to_string(&json).unwrap_or_default(),
+    );
+
+    let short = |s: &str| s.get(..7).unwrap_or(s).to_string();
+    let moving_row = if settings.pull_request {
+        format!(
+            "`{}` not moved: it moves when the merged change is released",
+            promotion.moving_tag
+        )
+    } else {
+        format!("`{}` {}", promotion.moving_tag, word(&moving_op))
+    };
+    let mut rows = vec![
+        ("Image", format!("`{}`", promotion.image)),
+        (
+            "Staging tag",
+            format!("`{}` ({})", promotion.staging.tag, promotion.staging.why),
+        ),
+        ("Digest", format!("`{}`", promotion.digest)),
+        (
+            "Production tag",
+            format!("`{}` {}", promotion.production_tag, word(&version_op)),
+        ),
+        ("Moving tag", moving_row),
+        (
+            "Overlay",
+            format!("`{}` on `{}` (`{}`)", promotion.manifest, facts.base_branch, short(&facts.base_sha)),
+        ),
+        (
+            "Commit",
+            if commit.is_empty() {
+                format!("{} (nothing to commit)", word(&commit_op))
+            } else {
+                format!(
+                    "`{}` on `{}` {} via {}",
+                    short(&commit),
+                    promotion.branch,
+                    word(&commit_op),
+                    settings.commit_via.as_str()
+                )
+            },
+        ),
+    ];
+    if settings.pull_request {
+        rows.push((
+            "Pull request",
+            if pr_url.is_empty() {
+                word(&pr_op)
+            } else {
+                format!("[#{pr_number}]({pr_url}) {}", word(&pr_op))
+            },
+        ));
+    }
+    rows.push((
+        "Deploys",
+        match (promotion.layout, settings.pull_request) {
+            (Layout::Gitless, true) => format!("on `release` after the merge (`{}` moves)", promotion.moving_tag),
+            (Layout::Classic, true) => "when the pull request is merged (Flux applies the overlay)".to_string(),
+            (_, false) => "now".to_string(),
+        },
+    ));
+    rows.push((
+        "Requests",
+        format!("registry {}, GitHub {}", requests.registry, requests.github),
+    ));
+    let title = format!(
+        "gitops-promote promote{}",
+        if dry { " (dry run)" } else { "" }
+    );
+    let mut summary = format!("## {title}\n\n{}\n", markdown_table(&rows));
+    summary.push_str(&promotion.diagram());
+    summary.push('\n');
+    if !promotion.diff.is_empty() {
+        summary.push_str(&format!("```diff\n{}```\n\n", promotion.diff));
+    }
+    summary.push_str(&plan.to_markdown());
+    let mut text = format!("{title}\n{}", text_table(&rows));
+    if dry {
+        text.push_str(&format!(
+            "\nplan (JSON):\n{}\n\n{}",
+            serde_json::to_string_pretty(plan).unwrap_or_default(),
+            plan.to_markdown()
+        ));
+    }
+    for reason in &plan.skipped {
+        annotations.push(Annotation::notice("gitops-promote: nothing to promote", reason.clone()));
+    }
+    Report {
+        outputs,
+        summary,
+        text,
+        annotations,
+        failure: None,
+    }
+}
