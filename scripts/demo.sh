@@ -8,15 +8,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo_root=$PWD
 bash scripts/setup.sh
-# The quickstart test passes the binary cargo just built for it.
+# The quickstart test passes the binaries cargo just built for it.
+target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
 if [ -z "${GITOPS_PROMOTE_BIN:-}" ]; then
   cargo build --locked --quiet --bin gitops-promote
 fi
-bin="${GITOPS_PROMOTE_BIN:-$repo_root/target/debug/gitops-promote}"
+if [ -z "${GITOPS_PROMOTE_TEST_GITHUB:-}" ]; then
+  bash scripts/setup.sh >/dev/null # the OpenAPI description the test GitHub checks requests against
+  cargo build --locked --quiet --example test-github
+fi
+bin="${GITOPS_PROMOTE_BIN:-$target_dir/debug/gitops-promote}"
+test_github="${GITOPS_PROMOTE_TEST_GITHUB:-$target_dir/debug/examples/test-github}"
 
 work=$(mktemp -d)
 registry_pid=""
-cleanup() { [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$work"; }
+github_pid=""
+cleanup() {
+  [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null
+  [ -n "$github_pid" ] && kill "$github_pid" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
@@ -33,7 +44,7 @@ EOF
 docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
 registry_pid=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
-image="127.0.0.1:$port/org/app"
+image="127.0.0.1:$port/org/backend"
 bold "registry: CNCF distribution on http://127.0.0.1:$port, image $image"
 
 # "docker build && docker push": a two-platform image as an OCI layout, pushed under a throwaway tag.
@@ -128,17 +139,39 @@ step "staging-build" \
 step "staging-build again (a rerun changes nothing)" \
   INPUT_MODE=staging-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)"
 
-bold "== promote to production (workflow_dispatch) =="
-step "retag v0.1.0 → production-latest (first promotion)" INPUT_MODE=retag INPUT_SOURCE="$image:v0.1.0" INPUT_TAGS=production-latest
-step "retag v0.2.0 → production-latest (the moving tag moves)" INPUT_MODE=retag INPUT_SOURCE="$image:v0.2.0" INPUT_TAGS=production-latest
-step "retag again (unchanged)" INPUT_MODE=retag INPUT_SOURCE="$image:v0.2.0" INPUT_TAGS=production-latest
+bold "== promote to production =="
+step "promote v0.1.0, no pull request: a git commit to main and production-latest moved (no GitHub at all)" \
+  INPUT_MODE=promote INPUT_IMAGE="$image" INPUT_STAGING-TAG=v0.1.0 INPUT_COMMIT-VIA=git INPUT_PULL-REQUEST=false
+step "promote again (unchanged)" \
+  INPUT_MODE=promote INPUT_IMAGE="$image" INPUT_STAGING-TAG=v0.1.0 INPUT_COMMIT-VIA=git INPUT_PULL-REQUEST=false
+
+# The project's test GitHub (the one the tests use): REST API on 127.0.0.1, branches kept in origin.git, every
+# request checked against GitHub's OpenAPI description.
+token=ghs_demo_token_0123456789
+"$test_github" --repo "$work/origin.git" --owner org --name app --token "$token" >"$work/github.url" 2>"$work/github.log" &
+github_pid=$!
+for _ in $(seq 100); do [ -s "$work/github.url" ] && break; sleep 0.1; done
+api=$(head -1 "$work/github.url")
+bold "test GitHub: $api (org/app, backed by origin.git)"
+step "promote, staging tag from the staging provider, through a pull request (dry run)" \
+  INPUT_MODE=promote INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api" INPUT_DRY-RUN=true
+step "promote through a pull request: v0.2.0 by digest, a signed API commit on promote-v0.2.0, the PR" \
+  INPUT_MODE=promote INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"
+step "promote again (the same branch and pull request: unchanged)" \
+  INPUT_MODE=promote INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"
+printf '  the pull request on the test GitHub:\n'
+curl -fsS -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo \
+  "$api/repos/org/app/pulls?state=open&head=org:promote-v0.2.0" \
+  | python3 -c 'import json,sys; [print("  #%d %s (%s -> %s) labels=%s\n  %s" % (p["number"], p["title"], p["head"]["ref"], p["base"]["ref"], [l["name"] for l in p["labels"]], p["html_url"])) for p in json.load(sys.stdin)]'
+printf '  production-latest still points to v0.1.0 (%s): it moves when the merged change is released\n' "$(digest_of production-latest | cut -c1-19)"
 
 bold "== what Flux will run =="
 step "lint the flux/ tree (predictions from the registry's current tags)" INPUT_MODE=lint
 printf 'filter:\n  includeTag: %s\n  semver: ">=0.0.0"\n' "'^v\\d+\\.\\d+\\.\\d+\$'" >"$work/staging-filter.yaml"
 printf '  select --image, the staging filter (%s): ' "$(sed -n 2p "$work/staging-filter.yaml" | xargs)"
 "$bin" select --filter-file "$work/staging-filter.yaml" --image "$image" | tr '\n' ' '; echo
-printf '  digests: v0.2.0 %s\n           production-latest %s\n' "$(digest_of v0.2.0)" "$(digest_of production-latest)"
+printf '  digests: v0.1.0 %s\n           v0.2.0 %s\n           production-latest %s\n' \
+  "$(digest_of v0.1.0)" "$(digest_of v0.2.0)" "$(digest_of production-latest)"
 
 bold "== GitOps rollback: pin production's overlay to v0.1.0 by digest =="
 step "patch flux/apps/backend/production/kustomization.yaml (comments and layout kept)" \

@@ -158,7 +158,7 @@ impl PromoteSettings {
         } else {
             r.parse("image", ImageName::parse)
         };
-        let mut tag = |r: &mut crate::inputs::Reader<'_>, input: &str| {
+        let tag = |r: &mut crate::inputs::Reader<'_>, input: &str| {
             r.parse(input, |v| {
                 if is_valid_oci_tag(v) {
                     Ok(v.to_string())
@@ -769,19 +769,23 @@ pub fn run(
 
     // Registry facts: the staging tag and its digest, and where the production tags point now.
     let client = Client::new(settings.registry.clone())?;
-    console.group(&format!("Read `{}` from the registry", settings.image));
     let staging = match &settings.staging_tag {
-        Some(tag) => Ok(StagingChoice {
+        Some(tag) => StagingChoice {
             tag: tag.clone(),
             why: "given".to_string(),
-        }),
-        None => TagReader::new(settings.registry.clone(), false)
-            .and_then(|reader| reader.list(&settings.image, console))
-            .and_then(|tags| choose_staging_tag(&model, &settings.image, &tags)),
+        },
+        None => {
+            console.group(&format!(
+                "List the tags of `{}` and find what staging runs",
+                settings.image
+            ));
+            let chosen = TagReader::new(settings.registry.clone(), false)
+                .and_then(|reader| reader.list(&settings.image, console))
+                .and_then(|tags| choose_staging_tag(&model, &settings.image, &tags));
+            console.end_group();
+            chosen?
+        }
     };
-    drain(&client, console);
-    console.end_group();
-    let staging = staging?;
     let staging_tag = staging.tag.clone();
     let production_tag = match &settings.production_tag {
         Some(t) => t.clone(),
@@ -1284,5 +1288,193 @@ fn report(
         text,
         annotations,
         failure: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IMAGE: &str = "ghcr.io/org/backend";
+
+    fn fixture(env: &str) -> String {
+        let path = format!(
+            "{}/tests/data/flux-fixtures/corrected/flux/bootstrap/apps/{env}/backend.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(path)
+            .expect("fixture")
+            .replace("ghcr.io/ldbl/backend", IMAGE)
+    }
+
+    fn model(envs: &[&str]) -> Model {
+        let mut m = Model::default();
+        for env in envs {
+            m.add_text(&format!("flux/bootstrap/apps/{env}/backend.yaml"), &fixture(env));
+        }
+        m
+    }
+
+    fn tags(list: &[&str]) -> Vec<String> {
+        list.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn staging_tag_is_what_the_staging_provider_selects_else_the_highest_stable_version() {
+        let image = ImageName::parse(IMAGE).expect("image");
+        let registry = tags(&["v0.9.0", "v0.10.0", "v0.11.0-rc.1", "production-latest", "latest"]);
+        let chosen = choose_staging_tag(&model(&["staging", "production"]), &image, &registry)
+            .expect("staging selects");
+        assert_eq!(chosen.tag, "v0.10.0", "semver order, not lexical; no RC");
+        assert!(chosen.why.contains("ResourceSetInputProvider/backend-staging"));
+
+        let chosen = choose_staging_tag(&model(&["production"]), &image, &registry).expect("fallback");
+        assert_eq!(chosen.tag, "v0.10.0");
+        assert!(chosen.why.contains("highest stable semver tag"));
+
+        let err = choose_staging_tag(&model(&["staging"]), &image, &tags(&["v1.0.0-rc.1"]))
+            .expect_err("staging selects nothing");
+        assert_eq!(err.kind, Kind::NotFound);
+        let err = choose_staging_tag(&Model::default(), &image, &tags(&["latest"]))
+            .expect_err("nothing stable");
+        assert!(err.help.as_deref().unwrap_or_default().contains("staging-tag"));
+    }
+
+    #[test]
+    fn the_production_provider_on_the_moving_tag_means_the_release_deploys() {
+        let image = ImageName::parse(IMAGE).expect("image");
+        assert_eq!(layout(&model(&["production"]), &image, "production"), Layout::Gitless);
+        assert_eq!(layout(&model(&["staging"]), &image, "production"), Layout::Classic);
+        assert_eq!(layout(&Model::default(), &image, "production"), Layout::Classic);
+    }
+
+    fn settings(pull_request: bool) -> PromoteSettings {
+        PromoteSettings {
+            image: ImageName::parse(IMAGE).expect("image"),
+            staging_tag: Some("v1.2.3-rc.4".into()),
+            production_tag: None,
+            moving_tag: "production-latest".into(),
+            app: "backend".into(),
+            environment: "production".into(),
+            manifest: "flux/apps/backend/production/kustomization.yaml".into(),
+            base_branch: None,
+            branch_template: "promote-{production-tag}".into(),
+            pull_request,
+            commit_via: CommitVia::Api,
+            create_release: true,
+            github_token: None,
+            labels: vec!["promotion".into()],
+            reviewers: Vec::new(),
+            team_reviewers: Vec::new(),
+            draft: false,
+            dry_run: false,
+            flux_path: "flux".into(),
+            registry: registry::Settings::default(),
+        }
+    }
+
+    fn promotion() -> Promotion {
+        Promotion {
+            app: "backend".into(),
+            environment: "production".into(),
+            image: IMAGE.into(),
+            staging: StagingChoice {
+                tag: "v1.2.3-rc.4".into(),
+                why: "given".into(),
+            },
+            digest: format!("sha256:{}", "a".repeat(64)),
+            production_tag: "v1.2.3".into(),
+            moving_tag: "production-latest".into(),
+            manifest: "flux/apps/backend/production/kustomization.yaml".into(),
+            diff: String::new(),
+            base_branch: "main".into(),
+            branch: "promote-v1.2.3".into(),
+            pull_request: true,
+            create_release: true,
+            layout: Layout::Gitless,
+            changes: Changes {
+                previous: Some("v1.2.2".into()),
+                commits: Ok(Vec::new()),
+            },
+        }
+    }
+
+    fn facts(before: &str) -> RepoFacts {
+        RepoFacts {
+            repository: "org/app".into(),
+            base_branch: "main".into(),
+            base_sha: "b".repeat(40),
+            before: before.into(),
+            branch: "promote-v1.2.3".into(),
+            branch_sha: None,
+            branch_up_to_date: false,
+            pull: None,
+        }
+    }
+
+    fn kinds(plan: &Plan) -> Vec<&'static str> {
+        plan.steps
+            .iter()
+            .map(|s| match s {
+                Step::Retag { .. } => "retag",
+                Step::Commit { branch, .. } if branch == "main" => "commit-to-main",
+                Step::Commit { .. } => "commit-to-branch",
+                Step::PullRequest { .. } => "pull-request",
+                _ => "other",
+            })
+            .collect()
+    }
+
+    fn retag(tag: &str) -> Step {
+        Step::Retag {
+            source: format!("{IMAGE}:v1.2.3-rc.4"),
+            target: format!("{IMAGE}:{tag}"),
+            digest: format!("sha256:{}", "a".repeat(64)),
+            media_type: registry::OCI_INDEX.into(),
+            old_digest: None,
+            transfer: crate::plan::Transfer::SameRepository,
+        }
+    }
+
+    #[test]
+    fn a_pull_request_never_moves_the_moving_tag_and_a_direct_commit_moves_it_last() {
+        let p = plan(&settings(true), &promotion(), vec![retag("v1.2.3")], vec![], &facts("old"), "new");
+        assert_eq!(kinds(&p), ["retag", "commit-to-branch", "pull-request"]);
+
+        let p = plan(&settings(true), &promotion(), vec![retag("v1.2.3")], vec![], &facts("same"), "same");
+        assert_eq!(kinds(&p), ["retag"], "the base already pins it: nothing to review");
+        assert!(p.skipped[0].contains("nothing to review"));
+
+        let p = plan(
+            &settings(false),
+            &promotion(),
+            vec![retag("v1.2.3")],
+            vec![retag("production-latest")],
+            &facts("old"),
+            "new",
+        );
+        assert_eq!(kinds(&p), ["retag", "commit-to-main", "retag"]);
+        assert!(matches!(&p.steps[2], Step::Retag { target, .. } if target.ends_with(":production-latest")));
+    }
+
+    #[test]
+    fn dry_run_operations_cannot_be_mistaken_for_effects() {
+        assert_eq!(operation_word(Operation::Created, true), "would-create");
+        assert_eq!(operation_word(Operation::Updated, true), "would-update");
+        assert_eq!(operation_word(Operation::Unchanged, true), "unchanged");
+        assert_eq!(operation_word(Operation::Created, false), "created");
+    }
+
+    #[test]
+    fn the_commit_records_what_release_needs() {
+        let message = promotion().commit_message();
+        assert!(message.starts_with("chore(release): promote backend v1.2.3 to production\n\n"));
+        for line in [
+            "Gitops-Promote-Staging-Tag: v1.2.3-rc.4",
+            "Gitops-Promote-Production-Tag: v1.2.3",
+            "Gitops-Promote-Create-Release: true",
+        ] {
+            assert!(message.contains(line), "{line}");
+        }
     }
 }

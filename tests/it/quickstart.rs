@@ -6,9 +6,22 @@ use std::process::Command;
 #[test]
 fn the_local_pipeline_runs_from_release_to_rollback() {
     let root = env!("CARGO_MANIFEST_DIR");
+    // `cargo test` builds the examples next to the test binaries: the test GitHub is `examples/test-github`.
+    let test_github = std::env::current_exe()
+        .expect("test binary path")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("examples").join("test-github"))
+        .expect("target dir");
+    assert!(
+        test_github.exists(),
+        "{} is missing: `cargo test` builds it (cargo build --example test-github)",
+        test_github.display()
+    );
     let out = Command::new("bash")
         .arg(format!("{root}/scripts/demo.sh"))
         .env("GITOPS_PROMOTE_BIN", env!("CARGO_BIN_EXE_gitops-promote"))
+        .env("GITOPS_PROMOTE_TEST_GITHUB", &test_github)
         .env_remove("GITHUB_ACTIONS")
         .output()
         .expect("bash runs");
@@ -19,7 +32,12 @@ fn the_local_pipeline_runs_from_release_to_rollback() {
         "git-tag-operation: created",
         "tag:               v0.2.0-rc.2.g",
         "git-tag-operation: unchanged",
-        "\"operation\":\"moved\"",
+        "commit-operation:  created",
+        "commit-operation:  unchanged",
+        "pr-operation:      would-create",
+        "pr-operation:      created",
+        "pr-operation:      unchanged",
+        "#1 Promote backend v0.2.0 to production (promote-v0.2.0 -> main)",
         "0 error(s), 0 warning(s)",
         "origin has the release tags: refs/tags/v0.1.0 refs/tags/v0.2.0",
     ] {
@@ -28,14 +46,16 @@ fn the_local_pipeline_runs_from_release_to_rollback() {
             "demo output lacks {expected:?}:\n{stdout}"
         );
     }
-    // Promotion moved production-latest to staging's exact digest.
-    let digests: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.contains("v0.2.0 sha256:") || l.contains("production-latest sha256:"))
-        .filter_map(|l| l.split_whitespace().last())
-        .collect();
-    assert_eq!(digests.len(), 2, "{stdout}");
-    assert_eq!(digests[0], digests[1]);
+    // The direct promotion moved production-latest to v0.1.0's exact digest; the one waiting for review did not.
+    let digest = |tag: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!(" {tag} sha256:")))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap_or_else(|| panic!("no digest line for {tag}:\n{stdout}"))
+    };
+    assert_eq!(digest("production-latest"), digest("v0.1.0"));
+    assert_ne!(digest("production-latest"), digest("v0.2.0"));
     assert!(
         stdout.contains("rendered by kubectl kustomize:") && stdout.contains(":v0.1.0@sha256:")
     );
