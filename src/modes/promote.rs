@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::actions::{Annotation, Console};
 use crate::apply::{self, Effects};
 use crate::branches::{BranchHost, GitRemote};
+use crate::changes::{self, Changes};
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::flux::discover::Model;
@@ -31,7 +32,6 @@ use crate::plan::{Applied, CommitVia, Operation, Plan, Step, retag_operation};
 use crate::registry::{self, Client, Reference};
 use crate::report::{Report, markdown_table, text_table};
 use crate::template::is_valid_oci_tag;
-use crate::version;
 
 /// The remote `commit-via: git` pushes to (what actions/checkout names it).
 pub const REMOTE: &str = "origin";
@@ -396,23 +396,6 @@ pub fn layout(model: &Model, image: &ImageName, environment: &str) -> Layout {
     }
 }
 
-/// One commit of the pull request's change list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ListedCommit {
-    pub sha: String,
-    pub kind: String,
-    pub subject: String,
-}
-
-/// The commits a promotion ships, when git can tell.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Changes {
-    /// The previous production release (the tag the overlay held), when known.
-    pub previous: Option<String>,
-    /// The commits, or why they are not listed.
-    pub commits: std::result::Result<Vec<ListedCommit>, String>,
-}
-
 /// What the promotion is, computed before the plan: the text the commit and the pull request carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Promotion {
@@ -504,37 +487,6 @@ impl Promotion {
         }
     }
 
-    fn changes_markdown(&self) -> String {
-        let since = match &self.changes.previous {
-            Some(p) => format!("since `{p}`"),
-            None => "in this release".to_string(),
-        };
-        let mut md = format!("### Commits {since}\n\n");
-        match &self.changes.commits {
-            Err(why) => md.push_str(&format!("_Not listed: {why}._\n")),
-            Ok(commits) if commits.is_empty() => md.push_str("_None._\n"),
-            Ok(commits) => {
-                let mut groups: BTreeMap<usize, (&str, Vec<&ListedCommit>)> = BTreeMap::new();
-                for c in commits {
-                    let (rank, title) = kind_title(&c.kind);
-                    groups.entry(rank).or_insert((title, Vec::new())).1.push(c);
-                }
-                for (_, (title, list)) in groups {
-                    md.push_str(&format!("**{title}**\n"));
-                    for c in list {
-                        md.push_str(&format!(
-                            "- {} `{}`\n",
-                            c.subject,
-                            c.sha.get(..7).unwrap_or(&c.sha)
-                        ));
-                    }
-                    md.push('\n');
-                }
-            }
-        }
-        md
-    }
-
     /// The pull request's body (and, with `pull-request: false`, the summary's story).
     pub fn pull_request_body(&self) -> String {
         let rows = vec![
@@ -567,7 +519,7 @@ impl Promotion {
             "### Manifest change\n\n```diff\n{}```\n\n",
             self.diff
         ));
-        md.push_str(&self.changes_markdown());
+        md.push_str(&self.changes.to_markdown());
         md.push_str("### Promotion\n\n");
         md.push_str(&self.diagram());
         md.push_str(&format!("\n### On merge\n\n{}\n", self.on_merge()));
@@ -586,56 +538,6 @@ impl Promotion {
             })
         ));
         md
-    }
-}
-
-/// A Conventional Commit type's heading and its place (breaking changes first).
-fn kind_title(kind: &str) -> (usize, &'static str) {
-    match kind {
-        "breaking" => (0, "Breaking changes"),
-        "feat" => (1, "Features"),
-        "fix" => (2, "Bug fixes"),
-        "perf" => (3, "Performance"),
-        "refactor" => (4, "Refactoring"),
-        "docs" => (5, "Documentation"),
-        _ => (9, "Other changes"),
-    }
-}
-
-/// The commits between the previous production release and the promoted version, read from local git tags.
-fn list_changes(git: Option<&GitRepo>, previous: Option<&str>, to_tags: &[&str]) -> Changes {
-    let previous = previous.map(str::to_string);
-    let Some(git) = git else {
-        return Changes {
-            previous,
-            commits: Err("no git checkout to read history from".into()),
-        };
-    };
-    let Some(to) = to_tags.iter().find_map(|t| git.tag_commit(t)) else {
-        return Changes {
-            previous,
-            commits: Err(format!(
-                "no git tag `{}` in the checkout (fetch tags with `fetch-depth: 0`)",
-                to_tags.join("` or `")
-            )),
-        };
-    };
-    let from = previous.as_deref().and_then(|p| git.tag_commit(p));
-    let commits = git.commits_between(from.as_deref(), &to).map(|list| {
-        list.into_iter()
-            .map(|(sha, message)| {
-                let (kind, _) = version::classify(&version::CommitInfo::new(message.clone()));
-                ListedCommit {
-                    sha,
-                    kind,
-                    subject: message.lines().next().unwrap_or_default().to_string(),
-                }
-            })
-            .collect()
-    });
-    Changes {
-        previous,
-        commits: commits.map_err(|e| e.message),
     }
 }
 
@@ -927,7 +829,7 @@ pub fn run(
         pull_request: settings.pull_request,
         create_release: settings.create_release,
         layout: layout(&model, &settings.image, &settings.environment),
-        changes: list_changes(
+        changes: changes::list(
             git.as_ref(),
             previous.as_deref(),
             &[production_tag.as_str(), staging_tag.as_str()],
