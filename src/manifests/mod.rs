@@ -98,6 +98,49 @@ impl Collected {
     }
 }
 
+/// What a Kustomization's `images:` entry for an image sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pin {
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+/// What the Kustomization `src` pins `image` to (its `images:` entry by `name`, the same repository spelled
+/// differently included), `None` when it has no entry for it. Reading needs no byte-exactness: a parse.
+///
+/// ```
+/// use gitops_promote::manifests::pinned;
+/// let src = "images:\n  - name: ghcr.io/org/app\n    newTag: v1.2.3\n    digest: sha256:abc\n";
+/// let pin = pinned(src, "ghcr.io/org/app").unwrap();
+/// assert_eq!((pin.tag.as_deref(), pin.digest.as_deref()), (Some("v1.2.3"), Some("sha256:abc")));
+/// assert!(pinned(src, "ghcr.io/org/other").is_none());
+/// ```
+pub fn pinned(src: &str, image: &str) -> Option<Pin> {
+    let value: serde_json::Value = serde_saphyr::from_str(src).ok()?;
+    let entries = value.get("images")?.as_array()?;
+    let entry = entries
+        .iter()
+        .find(|e| e.get("name").and_then(|n| n.as_str()) == Some(image))
+        .or_else(|| {
+            entries.iter().find(|e| {
+                e.get("name")
+                    .and_then(|n| n.as_str())
+                    .is_some_and(|n| same_image(n, image))
+            })
+        })?;
+    let text = |key: &str| {
+        entry.get(key).and_then(|v| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        })
+    };
+    Some(Pin {
+        tag: text("newTag"),
+        digest: text("digest"),
+    })
+}
+
 /// Patches `src` (the text of the file called `file` in messages). Pure: no I/O.
 pub fn patch(src: &str, file: &str, request: &Request) -> Result<Patched> {
     if request.tag.is_none() && request.digest.is_none() && request.new_name.is_none() {
