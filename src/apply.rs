@@ -158,6 +158,39 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
             produced.insert("pr-url".into(), pull.html_url.clone());
             Ok((operation, produced))
         }
+        Step::Release {
+            tag,
+            name,
+            body,
+            latest,
+            ..
+        } => {
+            let github = effects
+                .github
+                .ok_or_else(|| Error::new(Kind::Upstream, "no GitHub client to publish a release with"))?;
+            let (operation, release) = match github.release_by_tag(tag)? {
+                None => (
+                    Operation::Created,
+                    github.create_release(&github::NewRelease {
+                        tag_name: tag.clone(),
+                        name: name.clone(),
+                        body: body.clone(),
+                        latest: *latest,
+                    })?,
+                ),
+                Some(r) if r.name == *name && r.body.trim_end() == body.trim_end() => {
+                    (Operation::Unchanged, r)
+                }
+                Some(r) => (
+                    Operation::Updated,
+                    github.update_release(r.id, name, body, *latest)?,
+                ),
+            };
+            Ok((
+                operation,
+                Produced::from([("release-url".to_string(), release.html_url)]),
+            ))
+        }
         Step::GitTag {
             tag,
             commit,

@@ -24,6 +24,7 @@ pub enum Mode {
     Select,
     Lint,
     Promote,
+    Release,
 }
 
 impl Mode {
@@ -35,6 +36,7 @@ impl Mode {
         Mode::Select,
         Mode::Lint,
         Mode::Promote,
+        Mode::Release,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Mode {
             Mode::Select => "select",
             Mode::Lint => "lint",
             Mode::Promote => "promote",
+            Mode::Release => "release",
         }
     }
 
@@ -66,6 +69,9 @@ impl Mode {
             Mode::Lint => "Check the Flux objects the pipeline depends on",
             Mode::Promote => {
                 "Promote the staging image to production through a reviewed pull request"
+            }
+            Mode::Release => {
+                "After a promotion is merged: move the moving tag, cut the git tag, publish the GitHub release"
             }
         }
     }
@@ -136,13 +142,17 @@ const REGISTRY: &[Mode] = &[
     Mode::Select,
     Mode::Lint,
     Mode::Promote,
+    Mode::Release,
 ];
+
+/// Modes that commit and read the production overlay.
+const PROMOTION: &[Mode] = &[Mode::Promote, Mode::Release];
 
 /// Every input. Add new ones here; `action.yml`, the CLI and the README follow.
 pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "mode",
-        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint, promote.",
+        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint, promote, release.",
         default: None,
         kind: Kind::Text,
         modes: &[],
@@ -150,7 +160,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "image",
-        description: "Image repository without tag, e.g. `ghcr.io/org/app`. Required in `develop-build`, `staging-build` and `patch`. In `patch`: the image as the manifest names it (a Kustomization's `images[].name`). In `select`: the image whose tags are listed from the registry when `tags-file` is not given (a provider's `oci://` URL is accepted). In `promote` (required): the image to promote, as the production overlay names it.",
+        description: "Image repository without tag, e.g. `ghcr.io/org/app`. Required in `develop-build`, `staging-build` and `patch`. In `patch`: the image as the manifest names it (a Kustomization's `images[].name`). In `select`: the image whose tags are listed from the registry when `tags-file` is not given (a provider's `oci://` URL is accepted). In `promote` and `release` (required): the image to promote, as the production overlay names it.",
         default: None,
         kind: Kind::Text,
         modes: &[
@@ -159,6 +169,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Patch,
             Mode::Select,
             Mode::Promote,
+            Mode::Release,
         ],
         cli: true,
     },
@@ -292,10 +303,10 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "manifest",
-        description: "YAML file to patch, relative to the repository root (no `..`, no absolute path, no symlink out of the repository). Default: `flux/apps/{app}/{environment}/kustomization.yaml`. In `promote`: the production overlay, read from the base branch's tip.",
+        description: "YAML file to patch, relative to the repository root (no `..`, no absolute path, no symlink out of the repository). Default: `flux/apps/{app}/{environment}/kustomization.yaml`. In `promote`: the production overlay, read from the base branch's tip; in `release`: the overlay whose change at the pushed commit is released.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch, Mode::Promote],
+        modes: &[Mode::Patch, Mode::Promote, Mode::Release],
         cli: true,
     },
     InputSpec {
@@ -303,7 +314,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Application directory under `flux/apps/`, for the default `manifest`. In `promote` it defaults to the image's last path segment and names the application in the branch, the commit and the pull request.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch, Mode::Promote],
+        modes: &[Mode::Patch, Mode::Promote, Mode::Release],
         cli: true,
     },
     InputSpec {
@@ -311,7 +322,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Environment directory (`develop`, `staging`, `production`), for the default `manifest`. In `promote` it defaults to `production`.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch, Mode::Promote],
+        modes: &[Mode::Patch, Mode::Promote, Mode::Release],
         cli: true,
     },
     InputSpec {
@@ -358,6 +369,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Select,
             Mode::Lint,
             Mode::Promote,
+            Mode::Release,
         ],
         cli: true,
     },
@@ -411,15 +423,15 @@ pub const INPUTS: &[InputSpec] = &[
         description: "The production version tag (immutable: a conflict when it already points to another digest). Default: `staging-tag` without its prerelease part (`v1.2.3-rc.4` → `v1.2.3`).",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Promote],
+        modes: PROMOTION,
         cli: true,
     },
     InputSpec {
         name: "moving-tag",
-        description: "The tag production's Flux provider follows. With `pull-request: true` it does not move in `promote` (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed.",
+        description: "The tag production's Flux provider follows. With `pull-request: true` it does not move in `promote` (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed. `release` moves it to the digest the merged overlay pins.",
         default: Some("production-latest"),
         kind: Kind::Text,
-        modes: &[Mode::Promote],
+        modes: PROMOTION,
         cli: true,
     },
     InputSpec {
@@ -456,10 +468,10 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "create-release",
-        description: "`true` or `false`. Recorded in the promotion commit (trailer `Gitops-Promote-Create-Release`) for the `release` run after the merge: whether it publishes a GitHub release.",
+        description: "`true` or `false`. In `promote`: recorded in the promotion commit (trailer `Gitops-Promote-Create-Release`) for the `release` run after the merge. In `release`: whether to publish the GitHub release; empty means what the promotion commit recorded, else `true`.",
         default: Some("true"),
         kind: Kind::Bool,
-        modes: &[Mode::Promote],
+        modes: PROMOTION,
         cli: true,
     },
     InputSpec {
@@ -533,12 +545,13 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "digest",
-        description: "The source image's digest, which every tag now points to (`sha256:…`). In `develop-build`/`staging-build`: the digest of `source-image` (set only when it is given). In `promote`: the staging image's digest, pinned in the overlay.",
+        description: "The source image's digest, which every tag now points to (`sha256:…`). In `develop-build`/`staging-build`: the digest of `source-image` (set only when it is given). In `promote`: the staging image's digest, pinned in the overlay; in `release`: the digest the merged overlay pins, which the moving tag now points to.",
         modes: &[
             Mode::DevelopBuild,
             Mode::StagingBuild,
             Mode::Retag,
             Mode::Promote,
+            Mode::Release,
         ],
     },
     OutputSpec {
@@ -610,6 +623,26 @@ pub const OUTPUTS: &[OutputSpec] = &[
         name: "pr-operation",
         description: "What happened to the pull request: `created`, `updated`, `unchanged` or `skipped`.",
         modes: &[Mode::Promote],
+    },
+    OutputSpec {
+        name: "moving-tag-operation",
+        description: "What happened to the moving tag: `created`, `moved`, `unchanged` or `skipped`.",
+        modes: &[Mode::Release],
+    },
+    OutputSpec {
+        name: "tag-operation",
+        description: "What happened to the git tag `{production-tag}`: `created`, `unchanged` or `skipped` (a rollback, or a tag left where it is).",
+        modes: &[Mode::Release],
+    },
+    OutputSpec {
+        name: "release-operation",
+        description: "What happened to the GitHub release: `created`, `updated` (its notes differed), `unchanged` or `skipped`.",
+        modes: &[Mode::Release],
+    },
+    OutputSpec {
+        name: "release-url",
+        description: "The GitHub release's URL (empty without one).",
+        modes: &[Mode::Release],
     },
     OutputSpec {
         name: "json",
@@ -734,6 +767,16 @@ impl Reader<'_> {
                 .and_then(|s| s.program_default())
                 .map(str::to_string),
         }
+    }
+
+    /// The value as given, without the spec's default (for inputs whose default depends on the mode).
+    pub fn given(&self, name: &str) -> Option<String> {
+        self.invocation
+            .raw
+            .get(name)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
     }
 
     /// A value the mode cannot work without.

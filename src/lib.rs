@@ -45,5 +45,6 @@ pub fn run(
         Mode::Select => modes::select::run(invocation, github, console),
         Mode::Lint => modes::lint::run(invocation, github, console),
         Mode::Promote => modes::promote::run(invocation, github, console),
+        Mode::Release => modes::release::run(invocation, github, console),
     }
 }

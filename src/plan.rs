@@ -88,6 +88,18 @@ pub enum Step {
         /// The open pull request's number when planning.
         existing: Option<u64>,
     },
+    /// Publish the GitHub release `tag` (on the existing git tag), or bring the existing one's notes up to date.
+    Release {
+        repository: String,
+        tag: String,
+        name: String,
+        body: String,
+        /// Marked the repository's latest release: only the highest version is.
+        latest: bool,
+        /// The release found when planning: its id, and whether it already says exactly this.
+        existing: Option<u64>,
+        up_to_date: bool,
+    },
 }
 
 /// How a commit reaches the repository.
@@ -254,6 +266,21 @@ impl Step {
                 ),
                 None => format!(
                     "open a pull request on `{repository}`: {branch} → {base_branch}, \"{title}\""
+                ),
+            },
+            Step::Release {
+                repository,
+                tag,
+                latest,
+                existing,
+                up_to_date,
+                ..
+            } => match (existing, up_to_date) {
+                (Some(_), true) => format!("release `{tag}` of `{repository}` already says this"),
+                (Some(_), false) => format!("update the notes of release `{tag}` of `{repository}`"),
+                (None, _) => format!(
+                    "publish release `{tag}` of `{repository}`{}",
+                    if *latest { " as the latest" } else { " (not the latest: a higher version exists)" }
                 ),
             },
         }

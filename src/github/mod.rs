@@ -70,7 +70,24 @@ pub fn parse_repository(s: &str) -> std::result::Result<(String, String), InputP
 pub fn workflow_token_notice() -> &'static str {
     todo!()
 }
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Release {
+    pub id: u64,
+    pub tag_name: String,
+    pub name: String,
+    pub body: String,
+    pub html_url: String,
+}
+pub struct NewRelease {
+    pub tag_name: String,
+    pub name: String,
+    pub body: String,
+    pub latest: bool,
+}
 impl Client {
+    pub fn release_by_tag(&self, tag: &str) -> Result<Option<Release>> { todo!() }
+    pub fn create_release(&self, new: &NewRelease) -> Result<Release> { todo!() }
+    pub fn update_release(&self, id: u64, name: &str, body: &str, latest: bool) -> Result<Release> { todo!() }
     pub fn new(settings: Settings) -> Result<Self> { todo!() }
     pub fn requests(&self) -> u64 { todo!() }
     pub fn take_progress(&self) -> Vec<String> { todo!() }

@@ -5,6 +5,7 @@ pub mod lint;
 pub mod patch;
 pub mod promote;
 pub mod registry_inputs;
+pub mod release;
 pub mod retag;
 pub mod retagging;
 pub mod select;

@@ -62,6 +62,12 @@ impl Manifest {
         matches!(self.descriptor.media_type.as_str(), OCI_INDEX | DOCKER_LIST)
     }
 
+    /// A top-level annotation (`org.opencontainers.image.revision`), when the manifest carries it.
+    pub fn annotation(&self, key: &str) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_slice(&self.bytes).ok()?;
+        v.get("annotations")?.get(key)?.as_str().map(str::to_string)
+    }
+
     /// For an index, its manifests; for an image, its config and layers. Read only to walk a copy.
     pub fn children(&self) -> Result<Vec<Descriptor>> {
         let bad = |e: serde_json::Error| {

@@ -1,0 +1,649 @@
+//! Owns the `release` mode, which finishes a promotion once its pull request is merged: inputs → facts (the
+//! production overlay at the pushed commit and before it, the digest it pins in the registry, where the moving
+//! tag points, the git tag, the existing GitHub release) → plan (move the moving tag; cut the git tag; publish
+//! or update the release) → apply → report. A push that lowered the version is a rollback: the moving tag moves
+//! back and nothing is published.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::actions::{Annotation, Console};
+use crate::apply::{self, Effects};
+use crate::changes::{self, Changes};
+use crate::env::GithubContext;
+use crate::error::{Error, InputProblem, Kind, Result};
+use crate::git::GitRepo;
+use crate::github;
+use crate::image::ImageName;
+use crate::inputs::{Invocation, Mode, Secret};
+use crate::manifests::{self, Pin, files};
+use crate::modes::promote::trailer;
+use crate::modes::registry_inputs::{mask_login, read_registry_settings};
+use crate::modes::retagging::{Rules, drain, gather, plan_steps};
+use crate::plan::{Applied, Operation, Plan, Step, retag_operation};
+use crate::registry::{self, Client, Reference};
+use crate::report::{Report, markdown_table, text_table};
+
+/// The remote the git tag is pushed to.
+pub const REMOTE: &str = "origin";
+
+/// The annotation an image's build commit is read from.
+pub const REVISION: &str = "org.opencontainers.image.revision";
+
+/// Typed inputs of `release`.
+#[derive(Debug, Clone)]
+pub struct ReleaseSettings {
+    pub image: ImageName,
+    pub manifest: String,
+    pub moving_tag: String,
+    /// `None`: what the promotion commit recorded, else `true`.
+    pub create_release: Option<bool>,
+    pub github_token: Option<Secret>,
+    pub dry_run: bool,
+    pub registry: registry::Settings,
+}
+
+impl ReleaseSettings {
+    /// Phase two of input parsing: every problem at once.
+    pub fn read(invocation: &Invocation, github: &GithubContext) -> Result<Self> {
+        let mut r = invocation.reader();
+        let image_raw = r.required(
+            "image",
+            "set `image` to the image the production overlay pins, e.g. `ghcr.io/org/app`",
+        );
+        let image = if image_raw.is_empty() {
+            None
+        } else {
+            r.parse("image", ImageName::parse)
+        };
+        let app = r
+            .text("app")
+            .or_else(|| {
+                image
+                    .as_ref()
+                    .and_then(|i| i.repository.rsplit('/').next().map(str::to_string))
+            })
+            .unwrap_or_default();
+        let environment = r
+            .text("environment")
+            .unwrap_or_else(|| "production".to_string());
+        let manifest = match r.text("manifest") {
+            Some(m) => {
+                if let Err(p) = files::check_relative("manifest", &m) {
+                    r.problem(p);
+                }
+                m
+            }
+            None => files::default_manifest(&app, &environment),
+        };
+        let moving_tag = r.text("moving-tag").unwrap_or_default();
+        if !crate::template::is_valid_oci_tag(&moving_tag) {
+            r.problem(InputProblem::new(
+                "moving-tag",
+                format!("`{moving_tag}` is not a valid OCI tag"),
+            ));
+        }
+        let create_release = match r.given("create-release").as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                r.problem(
+                    InputProblem::new("create-release", format!("`{other}` is not a boolean"))
+                        .help("use `true`, `false`, or leave it empty for what the promotion recorded"),
+                );
+                None
+            }
+        };
+        let github_token = r.secret("github-token");
+        let dry_run = r.bool("dry-run");
+        let registry = read_registry_settings(&mut r, github);
+        r.finish()?;
+        Ok(Self {
+            image: image.ok_or_else(|| Error::new(Kind::Input, "input `image` is missing"))?,
+            manifest,
+            moving_tag,
+            create_release,
+            github_token,
+            dry_run,
+            registry,
+        })
+    }
+}
+
+/// What the push changed in the overlay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverlayChange {
+    pub commit: String,
+    pub before: Option<Pin>,
+    pub after: Pin,
+}
+
+impl OverlayChange {
+    /// A lower version than before: the push reverted a promotion.
+    pub fn is_rollback(&self) -> bool {
+        let version = |t: &str| semver::Version::parse(t.strip_prefix('v').unwrap_or(t)).ok();
+        match (
+            self.before.as_ref().and_then(|b| b.tag.as_deref()).and_then(version),
+            self.after.tag.as_deref().and_then(version),
+        ) {
+            (Some(before), Some(after)) => after < before,
+            _ => false,
+        }
+    }
+}
+
+/// The `Gitops-Promote-*` trailers of the pushed commits (a merge's or a squash's message carries them).
+pub fn trailers(messages: &[String]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for message in messages {
+        for line in message.lines() {
+            if let Some((key, value)) = line.split_once(':')
+                && key.starts_with("Gitops-Promote-")
+            {
+                out.entry(key.trim().to_string())
+                    .or_insert_with(|| value.trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `tag` is the highest stable version among `tags` (itself included).
+pub fn is_highest(tag: &str, tags: &[String]) -> bool {
+    let version = |t: &str| {
+        semver::Version::parse(t.strip_prefix('v').unwrap_or(t))
+            .ok()
+            .filter(|v| v.pre.is_empty())
+    };
+    let Some(mine) = version(tag) else {
+        return false;
+    };
+    tags.iter().filter_map(|t| version(t)).all(|v| v <= mine)
+}
+
+/// The release notes: what production runs now, how to pull it, and the change list.
+pub fn release_notes(image: &str, tag: &str, digest: &str, changes: &Changes) -> String {
+    format!(
+        "Production runs `{image}:{tag}`, pinned to `{digest}`.\n\n```sh\ndocker pull {image}@{digest}\n```\n\n{}",
+        changes.to_markdown()
+    )
+}
+
+/// Runs `release` end to end.
+pub fn run(
+    invocation: &Invocation,
+    github: &GithubContext,
+    console: &mut Console,
+) -> Result<Report> {
+    let settings = ReleaseSettings::read(invocation, github)?;
+    mask_login(console, &settings.registry);
+    if let Some(token) = &settings.github_token {
+        console.mask(token.expose());
+    }
+    let mut annotations = Vec::new();
+    let git = GitRepo::open(&invocation.repo)?;
+    let head = git.head()?;
+    if let Some(sha) = github.sha.as_deref().filter(|s| !s.is_empty() && *s != head.sha) {
+        annotations.push(Annotation::warning(
+            "HEAD is not GITHUB_SHA",
+            format!("the checkout's HEAD is {} but the workflow runs for {sha}; the overlay is read at HEAD", head.sha),
+        ));
+    }
+    let parents = git.parents(&head.sha)?;
+    let after_text = git.file_at(&head.sha, &settings.manifest)?.ok_or_else(|| {
+        Error::input(
+            InputProblem::new("manifest", format!("`{}` does not exist at {}", settings.manifest, head.sha))
+                .help("set `manifest` (or `app` and `environment`) to the production overlay"),
+        )
+    })?;
+    let before_text = match parents.first() {
+        Some(p) => git.file_at(p, &settings.manifest)?,
+        None => None,
+    };
+    let image = settings.image.to_string();
+    let after = manifests::pinned(&after_text, &image).ok_or_else(|| {
+        Error::new(
+            Kind::NotFound,
+            format!("`{}` has no `images:` entry for `{image}`", settings.manifest),
+        )
+        .with_help("promote writes one; check `image` against the overlay's `images[].name`")
+    })?;
+    let before = before_text.and_then(|t| manifests::pinned(&t, &image));
+    let change = OverlayChange {
+        commit: head.sha.clone(),
+        before: before.clone(),
+        after: after.clone(),
+    };
+    if before.as_ref() == Some(&after) {
+        return Ok(skipped_report(&settings, &change));
+    }
+    let tag = after.tag.clone().ok_or_else(|| {
+        Error::new(
+            Kind::NotFound,
+            format!("`{}` pins `{image}` without a `newTag`: no version to release", settings.manifest),
+        )
+    })?;
+
+    // The registry: the pinned digest must exist (under the tag too), before anything moves.
+    let client = Client::new(settings.registry.clone())?;
+    console.group(&format!("Check `{image}:{tag}` and `{}` in the registry", settings.moving_tag));
+    let checked = check_registry(&client, &settings, &tag, after.digest.as_deref());
+    drain(&client, console);
+    console.end_group();
+    let (source, revision, registry_facts) = checked?;
+    let digest = registry_facts.source.digest.clone();
+    let moving = Reference {
+        image: settings.image.clone(),
+        tag: Some(settings.moving_tag.clone()),
+        digest: None,
+    };
+    let rules = Rules {
+        force: false,
+        moving_tags: BTreeSet::from([settings.moving_tag.clone()]),
+    };
+    let mut plan = Plan::new(Mode::Release, settings.dry_run);
+    plan.steps = plan_steps(&source, &registry_facts, std::slice::from_ref(&moving), &rules)?;
+    let rollback = change.is_rollback();
+    let previous = before.as_ref().and_then(|b| b.tag.clone());
+
+    // The git tag, on the commit the image was built from.
+    let tag_commit = match revision.as_deref().filter(|r| git.parents(r).is_ok()) {
+        Some(r) => r.to_string(),
+        None => {
+            if !rollback && git.tag_commit(&tag).is_none() {
+                annotations.push(Annotation::warning(
+                    "gitops-promote: image revision unknown",
+                    format!("`{image}@{digest}` has no `{REVISION}` annotation naming a commit of this repository; the git tag `{tag}` goes on the pushed commit {}", head.sha),
+                ));
+            }
+            head.sha.clone()
+        }
+    };
+    let local = git.tag_commit(&tag);
+    let remote = git.remote_tag_commit(REMOTE, &tag, settings.github_token.as_ref())?;
+    if rollback {
+        plan.skipped.push(format!(
+            "git tag and release: `{tag}` is a rollback from `{}`",
+            previous.as_deref().unwrap_or("?")
+        ));
+    } else {
+        for existing in [&local, &remote].into_iter().flatten() {
+            if *existing != tag_commit {
+                annotations.push(Annotation::warning(
+                    "gitops-promote: git tag left where it is",
+                    format!("git tag `{tag}` is on {existing}, not on the image's commit {tag_commit}; it is never moved"),
+                ));
+            }
+        }
+        match (&local, &remote) {
+            (_, Some(_)) => plan.skipped.push(format!("git tag `{tag}` exists on `{REMOTE}`: left as it is")),
+            (local, None) => plan.steps.push(Step::GitTag {
+                tag: tag.clone(),
+                commit: local.clone().unwrap_or_else(|| tag_commit.clone()),
+                remote: REMOTE.to_string(),
+                exists_locally: local.is_some(),
+                exists_on_remote: false,
+            }),
+        }
+    }
+
+    // The GitHub release.
+    let messages: Vec<String> = git
+        .commits_between(parents.first().map(String::as_str), &head.sha)?
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
+    let recorded = trailers(&messages);
+    let create_release = settings.create_release.unwrap_or_else(|| {
+        recorded
+            .get(trailer::CREATE_RELEASE)
+            .map(|v| v != "false")
+            .unwrap_or(true)
+    });
+    let changes = changes::list_to(&git, previous.clone(), local.as_deref().unwrap_or(&tag_commit));
+    let notes = release_notes(&image, &tag, &digest, &changes);
+    let repository = github.repository.clone().filter(|r| !r.is_empty()).unwrap_or_default();
+    let github_client = if create_release && !rollback {
+        if settings.github_token.is_none() {
+            return Err(Error::input(
+                InputProblem::new("github-token", "is required to publish the GitHub release")
+                    .help("pass `github-token` with `permissions: contents: write`, or set `create-release: false`"),
+            ));
+        }
+        let (owner, name) = github::parse_repository(&repository).map_err(Error::input)?;
+        Some(github::Client::new(github::Settings {
+            api_url: github.api_url().to_string(),
+            token: settings.github_token.clone(),
+            owner,
+            repo: name,
+            ..github::Settings::default()
+        })?)
+    } else {
+        if !rollback {
+            plan.skipped.push("GitHub release: `create-release` is false".to_string());
+        }
+        None
+    };
+    if let Some(client) = &github_client {
+        let existing = client.release_by_tag(&tag)?;
+        let tags: Vec<String> = git.tags()?.into_iter().map(|t| t.name).collect();
+        let name = tag.clone();
+        plan.steps.push(Step::Release {
+            repository: repository.clone(),
+            tag: tag.clone(),
+            up_to_date: existing
+                .as_ref()
+                .is_some_and(|r| r.name == name && r.body.trim_end() == notes.trim_end()),
+            existing: existing.map(|r| r.id),
+            name,
+            body: notes.clone(),
+            latest: is_highest(&tag, &tags),
+        });
+    }
+
+    let applied = apply::apply(
+        &plan,
+        &mut Effects {
+            git: Some(&git),
+            github_token: settings.github_token.as_ref(),
+            registry: Some(&client),
+            branches: None,
+            github: github_client.as_ref(),
+            console,
+        },
+    )?;
+    drain(&client, console);
+    Ok(report(
+        &settings,
+        &change,
+        &tag,
+        &digest,
+        rollback,
+        &plan,
+        &applied,
+        &notes,
+        annotations,
+    ))
+}
+
+type Checked = (Reference, Option<String>, crate::modes::retagging::RetagFacts);
+
+/// The pinned digest (or the tag's, when the overlay pins none) exists and the tag agrees with it; the moving
+/// tag's state; the image's build commit.
+fn check_registry(
+    client: &Client,
+    settings: &ReleaseSettings,
+    tag: &str,
+    digest: Option<&str>,
+) -> Result<Checked> {
+    let image = &settings.image;
+    let tagged = Reference {
+        image: image.clone(),
+        tag: Some(tag.to_string()),
+        digest: None,
+    };
+    client.declare(image, !settings.dry_run);
+    let under_tag = client.resolve(&tagged)?;
+    let digest = match (digest, &under_tag) {
+        (Some(d), Some(t)) if t.digest != d => {
+            return Err(Error::new(
+                Kind::Conflict,
+                format!("the overlay pins `{image}:{tag}` to {d}, but the registry's `{tag}` is {}: nothing was moved", t.digest),
+            )
+            .with_help("promote again (it retags the version to the digest it pins), or fix the overlay"));
+        }
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.digest.clone(),
+        (None, None) => {
+            return Err(Error::new(
+                Kind::NotFound,
+                format!("`{image}:{tag}` does not exist in the registry: nothing was moved"),
+            ));
+        }
+    };
+    let source = Reference {
+        image: image.clone(),
+        tag: None,
+        digest: Some(digest.clone()),
+    };
+    let moving = Reference {
+        image: image.clone(),
+        tag: Some(settings.moving_tag.clone()),
+        digest: None,
+    };
+    let facts = gather(client, &source, std::slice::from_ref(&moving), !settings.dry_run).map_err(|e| {
+        if e.kind == Kind::NotFound {
+            Error::new(
+                Kind::NotFound,
+                format!("the overlay pins `{image}@{digest}`, which the registry does not have: nothing was moved"),
+            )
+            .with_help("the image was deleted, or the overlay names another registry")
+        } else {
+            e
+        }
+    })?;
+    let revision = client
+        .cached_manifest(&digest)
+        .and_then(|m| m.annotation(REVISION));
+    Ok((source, revision, facts))
+}
+
+fn operation_of(plan: &Plan, applied: &[Applied], pick: fn(&Step) -> bool) -> Option<Operation> {
+    let step = plan.steps.iter().find(|s| pick(s))?;
+    if let Some(a) = applied.iter().find(|a| &a.step == step) {
+        return Some(a.operation);
+    }
+    Some(match step {
+        Step::Retag {
+            digest, old_digest, ..
+        } => retag_operation(old_digest.as_deref(), digest),
+        Step::GitTag {
+            exists_locally: true,
+            exists_on_remote: true,
+            ..
+        } => Operation::Unchanged,
+        Step::Release {
+            up_to_date: true, ..
+        } => Operation::Unchanged,
+        Step::Release {
+            existing: Some(_), ..
+        } => Operation::Updated,
+        _ => Operation::Created,
+    })
+}
+
+fn word(op: Option<Operation>, dry_run: bool) -> String {
+    op.map(|o| crate::modes::promote::operation_word(o, dry_run))
+        .unwrap_or_else(|| "skipped".to_string())
+}
+
+fn skipped_report(settings: &ReleaseSettings, change: &OverlayChange) -> Report {
+    let why = format!(
+        "the pushed commit {} does not change what `{}` pins `{}` to",
+        change.commit.get(..7).unwrap_or(&change.commit),
+        settings.manifest,
+        settings.image
+    );
+    let mut outputs = BTreeMap::new();
+    for name in ["moving-tag-operation", "tag-operation", "release-operation"] {
+        outputs.insert(name.to_string(), "skipped".to_string());
+    }
+    outputs.insert("digest".into(), change.after.digest.clone().unwrap_or_default());
+    outputs.insert("production-tag".into(), change.after.tag.clone().unwrap_or_default());
+    outputs.insert("release-url".into(), String::new());
+    outputs.insert(
+        "json".into(),
+        json!({"mode": Mode::Release, "skipped": why, "overlay": change}).to_string(),
+    );
+    Report {
+        outputs,
+        summary: format!("## gitops-promote release\n\nNothing to release: {why}.\n"),
+        text: format!("gitops-promote release\n  nothing to release: {why}\n"),
+        annotations: vec![Annotation::notice("gitops-promote: nothing to release", why)],
+        failure: None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    settings: &ReleaseSettings,
+    change: &OverlayChange,
+    tag: &str,
+    digest: &str,
+    rollback: bool,
+    plan: &Plan,
+    applied: &[Applied],
+    notes: &str,
+    annotations: Vec<Annotation>,
+) -> Report {
+    let dry = settings.dry_run;
+    let moving_op = operation_of(plan, applied, |s| matches!(s, Step::Retag { .. }));
+    let tag_op = operation_of(plan, applied, |s| matches!(s, Step::GitTag { .. }));
+    let release_op = operation_of(plan, applied, |s| matches!(s, Step::Release { .. }));
+    let release_url = applied
+        .iter()
+        .find_map(|a| a.produced.get("release-url").cloned())
+        .unwrap_or_default();
+    let previous = change
+        .before
+        .as_ref()
+        .and_then(|b| b.tag.clone())
+        .unwrap_or_else(|| "none".to_string());
+    let tag_word = match (tag_op, rollback) {
+        (Some(op), _) => word(Some(op), dry),
+        (None, true) => "skipped".to_string(),
+        // The tag exists on the remote already: left as it is.
+        (None, false) => "unchanged".to_string(),
+    };
+    let mut outputs = BTreeMap::new();
+    outputs.insert("digest".to_string(), digest.to_string());
+    outputs.insert("production-tag".to_string(), tag.to_string());
+    outputs.insert("moving-tag-operation".to_string(), word(moving_op, dry));
+    outputs.insert("tag-operation".to_string(), tag_word.clone());
+    outputs.insert("release-operation".to_string(), word(release_op, dry));
+    outputs.insert("release-url".to_string(), release_url.clone());
+    let json = json!({
+        "mode": Mode::Release,
+        "dry_run": dry,
+        "overlay": change,
+        "rollback": rollback,
+        "production_tag": tag,
+        "previous_tag": previous,
+        "digest": digest,
+        "moving_tag_operation": word(moving_op, dry),
+        "tag_operation": tag_word,
+        "release_operation": word(release_op, dry),
+        "release_url": release_url,
+        "plan": plan,
+        "applied": applied,
+    });
+    outputs.insert("json".to_string(), json.to_string());
+
+    let image = settings.image.to_string();
+    let rows = vec![
+        (
+            "Production runs",
+            format!("`{image}:{tag}` @ `{digest}`"),
+        ),
+        (
+            "Change",
+            if rollback {
+                format!("rolled back from `{previous}` to `{tag}`")
+            } else {
+                format!("`{previous}` → `{tag}`")
+            },
+        ),
+        (
+            "Moving tag",
+            format!("`{}` {}", settings.moving_tag, word(moving_op, dry)),
+        ),
+        ("Git tag", format!("`{tag}` {tag_word}")),
+        (
+            "GitHub release",
+            if release_url.is_empty() {
+                word(release_op, dry)
+            } else {
+                format!("[{tag}]({release_url}) {}", word(release_op, dry))
+            },
+        ),
+        (
+            "Pushed commit",
+            format!("`{}`", change.commit.get(..7).unwrap_or(&change.commit)),
+        ),
+    ];
+    let title = format!("gitops-promote release{}", if dry { " (dry run)" } else { "" });
+    let clean = |s: &str| s.replace(['"', '`'], "");
+    let mut summary = format!("## {title}\n\n{}\n", markdown_table(&rows));
+    summary.push_str(&format!(
+        "```mermaid\nflowchart LR\n  before[\"production was<br/>{}\"] -->|\"{}\"| now[\"production runs<br/>{}<br/>{}\"]\n```\n\n",
+        clean(&previous),
+        if rollback { "rollback" } else { "release" },
+        clean(tag),
+        digest.get(..19).unwrap_or(digest)
+    ));
+    if !rollback && plan.steps.iter().any(|s| matches!(s, Step::Release { .. })) {
+        summary.push_str(&format!("<details><summary>Release notes</summary>\n\n{notes}\n</details>\n\n"));
+    }
+    summary.push_str(&plan.to_markdown());
+    let mut text = format!("{title}\n{}", text_table(&rows));
+    if dry {
+        text.push_str(&format!(
+            "\nplan (JSON):\n{}\n\n{}",
+            serde_json::to_string_pretty(plan).unwrap_or_default(),
+            plan.to_markdown()
+        ));
+    }
+    Report {
+        outputs,
+        summary,
+        text,
+        annotations,
+        failure: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pin(tag: &str) -> Pin {
+        Pin {
+            tag: Some(tag.into()),
+            digest: None,
+        }
+    }
+
+    #[test]
+    fn a_lower_version_is_a_rollback() {
+        let change = |before: Option<&str>, after: &str| OverlayChange {
+            commit: "c".into(),
+            before: before.map(pin),
+            after: pin(after),
+        };
+        assert!(change(Some("v1.3.0"), "v1.2.0").is_rollback());
+        assert!(!change(Some("v1.2.0"), "v1.3.0").is_rollback());
+        assert!(!change(None, "v1.3.0").is_rollback());
+    }
+
+    #[test]
+    fn only_the_highest_stable_version_is_latest() {
+        let tags: Vec<String> = ["v1.2.0", "v1.3.0", "v1.4.0-rc.1", "production-latest"]
+            .map(String::from)
+            .to_vec();
+        assert!(is_highest("v1.3.0", &tags));
+        assert!(!is_highest("v1.2.0", &tags));
+        assert!(is_highest("v1.3.1", &tags));
+    }
+
+    #[test]
+    fn trailers_come_from_any_pushed_commit() {
+        let t = trailers(&[
+            "Merge pull request #3 from org/promote-v1.2.3".into(),
+            "chore(release): promote\n\nGitops-Promote-Create-Release: false\n".into(),
+        ]);
+        assert_eq!(t.get(trailer::CREATE_RELEASE).map(String::as_str), Some("false"));
+    }
+}
