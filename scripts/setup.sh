@@ -31,3 +31,16 @@ command -v kubectl >/dev/null || { echo "setup: kubectl (with kustomize) is miss
 py_scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 command -v zizmor >/dev/null || [ -x "$py_scripts/zizmor" ] \
   || python3 -m pip install --quiet --disable-pip-version-check zizmor==1.32.0
+
+# GitHub's official REST API description: the test GitHub (tests/it/support/github) checks every request
+# against it. Only the one file is taken from the package tarball (a full npm install is 385 MB).
+openapi_dir="$(cd "$(dirname "$0")/.." && pwd)/.cache/openapi"
+if [ ! -s "$openapi_dir/api.github.com.json" ]; then
+  echo "setup: downloading @octokit/openapi (GitHub's REST API description)"
+  mkdir -p "$openapi_dir"
+  pack_dir=$(mktemp -d)
+  (cd "$pack_dir" && npm pack --silent @octokit/openapi@23.0.2 >/dev/null)
+  tar -xzf "$pack_dir"/octokit-openapi-*.tgz -C "$pack_dir" package/generated/api.github.com.json
+  mv "$pack_dir/package/generated/api.github.com.json" "$openapi_dir/api.github.com.json"
+  rm -rf "$pack_dir"
+fi
