@@ -245,7 +245,7 @@ fn first_run_creates_the_version_tag_the_commit_and_one_pull_request_and_a_rerun
     assert_eq!(pr.requested_reviewers, ["alice"]);
     assert_eq!(out["pr-number"], pr.number.to_string());
     insta::with_settings!({filters => filters(&w)}, {
-        insta::assert_snapshot!("promote_pull_request_body", pr.body);
+        insta::assert_snapshot!("promote_pull_request_body", pr.body.clone().unwrap_or_default());
         insta::assert_snapshot!("promote_summary", runner.summary());
     });
 
