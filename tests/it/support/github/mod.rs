@@ -298,7 +298,7 @@ fn accepts_json(accept: Option<&str>, declared: &[String]) -> bool {
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        JSON_MEDIA.contains(&media.as_str()) || declared.iter().any(|d| *d == media)
+        JSON_MEDIA.contains(&media.as_str()) || declared.contains(&media)
     })
 }
 

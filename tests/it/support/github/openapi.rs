@@ -681,18 +681,17 @@ impl Operation {
                         .trim()
                         .to_ascii_lowercase()
                 });
-                match media {
-                    Some(media) if !spec.media_types.iter().any(|m| *m == media) => {
-                        problems.push(format!(
-                            "request body: content type {media} is not one of {:?}",
-                            spec.media_types
-                        ))
-                    }
-                    _ => {
-                        if let Some(validator) = &spec.validator {
-                            describe(validator.iter_errors(body), "request body", &mut problems);
-                        }
-                    }
+                // No Content-Type is GitHub's default (JSON); another type breaks the description.
+                if let Some(media) = media
+                    && !spec.media_types.contains(&media)
+                {
+                    problems.push(format!(
+                        "request body: content type {media} is not one of {:?}",
+                        spec.media_types
+                    ));
+                }
+                if let Some(validator) = &spec.validator {
+                    describe(validator.iter_errors(body), "request body", &mut problems);
                 }
             }
             (Some(spec), None) if spec.required => {

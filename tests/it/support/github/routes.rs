@@ -187,13 +187,13 @@ impl Ctx<'_> {
 
     fn localize(&self, value: &mut Value) {
         match value {
-            Value::String(text) => {
-                if text.contains("api.github.com") || text.contains("octocat/Hello-World") {
-                    *text = text.replace("https://api.github.com", self.base).replace(
-                        "octocat/Hello-World",
-                        &format!("{}/{}", self.owner, self.name),
-                    );
-                }
+            Value::String(text)
+                if text.contains("api.github.com") || text.contains("octocat/Hello-World") =>
+            {
+                *text = text.replace("https://api.github.com", self.base).replace(
+                    "octocat/Hello-World",
+                    &format!("{}/{}", self.owner, self.name),
+                );
             }
             Value::Array(items) => items.iter_mut().for_each(|item| self.localize(item)),
             Value::Object(map) => map.values_mut().for_each(|item| self.localize(item)),
