@@ -139,6 +139,25 @@ impl OverlayChange {
 pub fn trailers(messages: &[String]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for message in messages {
+        // A squash merge whose message is the pull request's description carries the promotion's record as
+        // the comment `promote` writes at the end of the body.
+        if let Some(start) = message.find("<!-- gitops-promote: ")
+            && let Some(end) = message[start..].find(" -->")
+            && let Ok(record) = serde_json::from_str::<serde_json::Value>(
+                &message[start + "<!-- gitops-promote: ".len()..start + end],
+            )
+        {
+            for (key, field) in [
+                (trailer::CREATE_RELEASE, "create_release"),
+                (trailer::STAGING_TAG, "staging_tag"),
+                (trailer::DIGEST, "digest"),
+            ] {
+                if let Some(v) = record.get(field) {
+                    let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                    out.entry(key.to_string()).or_insert(v);
+                }
+            }
+        }
         for line in message.lines() {
             if let Some((key, value)) = line.split_once(':')
                 && key.starts_with("Gitops-Promote-")
@@ -645,5 +664,10 @@ mod tests {
             "chore(release): promote\n\nGitops-Promote-Create-Release: false\n".into(),
         ]);
         assert_eq!(t.get(trailer::CREATE_RELEASE).map(String::as_str), Some("false"));
+        let squash = trailers(&[
+            "Promote backend v1.2.3 to production (#3)\n\n## Promote\n\n<!-- gitops-promote: {\"create_release\":false,\"digest\":\"sha256:x\"} -->\n".into(),
+        ]);
+        assert_eq!(squash.get(trailer::CREATE_RELEASE).map(String::as_str), Some("false"));
+        assert_eq!(squash.get(trailer::DIGEST).map(String::as_str), Some("sha256:x"));
     }
 }

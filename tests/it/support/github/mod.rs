@@ -22,7 +22,7 @@ use hyper::http::request::Parts;
 use hyper::{Request, Response};
 use serde_json::{Value, json};
 
-pub use state::{Fault, Permissions, PullState, Recorded};
+pub use state::{Fault, Permissions, PullState, Recorded, Release};
 
 use openapi::{NoRoute, SPEC};
 use routes::Reply;
@@ -142,6 +142,11 @@ impl TestGithub {
         let repo = git::open(&self.shared.bare);
         routes::refresh_heads(&repo, &mut state);
         state.pulls.clone()
+    }
+
+    /// Every release, oldest first.
+    pub fn releases(&self) -> Vec<Release> {
+        self.shared.lock().releases.clone()
     }
 
     /// Squash-merges pull request `number` as GitHub does: a new commit on the base branch with the head's
