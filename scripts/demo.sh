@@ -165,6 +165,23 @@ curl -fsS -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+j
   | python3 -c 'import json,sys; [print("  #%d %s (%s -> %s) labels=%s\n  %s" % (p["number"], p["title"], p["head"]["ref"], p["base"]["ref"], [l["name"] for l in p["labels"]], p["html_url"])) for p in json.load(sys.stdin)]'
 printf '  production-latest still points to v0.1.0 (%s): it moves when the merged change is released\n' "$(digest_of production-latest | cut -c1-19)"
 
+bold "== review and merge the pull request (gh pr merge --squash), then the push to main runs release =="
+number=$(curl -fsS -H "Authorization: Bearer $token" -A demo "$api/repos/org/app/pulls?state=open&head=org:promote-v0.2.0" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["number"])')
+curl -fsS -X PUT -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo \
+  -H 'Content-Type: application/json' -d '{"merge_method":"squash"}' "$api/repos/org/app/pulls/$number/merge" >/dev/null
+git pull -q --ff-only origin main
+step "release: production-latest to the merged digest, the GitHub release with its notes" \
+  INPUT_MODE=release INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"
+step "release again (unchanged)" \
+  INPUT_MODE=release INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"
+
+bold "== revert the promotion (git revert + push): release rolls production back =="
+git revert -q --no-edit HEAD
+git push -q origin main
+step "release after the revert: production-latest back to v0.1.0, no new release" \
+  INPUT_MODE=release INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"
+
 bold "== what Flux will run =="
 step "lint the flux/ tree (predictions from the registry's current tags)" INPUT_MODE=lint
 printf 'filter:\n  includeTag: %s\n  semver: ">=0.0.0"\n' "'^v\\d+\\.\\d+\\.\\d+\$'" >"$work/staging-filter.yaml"

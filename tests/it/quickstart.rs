@@ -38,6 +38,9 @@ fn the_local_pipeline_runs_from_release_to_rollback() {
         "pr-operation:      created",
         "pr-operation:      unchanged",
         "#1 Promote backend v0.2.0 to production (promote-v0.2.0 -> main)",
+        "release-operation:  created",
+        "release-operation:  unchanged",
+        "rolled back from `v0.2.0` to `v0.1.0`",
         "0 error(s), 0 warning(s)",
         "origin has the release tags: refs/tags/v0.1.0 refs/tags/v0.2.0",
     ] {

@@ -27,6 +27,7 @@ pub const SERVED: &[(&str, &str)] = &[
     ("POST", "/repos/{owner}/{repo}/pulls"),
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+    ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
     (
         "POST",

@@ -89,6 +89,7 @@ pub fn handle(mut ctx: Ctx<'_>) -> Reply {
         | "git/delete-ref"
         | "repos/create-release"
         | "repos/update-release" => Some(("contents", ctx.permissions.contents_write)),
+        "pulls/merge" => Some(("contents", ctx.permissions.contents_write)),
         "pulls/create" | "pulls/update" | "issues/add-labels" | "pulls/request-reviewers" => {
             Some(("pull_requests", ctx.permissions.pull_requests_write))
         }
@@ -117,6 +118,7 @@ pub fn handle(mut ctx: Ctx<'_>) -> Reply {
         "pulls/create" => create_pull(&mut ctx),
         "pulls/get" => get_pull(&mut ctx),
         "pulls/update" => update_pull(&mut ctx),
+        "pulls/merge" => merge_pull(&mut ctx),
         "issues/add-labels" => add_labels(&mut ctx),
         "pulls/request-reviewers" => request_reviewers(&mut ctx),
         "repos/get-release-by-tag" => get_release_by_tag(&ctx),
@@ -671,6 +673,38 @@ pub fn squash_merge(repo: &Repository, state: &mut State, number: u64) -> String
         .verified
         .insert(sha.clone(), (true, "valid".to_string()));
     sha
+}
+
+/// `PUT /pulls/{n}/merge`: a squash merge (the only method the fake knows; others are refused as a repository
+/// that allows only squash merging refuses them).
+fn merge_pull(ctx: &mut Ctx<'_>) -> Reply {
+    refresh_heads(ctx.repo, ctx.state);
+    let Some(index) = pull_number(ctx, "pull_number") else {
+        return ctx.not_found();
+    };
+    let pull = ctx.state.pulls[index].clone();
+    if pull.state != "open" {
+        return Reply::message(405, "Pull Request is not mergeable", &ctx.op.docs_url);
+    }
+    if let Some(method) = string(ctx.body, "merge_method").filter(|m| *m != "squash") {
+        return Reply::message(
+            405,
+            &format!("{method} merges are not allowed on this repository."),
+            &ctx.op.docs_url,
+        );
+    }
+    if let Some(sha) = string(ctx.body, "sha").filter(|s| *s != pull.head_sha) {
+        return Reply::message(
+            409,
+            &format!("Head branch was modified. Review and try the merge again. ({sha})"),
+            &ctx.op.docs_url,
+        );
+    }
+    let sha = squash_merge(ctx.repo, ctx.state, pull.number);
+    Reply::json(
+        200,
+        json!({ "sha": sha, "merged": true, "message": "Pull Request successfully merged" }),
+    )
 }
 
 fn string<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
