@@ -528,7 +528,7 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "git-tag-operation",
-        description: "What happened to the git tag: `created`, `unchanged` or `skipped`.",
+        description: "What happened to the git tag: `created`, `unchanged` or `skipped` (in a dry run `would-create` instead of `created`).",
         modes: BUILD,
     },
     OutputSpec {
@@ -548,12 +548,17 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "result",
-        description: "JSON list, one entry per tag: `tag`, `reference`, `operation` (`created`, `unchanged` or `moved`) and `old_digest`.",
+        description: "JSON list, one entry per tag: `tag`, `reference`, `operation` (`created`, `unchanged` or `moved`; in a dry run `would-create` and `would-move` instead) and `old_digest`.",
         modes: &[Mode::Retag],
     },
     OutputSpec {
         name: "changed",
-        description: "`true` when the manifest was (or, in a dry run, would be) changed, else `false`.",
+        description: "`true` when this run changed the manifest, else `false` (always `false` in a dry run: see `manifest-operation`).",
+        modes: &[Mode::Patch],
+    },
+    OutputSpec {
+        name: "manifest-operation",
+        description: "What happened to the manifest: `changed` or `unchanged` (in a dry run `would-change` instead of `changed`).",
         modes: &[Mode::Patch],
     },
     OutputSpec {
@@ -593,7 +598,7 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "commit-operation",
-        description: "What happened to the commit: `created`, `updated` (the branch was reset onto the base branch's new tip), `unchanged` or `skipped`.",
+        description: "What happened to the commit: `created`, `updated` (the branch was reset onto the base branch's new tip), `unchanged` or `skipped` (in a dry run `would-create` and `would-update` instead).",
         modes: &[Mode::Promote],
     },
     OutputSpec {
@@ -608,7 +613,7 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "pr-operation",
-        description: "What happened to the pull request: `created`, `updated`, `unchanged` or `skipped`.",
+        description: "What happened to the pull request: `created`, `updated`, `unchanged` or `skipped` (in a dry run `would-create` and `would-update` instead).",
         modes: &[Mode::Promote],
     },
     OutputSpec {

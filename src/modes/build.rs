@@ -445,7 +445,7 @@ fn report(
         None => "none".to_string(),
     };
     let git_tag = match (&outcome.release_tag, operation) {
-        (Ok(name), op) => format!("`{name}` {}", op.as_str()),
+        (Ok(name), op) => format!("`{name}` {}", op.phrase(settings.dry_run)),
         (Err(reason), _) => format!("skipped ({reason})"),
     };
     let head = facts.head.sha.get(..7).unwrap_or(&facts.head.sha);
@@ -492,7 +492,7 @@ fn report(
         "labels": outcome.labels,
         "decision": d,
         "git_tag": outcome.release_tag.as_ref().ok(),
-        "git_tag_operation": operation.as_str(),
+        "git_tag_operation": operation.reported(settings.dry_run),
         "flux_check": flux_check,
         "digest": digest,
         "plan": plan,
@@ -507,7 +507,7 @@ fn report(
     outputs.insert("labels".to_string(), labels.clone());
     outputs.insert(
         "git-tag-operation".to_string(),
-        operation.as_str().to_string(),
+        operation.reported(settings.dry_run),
     );
     if let Some(digest) = &digest {
         outputs.insert("digest".to_string(), digest.clone());

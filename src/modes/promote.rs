@@ -1104,21 +1104,6 @@ fn operation_of(step: &Step, applied: &[Applied], dry_run: bool) -> Option<(Oper
     Some((planned, BTreeMap::new()))
 }
 
-/// An operation as an output value: in a dry run it says what would happen (`would-create`), so a workflow
-/// condition on `created` never fires for a run that did nothing.
-pub fn operation_word(operation: Operation, dry_run: bool) -> String {
-    if !dry_run {
-        return operation.as_str().to_string();
-    }
-    match operation {
-        Operation::Unchanged | Operation::Skipped => operation.as_str().to_string(),
-        Operation::Created => "would-create".to_string(),
-        Operation::Updated => "would-update".to_string(),
-        Operation::Moved => "would-move".to_string(),
-        Operation::Changed => "would-change".to_string(),
-    }
-}
-
 fn report(
     settings: &PromoteSettings,
     promotion: &Promotion,
@@ -1137,7 +1122,7 @@ fn report(
     let op = |step: Option<&Step>| step.and_then(|s| operation_of(s, applied, dry));
     let word = |o: &Option<(Operation, BTreeMap<String, String>)>| {
         o.as_ref()
-            .map(|(op, _)| operation_word(*op, dry))
+            .map(|(op, _)| op.reported(dry))
             .unwrap_or_else(|| "skipped".to_string())
     };
     let version_op = op(version_step);
@@ -1455,14 +1440,6 @@ mod tests {
         );
         assert_eq!(kinds(&p), ["retag", "commit-to-main", "retag"]);
         assert!(matches!(&p.steps[2], Step::Retag { target, .. } if target.ends_with(":production-latest")));
-    }
-
-    #[test]
-    fn dry_run_operations_cannot_be_mistaken_for_effects() {
-        assert_eq!(operation_word(Operation::Created, true), "would-create");
-        assert_eq!(operation_word(Operation::Updated, true), "would-update");
-        assert_eq!(operation_word(Operation::Unchanged, true), "unchanged");
-        assert_eq!(operation_word(Operation::Created, false), "created");
     }
 
     #[test]

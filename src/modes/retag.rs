@@ -129,7 +129,7 @@ pub struct TagResult {
     pub old_digest: Option<String>,
 }
 
-/// The `result` entries: what was done, or (dry run) what would be.
+/// The `result` entries: what was done, or (dry run) what would be (`would-create`, `would-move`).
 pub fn results(plan: &Plan, applied: &[Applied]) -> Vec<TagResult> {
     plan.steps
         .iter()
@@ -154,7 +154,7 @@ pub fn results(plan: &Plan, applied: &[Applied]) -> Vec<TagResult> {
                     .map(|(_, t)| t.to_string())
                     .unwrap_or_default(),
                 reference: target.clone(),
-                operation: operation.as_str().to_string(),
+                operation: operation.reported(plan.dry_run),
                 old_digest: old_digest.clone(),
             })
         })
@@ -266,7 +266,7 @@ fn report(
             r.reference, r.operation
         ));
         text.push_str(&format!(
-            "  {:<9}  {}{}\n",
+            "  {:<12}  {}{}\n",
             r.operation,
             r.reference,
             if old.is_empty() || r.operation == "unchanged" {
@@ -422,7 +422,8 @@ mod tests {
         insta::assert_snapshot!("retag_summary", report.summary);
         let result: serde_json::Value =
             serde_json::from_str(&report.outputs["result"]).expect("json");
-        assert_eq!(result[1]["operation"], "moved");
+        assert_eq!(result[0]["operation"], "would-create", "a dry run");
+        assert_eq!(result[1]["operation"], "would-move");
         assert_eq!(
             result[1]["old_digest"],
             format!("sha256:{}", "b".repeat(64))

@@ -283,6 +283,39 @@ fn dry_run_prints_the_plan_and_pushes_nothing() {
 }
 
 #[test]
+fn a_dry_run_reports_would_create_not_created() {
+    // Regression: `staging-build --dry-run` output `git-tag-operation: created` and a summary row "Git tag
+    // `v0.2.0` created" although nothing was created, so a job gated on `== 'created'` fired on a dry run.
+    let s = Scratch::new();
+    s.commit("feat: first");
+    s.git(&["tag", "v0.1.0"]);
+    s.commit("feat!: breaking on 0.x");
+    let runner = Runner::new();
+    runner
+        .action(
+            &s.work,
+            &[
+                ("mode", "staging-build"),
+                ("image", "ghcr.io/org/app"),
+                ("dry-run", "true"),
+            ],
+        )
+        .assert()
+        .success();
+    let out = runner.outputs();
+    assert_eq!(out["git-tag-operation"], "would-create");
+    let json: serde_json::Value = serde_json::from_str(&out["json"]).expect("json output");
+    assert_eq!(json["git_tag_operation"], "would-create");
+    let summary = runner.summary();
+    assert!(
+        summary.contains("| Git tag | `v0.2.0` would be created |"),
+        "{summary}"
+    );
+    assert!(!summary.contains("`v0.2.0` created"), "{summary}");
+    assert!(s.origin_tag("v0.2.0").is_none(), "a dry run pushes nothing");
+}
+
+#[test]
 fn the_cli_prints_the_same_facts_readably() {
     let s = develop_flow();
     gitops_promote_cli(&s)

@@ -133,6 +133,41 @@ fn dry_run_shows_the_diff_and_touches_nothing() {
 }
 
 #[test]
+fn a_dry_run_outputs_changed_false_and_would_change() {
+    // Regression: a dry run output `changed=true`, so `if: steps.patch.outputs.changed == 'true'` committed a
+    // file that was never written.
+    let path = "deploy/kustomization.yaml";
+    let repo = repo_with(path, KUSTOMIZATION);
+    let inputs = [
+        ("mode", "patch"),
+        ("manifest", path),
+        ("image", "ghcr.io/ldbl/backend"),
+        ("tag", "v1.2.3"),
+    ];
+    let dry = Runner::new();
+    let mut dry_inputs = inputs.to_vec();
+    dry_inputs.push(("dry-run", "true"));
+    dry.action(repo.path(), &dry_inputs).assert().success();
+    assert_eq!(dry.outputs()["changed"], "false");
+    assert_eq!(dry.outputs()["manifest-operation"], "would-change");
+    assert!(dry.outputs()["diff"].contains("+  newTag: v1.2.3"));
+    assert!(
+        dry.summary().contains("would be changed (1 value(s))"),
+        "{}",
+        dry.summary()
+    );
+    assert_eq!(read(repo.path(), path), KUSTOMIZATION);
+
+    let real = Runner::new();
+    real.action(repo.path(), &inputs).assert().success();
+    assert_eq!(real.outputs()["changed"], "true");
+    assert_eq!(real.outputs()["manifest-operation"], "changed");
+    let again = Runner::new();
+    again.action(repo.path(), &dry_inputs).assert().success();
+    assert_eq!(again.outputs()["manifest-operation"], "unchanged");
+}
+
+#[test]
 fn paths_leaving_the_repository_are_refused() {
     let outer = tempfile::tempdir().expect("tempdir");
     let repo = outer.path().join("repo");

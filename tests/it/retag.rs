@@ -340,6 +340,41 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
 }
 
 #[test]
+fn a_dry_run_result_says_would_create_and_would_move() {
+    // Regression: a dry run's `result` said `created` and `moved` for tags it never wrote, so a job gated on
+    // `operation == 'moved'` fired on a dry run.
+    let s = setup(Auth::Anonymous, 1, Format::Oci, None);
+    let (_, assert) = run_retag(&[("source", &s.source), ("tags", "production-latest")]);
+    assert.success();
+    // A second image in the same repository, so that `production-latest` would move.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let layout = images::layout(tmp.path(), 1, 1, 1024);
+    let newer = format!("{}/app:v2.0.0", s.registry.addr);
+    images::push(&layout, &newer, Format::Oci, None);
+    let before = s.registry.writes().len();
+    let (runner, assert) = run_retag(&[
+        ("source", &newer),
+        ("tags", "v2.0.0-stable,production-latest,v2.0.0"),
+        ("dry-run", "true"),
+    ]);
+    assert.success();
+    assert_eq!(
+        operations(&runner),
+        ["would-create", "would-move", "unchanged"]
+    );
+    let summary = runner.summary();
+    assert!(summary.contains("| would-move |"), "{summary}");
+    assert!(!summary.contains("| moved |"), "{summary}");
+    assert_eq!(
+        s.registry.writes().len(),
+        before,
+        "a dry run writes nothing"
+    );
+    let latest = format!("{}/app:production-latest", s.registry.addr);
+    assert_eq!(images::digest(&latest, None), s.digest);
+}
+
+#[test]
 fn faults_429_503_drops_and_slowness_converge_to_the_right_digest() {
     let s = setup(Auth::Anonymous, 2, Format::Oci, None);
     let proxy = Proxy::start(&s.registry.addr);
