@@ -111,9 +111,12 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
             draft,
             ..
         } => {
-            let github = effects
-                .github
-                .ok_or_else(|| Error::new(Kind::Upstream, "no GitHub client to open a pull request with"))?;
+            let github = effects.github.ok_or_else(|| {
+                Error::new(
+                    Kind::Upstream,
+                    "no GitHub client to open a pull request with",
+                )
+            })?;
             let (operation, pull) = match github.find_pull(branch, base_branch)? {
                 None => {
                     let pull = github.create_pull(&github::NewPull {
@@ -321,7 +324,10 @@ fn commit(
         let base_now = host.tip(target.base_branch)?.ok_or_else(|| {
             Error::new(
                 Kind::NotFound,
-                format!("branch `{}` disappeared while committing", target.base_branch),
+                format!(
+                    "branch `{}` disappeared while committing",
+                    target.base_branch
+                ),
             )
         })?;
         if base_now != base {
