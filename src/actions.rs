@@ -161,6 +161,14 @@ impl Console {
         self.line(&line);
     }
 
+    /// A log group on a runner only: on a terminal, where stdout is the report (`lint`) or data (`select`),
+    /// no heading is printed.
+    pub fn group_on_runner(&mut self, name: &str) {
+        if self.in_actions {
+            self.group(name);
+        }
+    }
+
     pub fn end_group(&mut self) {
         if self.in_actions {
             self.line("::endgroup::");

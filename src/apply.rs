@@ -53,11 +53,14 @@ pub fn apply(plan: &Plan, effects: &mut Effects<'_>) -> Result<Vec<Applied>> {
                 effects.console.info(&line);
             }
         }
+        // The outcome is the step's last line, inside its group (a failure is reported once, by the caller).
+        if let Ok((operation, _)) = &done {
+            effects
+                .console
+                .info(&format!("{}: {}", operation.as_str(), step.describe()));
+        }
         effects.console.end_group();
         let (operation, produced) = done?;
-        effects
-            .console
-            .info(&format!("{}: {}", operation.as_str(), step.describe()));
         applied.push(Applied {
             step: step.clone(),
             operation,

@@ -244,9 +244,11 @@ fn registry_tags(
     mask_login(console, &registry);
     let reader = TagReader::new(registry, true)?;
     for image in images {
+        console.group_on_runner(&format!("List the tags of `{image}`"));
         let listed = ImageName::parse(&image)
             .map_err(|p| p.message)
             .and_then(|name| reader.list(&name, console).map_err(|e| e.message));
+        console.end_group();
         match listed {
             Ok(list) => {
                 tags.insert(image, list);

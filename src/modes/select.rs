@@ -231,7 +231,10 @@ pub fn run(
         (None, Some(image)) => {
             mask_login(console, &registry);
             let reader = TagReader::new(registry, false)?;
-            let tags = reader.list(&image, console)?;
+            console.group_on_runner(&format!("List the tags of `{image}`"));
+            let tags = reader.list(&image, console);
+            console.end_group();
+            let tags = tags?;
             (tags, TagSource::Registry(image.to_string()))
         }
         (None, None) => unreachable_input("tags-file")?,

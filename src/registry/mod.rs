@@ -306,7 +306,8 @@ impl Client {
         )
     }
 
-    fn note(&self, line: String) {
+    /// Queues a line for the caller's log, with the client's own progress lines ([`Client::take_progress`]).
+    pub fn note(&self, line: String) {
         lock(&self.progress).push(line);
     }
 
