@@ -44,6 +44,10 @@ pub struct Annotation {
     pub file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// The report's text already says this (a `lint` finding): written as a workflow command on a runner, where
+    /// it becomes an annotation on the file, but not repeated on a terminal's stderr.
+    #[serde(skip)]
+    pub in_text: bool,
 }
 
 impl Annotation {
@@ -54,7 +58,14 @@ impl Annotation {
             message: message.into(),
             file: None,
             line: None,
+            in_text: false,
         }
+    }
+
+    /// Marks the annotation as one the report's text already carries (see [`Annotation::in_text`]).
+    pub fn shown_in_text(mut self) -> Self {
+        self.in_text = true;
+        self
     }
 
     pub fn error(title: impl Into<String>, message: impl Into<String>) -> Self {
@@ -192,7 +203,7 @@ impl Console {
     pub fn annotate(&mut self, annotation: &Annotation) {
         if self.in_actions {
             self.line(&annotation.to_command());
-        } else {
+        } else if !annotation.in_text {
             let _ = writeln!(self.err, "{annotation}");
         }
     }

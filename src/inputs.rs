@@ -114,11 +114,31 @@ pub struct InputSpec {
     pub modes: &'static [Mode],
     /// Whether the CLI offers it as a flag (`mode` is the subcommand there).
     pub cli: bool,
+    /// The description as one mode's `--help` shows it, where [`InputSpec::description`] (the complete text
+    /// `action.yml` and the README carry) also speaks of other modes.
+    pub per_mode: &'static [(Mode, &'static str)],
+    /// Modes that read the input only for what a runner provides (`github-token` as the ghcr.io password, with
+    /// `GITHUB_ACTOR` as the user): the action takes it there, but their subcommand offers no flag.
+    pub runner_only: &'static [Mode],
 }
 
 impl InputSpec {
     pub fn applies_to(&self, mode: Mode) -> bool {
         self.modes.is_empty() || self.modes.contains(&mode)
+    }
+
+    /// Whether `mode`'s subcommand offers this input as a flag.
+    pub fn on_cli(&self, mode: Mode) -> bool {
+        self.cli && self.applies_to(mode) && !self.runner_only.contains(&mode)
+    }
+
+    /// The description for `mode`'s `--help`.
+    pub fn help(&self, mode: Mode) -> &'static str {
+        self.per_mode
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .map(|(_, text)| *text)
+            .unwrap_or(self.description)
     }
 
     /// The default the program applies itself (expressions are the runner's business).
@@ -147,6 +167,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[],
         cli: false,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "image",
@@ -161,6 +183,29 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Promote,
         ],
         cli: true,
+        per_mode: &[
+            (
+                Mode::DevelopBuild,
+                "Image repository without tag, e.g. `ghcr.io/org/app`: the image the computed tag is for (the `tags` output, the Flux check, and the retag of `source-image`). Required.",
+            ),
+            (
+                Mode::StagingBuild,
+                "Image repository without tag, e.g. `ghcr.io/org/app`: the image the computed tag is for (the `tags` output, the Flux check, and the retag of `source-image`). Required.",
+            ),
+            (
+                Mode::Patch,
+                "The image as the manifest names it (a Kustomization's `images[].name`, a Flux marker's or a reference's image), e.g. `ghcr.io/org/app`. Required.",
+            ),
+            (
+                Mode::Select,
+                "Image whose tags are listed from the registry when `tags-file` is not given, e.g. `ghcr.io/org/app` (a provider's `oci://` URL is accepted).",
+            ),
+            (
+                Mode::Promote,
+                "The image to promote, as the production overlay names it, e.g. `ghcr.io/org/app`. Required.",
+            ),
+        ],
+        runner_only: &[],
     },
     InputSpec {
         name: "version",
@@ -169,6 +214,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: BUILD,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "tag-prefix",
@@ -177,6 +224,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: BUILD,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "initial-version",
@@ -185,6 +234,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: BUILD,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "develop-tag-template",
@@ -193,6 +244,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::DevelopBuild],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "staging-tag-template",
@@ -201,6 +254,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::StagingBuild],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "git-tag",
@@ -209,6 +264,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: &[Mode::StagingBuild],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "source",
@@ -217,6 +274,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Retag],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "tags",
@@ -225,6 +284,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Retag],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "force",
@@ -233,6 +294,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: &[Mode::Retag],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "moving-tags",
@@ -241,6 +304,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Retag],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "source-image",
@@ -249,22 +314,28 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: BUILD,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "registry-username",
-        description: "Registry user. Default on ghcr.io: `GITHUB_ACTOR` (with `github-token` as password).",
+        description: "Registry user. Default on ghcr.io: `GITHUB_ACTOR` (with `github-token` as password; the CLI reads `GITHUB_TOKEN`).",
         default: None,
         kind: Kind::Text,
         modes: REGISTRY,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "registry-password",
-        description: "Registry password or access token, exchanged for a bearer token when the registry asks for one. Default on ghcr.io: `github-token` (the job needs `permissions: packages: write`). The CLI reads `GITOPS_PROMOTE_REGISTRY_PASSWORD` when neither this flag nor `--registry-token` is given (a flag shows in `ps`).",
+        description: "Registry password or access token, exchanged for a bearer token when the registry asks for one. Default on ghcr.io: `github-token` (`GITHUB_TOKEN` on the CLI; the job needs `permissions: packages: write`). The CLI reads `GITOPS_PROMOTE_REGISTRY_PASSWORD` when neither this flag nor `--registry-token` is given (a flag shows in `ps`).",
         default: None,
         kind: Kind::Secret,
         modes: REGISTRY,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "registry-token",
@@ -273,6 +344,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Secret,
         modes: REGISTRY,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "insecure-registry",
@@ -281,6 +354,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: REGISTRY,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "registry-timeout",
@@ -289,6 +364,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: REGISTRY,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "manifest",
@@ -297,6 +374,17 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch, Mode::Promote],
         cli: true,
+        per_mode: &[
+            (
+                Mode::Patch,
+                "YAML file to patch, relative to the repository root (no `..`, no absolute path, no symlink out of the repository). Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
+            ),
+            (
+                Mode::Promote,
+                "The production overlay, relative to the repository root (no `..`, no absolute path), read from the base branch's tip. Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
+            ),
+        ],
+        runner_only: &[],
     },
     InputSpec {
         name: "app",
@@ -305,6 +393,17 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch, Mode::Promote],
         cli: true,
+        per_mode: &[
+            (
+                Mode::Patch,
+                "Application directory under `flux/apps/`, for the default `manifest`.",
+            ),
+            (
+                Mode::Promote,
+                "Application directory under `flux/apps/`, for the default `manifest`; it names the application in the branch, the commit and the pull request. Default: the image's last path segment.",
+            ),
+        ],
+        runner_only: &[],
     },
     InputSpec {
         name: "environment",
@@ -313,6 +412,17 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch, Mode::Promote],
         cli: true,
+        per_mode: &[
+            (
+                Mode::Patch,
+                "Environment directory (`develop`, `staging`, `production`), for the default `manifest`.",
+            ),
+            (
+                Mode::Promote,
+                "Environment directory of the overlay, for the default `manifest`. Default: `production`.",
+            ),
+        ],
+        runner_only: &[],
     },
     InputSpec {
         name: "tag",
@@ -321,6 +431,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "digest",
@@ -329,6 +441,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "new-name",
@@ -337,6 +451,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "field-path",
@@ -345,10 +461,12 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "github-token",
-        description: "GitHub token. Pushes the release tag over https (user `x-access-token`; the job needs `contents: write`) and is the default registry password on ghcr.io (`packages: write`). In `promote` it also calls the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`); a pull request opened with the workflow's `GITHUB_TOKEN` starts no other workflow, so pass a GitHub App token or a PAT when CI must run on it. The CLI reads `GITHUB_TOKEN` when the flag is absent.",
+        description: "GitHub token. Pushes the release tag over https (user `x-access-token`; the job needs `contents: write`) and is the default registry password on ghcr.io (`packages: write`). In `promote` it also calls the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`); a pull request opened with the workflow's `GITHUB_TOKEN` starts no other workflow, so pass a GitHub App token or a PAT when CI must run on it. In `develop-build`, `retag`, `select` and `lint` it is only that ghcr.io default (with `GITHUB_ACTOR` as the user, which a runner sets), so their subcommands offer no flag. The CLI reads `GITHUB_TOKEN` when the flag is absent.",
         default: Some("${{ github.token }}"),
         kind: Kind::Secret,
         modes: &[
@@ -360,6 +478,17 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Promote,
         ],
         cli: true,
+        per_mode: &[
+            (
+                Mode::StagingBuild,
+                "GitHub token: the https password (user `x-access-token`) for pushing the release tag to `origin` (the job needs `contents: write`); also the default registry password on ghcr.io. Default: `GITHUB_TOKEN` from the environment.",
+            ),
+            (
+                Mode::Promote,
+                "GitHub token for the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`) and, with `commit-via: git`, the https password of the push; also the default registry password on ghcr.io. A pull request opened with the workflow's `GITHUB_TOKEN` starts no other workflow: pass a GitHub App token or a PAT when CI must run on it. Default: `GITHUB_TOKEN` from the environment.",
+            ),
+        ],
+        runner_only: &[Mode::DevelopBuild, Mode::Retag, Mode::Select, Mode::Lint],
     },
     InputSpec {
         name: "flux-path",
@@ -373,6 +502,8 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Promote,
         ],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "flux-check",
@@ -381,6 +512,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Choice(&["error", "warn", "off"]),
         modes: BUILD,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "filter-file",
@@ -389,6 +522,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Select],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "tags-file",
@@ -397,6 +532,17 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Select, Mode::Lint],
         cli: true,
+        per_mode: &[
+            (
+                Mode::Select,
+                "File with one tag per line, in the registry's listing order (`-` reads standard input). Without it, the tags of `image` are listed from the registry.",
+            ),
+            (
+                Mode::Lint,
+                "File with the images' current tags, one per line (`-` reads standard input), to find providers that select nothing and predict what each environment deploys. Without it, the tags of each image the Flux objects watch are listed from the registry (when it can be read).",
+            ),
+        ],
+        runner_only: &[],
     },
     InputSpec {
         name: "staging-tag",
@@ -405,6 +551,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "production-tag",
@@ -413,6 +561,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "moving-tag",
@@ -421,6 +571,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "base-branch",
@@ -429,6 +581,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "branch",
@@ -437,6 +591,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "pull-request",
@@ -445,6 +601,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "commit-via",
@@ -453,6 +611,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Choice(&["api", "git"]),
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "create-release",
@@ -461,6 +621,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "labels",
@@ -469,6 +631,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "reviewers",
@@ -477,6 +641,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "draft",
@@ -485,14 +651,24 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "dry-run",
-        description: "`true` or `false`. Print the plan as JSON and Markdown and change nothing.",
+        description: "`true` or `false`. Print the plan as JSON and Markdown and change nothing; operations are reported as `would-create`, `would-update`, `would-move` or `would-change`.",
         default: Some("false"),
         kind: Kind::Bool,
-        modes: &[],
+        modes: &[
+            Mode::DevelopBuild,
+            Mode::StagingBuild,
+            Mode::Retag,
+            Mode::Patch,
+            Mode::Promote,
+        ],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
 ];
 

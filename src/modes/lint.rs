@@ -138,7 +138,11 @@ pub fn report(
         outputs,
         summary,
         text,
-        annotations: findings.iter().map(Finding::annotation).collect(),
+        // Each finding is in `text` already: on a terminal it is printed once, on stdout.
+        annotations: findings
+            .iter()
+            .map(|f| f.annotation().shown_in_text())
+            .collect(),
         failure: (errors > 0).then(|| {
             Error::new(
                 Kind::Flux,

@@ -350,6 +350,64 @@ fn every_subcommand_documents_every_flag() {
     }
 }
 
+#[test]
+fn help_describes_each_flag_for_its_own_mode_and_offers_only_what_the_mode_reads() {
+    // Regression: `develop-build --help` described `--image` in terms of `patch` and `select`, and `select` and
+    // `lint` offered `--dry-run` and `--github-token`, which do nothing there.
+    let help = |mode: &str| {
+        let out = crate::harness::gitops_promote()
+            .args([mode, "--help"])
+            .assert()
+            .success();
+        String::from_utf8_lossy(&out.get_output().stdout).to_string()
+    };
+    let develop = help("develop-build");
+    let image = develop
+        .split("--image <IMAGE>")
+        .nth(1)
+        .and_then(|rest| rest.split("\n      --").next())
+        .expect("--image is documented");
+    for other in ["patch", "select", "promote", "manifest"] {
+        assert!(
+            !image.contains(other),
+            "--image speaks of `{other}`: {image}"
+        );
+    }
+    for mode in ["select", "lint"] {
+        let text = help(mode);
+        for flag in ["--dry-run", "--github-token"] {
+            assert!(!text.contains(flag), "`{mode}` offers {flag}:\n{text}");
+        }
+    }
+    crate::harness::gitops_promote()
+        .args(["select", "--dry-run"])
+        .assert()
+        .code(2)
+        .stderr(contains("unexpected argument '--dry-run'"));
+}
+
+#[test]
+fn an_unknown_subcommand_lists_the_modes() {
+    // Regression: clap said only "unrecognized subcommand".
+    let out = crate::harness::gitops_promote()
+        .arg("deploy")
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("unknown mode `deploy`"), "{stderr}");
+    for mode in [
+        "develop-build",
+        "staging-build",
+        "retag",
+        "patch",
+        "select",
+        "lint",
+        "promote",
+    ] {
+        assert!(stderr.contains(&format!("\n  {mode} ")), "{mode}: {stderr}");
+    }
+}
+
 fn gitops_promote_cli(s: &Scratch) -> assert_cmd::Command {
     let mut cmd = crate::harness::gitops_promote();
     cmd.current_dir(&s.work);
