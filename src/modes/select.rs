@@ -211,13 +211,13 @@ pub fn run(
             ),
         );
     }
-    r.finish()?;
     if filter_file == "-" && tags_file.as_deref() == Some("-") {
-        return Err(Error::input(InputProblem::new(
+        r.problem(InputProblem::new(
             "tags-file",
             "standard input can feed only one of `filter-file` and `tags-file`",
-        )));
+        ));
     }
+    r.finish()?;
     // Relative paths are the user's, as on any command line: resolved against the working directory.
     let cwd = std::path::PathBuf::from(".");
     let filter_text = read_source(&filter_file, &cwd)?;

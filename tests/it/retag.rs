@@ -309,6 +309,27 @@ fn bad_input_exits_2_before_any_request() {
 }
 
 #[test]
+fn a_bad_source_and_bad_tags_are_reported_together() {
+    // Regression: `--source 'not a ref' --tags 'bad tag!'` reported only `source`; `tags` was checked only
+    // once the source parsed.
+    let out = gitops_promote()
+        .args(["retag", "--source", "not a ref", "--tags", "bad tag!"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    for input in ["source", "tags"] {
+        assert!(
+            stderr.contains(&format!("invalid input `{input}`")),
+            "{input}: {stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("`bad tag!` is neither a tag nor a reference"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn dry_run_prints_the_plan_and_writes_nothing() {
     let s = setup(Auth::Anonymous, 1, Format::Oci, None);
     let before = s.registry.writes().len();
