@@ -517,7 +517,17 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "filter-file",
-        description: "YAML file holding one `ResourceSetInputProvider`, one `ImagePolicy`, or a bare provider `filter:` mapping. Required.",
+        description: "YAML file holding the `ResourceSetInputProvider` or `ImagePolicy` to select with (other documents, such as the provider's ResourceSet, may be in it too; see `name`), or a bare provider `filter:` mapping. Required.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Select],
+        cli: true,
+        per_mode: &[],
+        runner_only: &[],
+    },
+    InputSpec {
+        name: "name",
+        description: "The object of `filter-file` to select with, when the file holds several (a provider and its ResourceSet need none: the only ResourceSetInputProvider or ImagePolicy is taken): its `metadata.name`, or `KIND/NAME` when a provider and an ImagePolicy share the name, e.g. `backend-staging` or `ImagePolicy/backend`.",
         default: None,
         kind: Kind::Text,
         modes: &[Mode::Select],
