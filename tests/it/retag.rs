@@ -330,6 +330,29 @@ fn a_bad_source_and_bad_tags_are_reported_together() {
 }
 
 #[test]
+fn the_image_check_tells_a_missing_tag_from_a_broken_check() {
+    // Regression: `images::exists` said "absent" on any skopeo failure, so "nothing was written" assertions
+    // passed against a registry that could not be read at all.
+    let s = setup(Auth::Htpasswd, 1, Format::Oci, CREDS);
+    assert!(images::exists(&s.source, CREDS));
+    assert!(!images::exists(
+        &format!("{}/app:never-pushed", s.registry.addr),
+        CREDS
+    ));
+    let dead = format!("127.0.0.1:{}", crate::support::registry::free_port());
+    for (reference, creds) in [
+        (format!("{dead}/app:v1.0.0"), None),
+        (s.source.clone(), Some((USER, "wrong-password"))),
+    ] {
+        let checked = std::panic::catch_unwind(|| images::exists(&reference, creds));
+        assert!(
+            checked.is_err(),
+            "a failed check of `{reference}` must not read as absent"
+        );
+    }
+}
+
+#[test]
 fn dry_run_prints_the_plan_and_writes_nothing() {
     let s = setup(Auth::Anonymous, 1, Format::Oci, None);
     let before = s.registry.writes().len();
