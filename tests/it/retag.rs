@@ -577,3 +577,87 @@ fn a_cross_registry_copy_restarts_a_blob_whose_upload_failed() {
         s.digest
     );
 }
+
+mod tls {
+    use super::*;
+    use crate::support::tls::TestCa;
+
+    /// `retag` as the runner starts it, trusting exactly the CAs in `trusted` (a PEM file).
+    fn retag_trusting(
+        trusted: &std::path::Path,
+        inputs: &[(&str, &str)],
+    ) -> (Runner, std::process::Output) {
+        let runner = Runner::new();
+        let mut all = vec![("mode", "retag")];
+        all.extend_from_slice(inputs);
+        let out = runner
+            .action(runner.dir.path(), &all)
+            // The machine exports a bundle of its own; the test says exactly what is trusted.
+            .env("SSL_CERT_FILE", trusted)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .expect("run");
+        (runner, out)
+    }
+
+    #[test]
+    fn a_loopback_registry_with_a_private_ca_is_verified_and_an_untrusted_one_refused() {
+        // Regression: the registry client's TLS path had only a unit test, and a loopback registry always got
+        // plain http, so a registry serving TLS on loopback could not be reached at all.
+        let ca = TestCa::new("gitops-promote test CA");
+        let registry = Registry::start_tls(&ca);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let source = format!("{}/app:v1.0.0", registry.addr);
+        images::push(
+            &images::layout(tmp.path(), 2, 1, 1024),
+            &source,
+            Format::Oci,
+            None,
+        );
+        let digest = images::digest(&source, None);
+
+        // Trusted (and no `insecure-registry`): verified TLS, the tag written.
+        let (runner, out) = retag_trusting(&ca.ca, &[("source", &source), ("tags", "stable")]);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(operations(&runner), ["created"]);
+        assert_eq!(runner.outputs()["digest"], digest);
+        assert_eq!(
+            images::digest(&format!("{}/app:stable", registry.addr), None),
+            digest
+        );
+
+        // Not trusted: a clear error naming the registry and how to trust a private CA, at once, nothing written.
+        let other = TestCa::new("another CA");
+        let writes = registry.writes().len();
+        let started = Instant::now();
+        let (_, out) = retag_trusting(&other.ca, &[("source", &source), ("tags", "refused")]);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "the TLS certificate of registry `{}` is not trusted",
+                registry.addr
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("SSL_CERT_FILE") && stdout.contains("private CA"),
+            "{stdout}"
+        );
+        assert!(
+            !stdout.contains("attempts"),
+            "a certificate is not retried: {stdout}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(registry.writes().len(), writes, "nothing written");
+        assert!(!images::exists(
+            &format!("{}/app:refused", registry.addr),
+            None
+        ));
+    }
+}

@@ -1,5 +1,5 @@
 //! Real and test-only servers the registry tests and the benchmark start: the CNCF registry, a token
-//! issuer, a fault-injecting proxy, and OCI test images.
+//! issuer, a fault-injecting proxy, a test CA for TLS, and OCI test images.
 
 #![allow(dead_code)]
 
@@ -7,4 +7,5 @@ pub mod http;
 pub mod images;
 pub mod proxy;
 pub mod registry;
+pub mod tls;
 pub mod token;
