@@ -5,7 +5,8 @@
 //! multiline value such as `tags` or `json` corrupts the file), its `setoutput!` macro writes the deprecated
 //! `::set-output` command and panics on I/O errors, it escapes no annotation data and has no `::add-mask::` or
 //! step summary. The protocol is small and specified by `@actions/core`, so it lives here, tested against that
-//! specification; `ghactions-core`'s `ActionYML` model still validates our `action.yml` in the tests.
+//! specification. (`ghactions-core` is not a dependency: `tests/it/docs.rs` checks `action.yml` by reading it
+//! back with `serde-saphyr`.)
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -349,7 +349,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "insecure-registry",
-        description: "`true` or `false`. Talk plain http to registries that are not on a loopback address (loopback registries always get http, as Docker does).",
+        description: "`true` or `false`. Talk plain http to every registry. Without it: https, and plain http only for a loopback registry that answers without TLS (as Docker does). A certificate from a private CA needs the CA trusted (the system store, or `SSL_CERT_FILE`), not this.",
         default: Some("false"),
         kind: Kind::Bool,
         modes: REGISTRY,
