@@ -5,7 +5,8 @@
 //! multiline value such as `tags` or `json` corrupts the file), its `setoutput!` macro writes the deprecated
 //! `::set-output` command and panics on I/O errors, it escapes no annotation data and has no `::add-mask::` or
 //! step summary. The protocol is small and specified by `@actions/core`, so it lives here, tested against that
-//! specification; `ghactions-core`'s `ActionYML` model still validates our `action.yml` in the tests.
+//! specification. (`ghactions-core` is not a dependency: `tests/it/docs.rs` checks `action.yml` by reading it
+//! back with `serde-saphyr`.)
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -44,6 +45,10 @@ pub struct Annotation {
     pub file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// The report's text already says this (a `lint` finding): written as a workflow command on a runner, where
+    /// it becomes an annotation on the file, but not repeated on a terminal's stderr.
+    #[serde(skip)]
+    pub in_text: bool,
 }
 
 impl Annotation {
@@ -54,7 +59,14 @@ impl Annotation {
             message: message.into(),
             file: None,
             line: None,
+            in_text: false,
         }
+    }
+
+    /// Marks the annotation as one the report's text already carries (see [`Annotation::in_text`]).
+    pub fn shown_in_text(mut self) -> Self {
+        self.in_text = true;
+        self
     }
 
     pub fn error(title: impl Into<String>, message: impl Into<String>) -> Self {
@@ -161,6 +173,14 @@ impl Console {
         self.line(&line);
     }
 
+    /// A log group on a runner only: on a terminal, where stdout is the report (`lint`) or data (`select`),
+    /// no heading is printed.
+    pub fn group_on_runner(&mut self, name: &str) {
+        if self.in_actions {
+            self.group(name);
+        }
+    }
+
     pub fn end_group(&mut self) {
         if self.in_actions {
             self.line("::endgroup::");
@@ -184,7 +204,7 @@ impl Console {
     pub fn annotate(&mut self, annotation: &Annotation) {
         if self.in_actions {
             self.line(&annotation.to_command());
-        } else {
+        } else if !annotation.in_text {
             let _ = writeln!(self.err, "{annotation}");
         }
     }

@@ -53,11 +53,14 @@ pub fn apply(plan: &Plan, effects: &mut Effects<'_>) -> Result<Vec<Applied>> {
                 effects.console.info(&line);
             }
         }
+        // The outcome is the step's last line, inside its group (a failure is reported once, by the caller).
+        if let Ok((operation, _)) = &done {
+            effects
+                .console
+                .info(&format!("{}: {}", operation.as_str(), step.describe()));
+        }
         effects.console.end_group();
         let (operation, produced) = done?;
-        effects
-            .console
-            .info(&format!("{}: {}", operation.as_str(), step.describe()));
         applied.push(Applied {
             step: step.clone(),
             operation,
@@ -111,9 +114,12 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
             draft,
             ..
         } => {
-            let github = effects
-                .github
-                .ok_or_else(|| Error::new(Kind::Upstream, "no GitHub client to open a pull request with"))?;
+            let github = effects.github.ok_or_else(|| {
+                Error::new(
+                    Kind::Upstream,
+                    "no GitHub client to open a pull request with",
+                )
+            })?;
             let (operation, pull) = match github.find_pull(branch, base_branch)? {
                 None => {
                     let pull = github.create_pull(&github::NewPull {
@@ -165,9 +171,9 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
             latest,
             ..
         } => {
-            let github = effects
-                .github
-                .ok_or_else(|| Error::new(Kind::Upstream, "no GitHub client to publish a release with"))?;
+            let github = effects.github.ok_or_else(|| {
+                Error::new(Kind::Upstream, "no GitHub client to publish a release with")
+            })?;
             let (operation, release) = match github.release_by_tag(tag)? {
                 None => (
                     Operation::Created,
@@ -354,7 +360,10 @@ fn commit(
         let base_now = host.tip(target.base_branch)?.ok_or_else(|| {
             Error::new(
                 Kind::NotFound,
-                format!("branch `{}` disappeared while committing", target.base_branch),
+                format!(
+                    "branch `{}` disappeared while committing",
+                    target.base_branch
+                ),
             )
         })?;
         if base_now != base {

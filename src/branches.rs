@@ -17,7 +17,8 @@ pub trait BranchHost {
     /// The parents of `commit`.
     fn parents(&self, commit: &str) -> Result<Vec<String>>;
     /// Writes a commit on `parent` with `path` set to `content`; returns its id. No branch moves.
-    fn commit_file(&self, parent: &str, path: &str, content: &str, message: &str) -> Result<String>;
+    fn commit_file(&self, parent: &str, path: &str, content: &str, message: &str)
+    -> Result<String>;
     /// Points `branch` at `commit`, creating it when `create`. Without `force` a branch that moved is not
     /// overwritten: `Ok(false)`.
     fn set_branch(&self, branch: &str, commit: &str, create: bool, force: bool) -> Result<bool>;
@@ -36,7 +37,13 @@ impl BranchHost for github::Client {
         Ok(self.commit(commit)?.parents)
     }
 
-    fn commit_file(&self, parent: &str, path: &str, content: &str, message: &str) -> Result<String> {
+    fn commit_file(
+        &self,
+        parent: &str,
+        path: &str,
+        content: &str,
+        message: &str,
+    ) -> Result<String> {
         self.create_commit(parent, &[(path.to_string(), content.to_string())], message)
     }
 
@@ -74,7 +81,13 @@ impl BranchHost for GitRemote<'_> {
         self.repo.parents(commit)
     }
 
-    fn commit_file(&self, parent: &str, path: &str, content: &str, message: &str) -> Result<String> {
+    fn commit_file(
+        &self,
+        parent: &str,
+        path: &str,
+        content: &str,
+        message: &str,
+    ) -> Result<String> {
         self.repo.commit_file(parent, path, content, message)
     }
 

@@ -10,8 +10,8 @@ use clap::{Arg, ArgAction, Command};
 use crate::env::Environment;
 use crate::inputs::{INPUTS, InputSpec, Invocation, Kind, Mode};
 
-fn arg(spec: &InputSpec) -> Arg {
-    let mut help = spec.description.to_string();
+fn arg(spec: &InputSpec, mode: Mode) -> Arg {
+    let mut help = spec.help(mode).to_string();
     if let Some(default) = spec.program_default() {
         help.push_str(&format!(" [default: {default}]"));
     }
@@ -45,8 +45,8 @@ pub fn command() -> Command {
                 .default_value(".")
                 .help("The git repository to work in"),
         );
-        for spec in INPUTS.iter().filter(|s| s.cli && s.applies_to(*mode)) {
-            sub = sub.arg(arg(spec));
+        for spec in INPUTS.iter().filter(|s| s.on_cli(*mode)) {
+            sub = sub.arg(arg(spec, *mode));
         }
         cmd = cmd.subcommand(sub);
     }
@@ -58,7 +58,9 @@ pub fn parse(
     args: impl IntoIterator<Item = OsString>,
     env: &Environment,
 ) -> Result<Invocation, clap::Error> {
-    let matches = command().try_get_matches_from(args)?;
+    let matches = command()
+        .try_get_matches_from(args)
+        .map_err(list_modes_if_unknown)?;
     let Some((name, sub)) = matches.subcommand() else {
         return Err(command().error(
             clap::error::ErrorKind::MissingSubcommand,
@@ -69,7 +71,7 @@ pub fn parse(
         return Err(command().error(clap::error::ErrorKind::InvalidSubcommand, name.to_string()));
     };
     let mut raw = BTreeMap::new();
-    for spec in INPUTS.iter().filter(|s| s.cli && s.applies_to(mode)) {
+    for spec in INPUTS.iter().filter(|s| s.on_cli(mode)) {
         if let Some(value) = sub.get_one::<String>(spec.name) {
             raw.insert(spec.name.to_string(), value.clone());
         }
@@ -105,6 +107,26 @@ pub fn parse(
     })
 }
 
+/// An unknown subcommand is an unknown mode: say so and list the modes (clap alone only says "unrecognized").
+fn list_modes_if_unknown(e: clap::Error) -> clap::Error {
+    if e.kind() != clap::error::ErrorKind::InvalidSubcommand {
+        return e;
+    }
+    let name = match e.get(clap::error::ContextKind::InvalidSubcommand) {
+        Some(clap::error::ContextValue::String(name)) => name.clone(),
+        _ => String::new(),
+    };
+    let width = Mode::ALL.iter().map(|m| m.name().len()).max().unwrap_or(0);
+    let modes: String = Mode::ALL
+        .iter()
+        .map(|m| format!("\n  {:<width$}  {}", m.name(), m.about()))
+        .collect();
+    command().error(
+        clap::error::ErrorKind::InvalidSubcommand,
+        format!("unknown mode `{name}`; the modes are:{modes}"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +134,42 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         command().debug_assert();
+    }
+
+    #[test]
+    fn each_subcommand_describes_its_flags_for_its_own_mode() {
+        // Regression: `develop-build --help` described `--image` in terms of `patch` and `select`.
+        for mode in Mode::ALL {
+            for spec in INPUTS.iter().filter(|s| s.on_cli(*mode)) {
+                let help = spec.help(*mode);
+                for other in Mode::ALL.iter().filter(|m| *m != mode) {
+                    assert!(
+                        !help.contains(&format!("`{other}`")),
+                        "`{mode} --{}` speaks of `{other}`: {help}",
+                        spec.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn modes_that_change_nothing_offer_no_dry_run_and_no_github_token() {
+        for mode in [Mode::Select, Mode::Lint] {
+            let sub = command()
+                .find_subcommand(mode.name())
+                .cloned()
+                .expect("subcommand");
+            let flags: Vec<_> = sub
+                .get_arguments()
+                .map(|a| a.get_id().to_string())
+                .collect();
+            assert!(!flags.contains(&"dry-run".to_string()), "{mode}: {flags:?}");
+            assert!(
+                !flags.contains(&"github-token".to_string()),
+                "{mode}: {flags:?}"
+            );
+        }
     }
 
     #[test]

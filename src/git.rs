@@ -291,7 +291,11 @@ impl GitRepo {
     }
 
     /// The branch `remote`'s HEAD names (its default branch), if it says.
-    pub fn remote_default_branch(&self, remote: &str, token: Option<&Secret>) -> Result<Option<String>> {
+    pub fn remote_default_branch(
+        &self,
+        remote: &str,
+        token: Option<&Secret>,
+    ) -> Result<Option<String>> {
         let mut r = self.find_remote(remote)?;
         let url = redact_url(r.url().unwrap_or(""));
         let attempts = Cell::new(0);
@@ -329,7 +333,9 @@ impl GitRepo {
         options.update_fetchhead(true);
         let spec = format!("refs/heads/{branch}");
         r.fetch(&[spec.as_str()], Some(&mut options), None)
-            .map_err(|e| remote_error(&url, &format!("fetch `{branch}` from"), e, token.is_some()))?;
+            .map_err(|e| {
+                remote_error(&url, &format!("fetch `{branch}` from"), e, token.is_some())
+            })?;
         drop(options);
         self.repo.find_commit(oid).map(|_| ()).map_err(|e| {
             git_error(
@@ -358,7 +364,12 @@ impl GitRepo {
             .map_err(|e| git_error(&format!("`{path}` is not a file"), e))?;
         String::from_utf8(blob.content().to_vec())
             .map(Some)
-            .map_err(|_| Error::new(Kind::Input, format!("`{path}` in {commit} is not UTF-8 text")))
+            .map_err(|_| {
+                Error::new(
+                    Kind::Input,
+                    format!("`{path}` in {commit} is not UTF-8 text"),
+                )
+            })
     }
 
     /// The parents of `commit`.
@@ -373,7 +384,13 @@ impl GitRepo {
 
     /// Writes a commit on `parent` whose tree is the parent's with `path` set to `content`; returns its id.
     /// Touches no branch, index or work tree: the commit exists only in the object database until pushed.
-    pub fn commit_file(&self, parent: &str, path: &str, content: &str, message: &str) -> Result<String> {
+    pub fn commit_file(
+        &self,
+        parent: &str,
+        path: &str,
+        content: &str,
+        message: &str,
+    ) -> Result<String> {
         let oid = Oid::from_str(parent).map_err(|e| git_error("bad commit id", e))?;
         let parent = self
             .repo
@@ -429,7 +446,10 @@ impl GitRepo {
             .map_err(|e| git_error("can't name the commit to push", e))?;
         let pushed = self.push_refspec(
             remote,
-            &format!("{}{local}:refs/heads/{branch}", if force { "+" } else { "" }),
+            &format!(
+                "{}{local}:refs/heads/{branch}",
+                if force { "+" } else { "" }
+            ),
             &format!("push branch `{branch}` to"),
             token,
         );
@@ -441,7 +461,10 @@ impl GitRepo {
             Some(_) if !force => Ok(false),
             Some(reason) => Err(Error::new(
                 Kind::Conflict,
-                format!("{} refused branch `{branch}`: {reason}", self.remote_url(remote)?),
+                format!(
+                    "{} refused branch `{branch}`: {reason}",
+                    self.remote_url(remote)?
+                ),
             )),
         }
     }
@@ -472,7 +495,9 @@ impl GitRepo {
         match pushed {
             Ok(()) => Ok(rejected.into_inner()),
             // libgit2's local transport refuses a non-fast-forward itself, before the remote is asked.
-            Err(e) if e.code() == git2::ErrorCode::NotFastForward => Ok(Some(e.message().to_string())),
+            Err(e) if e.code() == git2::ErrorCode::NotFastForward => {
+                Ok(Some(e.message().to_string()))
+            }
             Err(e) => Err(remote_error(&url, action, e, token.is_some())),
         }
     }
@@ -484,10 +509,12 @@ impl GitRepo {
             .revwalk()
             .map_err(|e| git_error("can't walk history", e))?;
         let to = Oid::from_str(to).map_err(|e| git_error("bad commit id", e))?;
-        walk.push(to).map_err(|e| git_error("can't walk history", e))?;
+        walk.push(to)
+            .map_err(|e| git_error("can't walk history", e))?;
         if let Some(from) = from {
             let from = Oid::from_str(from).map_err(|e| git_error("bad commit id", e))?;
-            walk.hide(from).map_err(|e| git_error("can't walk history", e))?;
+            walk.hide(from)
+                .map_err(|e| git_error("can't walk history", e))?;
         }
         let mut out = Vec::new();
         for oid in walk {

@@ -120,11 +120,31 @@ pub struct InputSpec {
     pub modes: &'static [Mode],
     /// Whether the CLI offers it as a flag (`mode` is the subcommand there).
     pub cli: bool,
+    /// The description as one mode's `--help` shows it, where [`InputSpec::description`] (the complete text
+    /// `action.yml` and the README carry) also speaks of other modes.
+    pub per_mode: &'static [(Mode, &'static str)],
+    /// Modes that read the input only for what a runner provides (`github-token` as the ghcr.io password, with
+    /// `GITHUB_ACTOR` as the user): the action takes it there, but their subcommand offers no flag.
+    pub runner_only: &'static [Mode],
 }
 
 impl InputSpec {
     pub fn applies_to(&self, mode: Mode) -> bool {
         self.modes.is_empty() || self.modes.contains(&mode)
+    }
+
+    /// Whether `mode`'s subcommand offers this input as a flag.
+    pub fn on_cli(&self, mode: Mode) -> bool {
+        self.cli && self.applies_to(mode) && !self.runner_only.contains(&mode)
+    }
+
+    /// The description for `mode`'s `--help`.
+    pub fn help(&self, mode: Mode) -> &'static str {
+        self.per_mode
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .map(|(_, text)| *text)
+            .unwrap_or(self.description)
     }
 
     /// The default the program applies itself (expressions are the runner's business).
@@ -157,6 +177,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[],
         cli: false,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "image",
@@ -172,6 +194,29 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Release,
         ],
         cli: true,
+        per_mode: &[
+            (
+                Mode::DevelopBuild,
+                "Image repository without tag, e.g. `ghcr.io/org/app`: the image the computed tag is for (the `tags` output, the Flux check, and the retag of `source-image`). Required.",
+            ),
+            (
+                Mode::StagingBuild,
+                "Image repository without tag, e.g. `ghcr.io/org/app`: the image the computed tag is for (the `tags` output, the Flux check, and the retag of `source-image`). Required.",
+            ),
+            (
+                Mode::Patch,
+                "The image as the manifest names it (a Kustomization's `images[].name`, a Flux marker's or a reference's image), e.g. `ghcr.io/org/app`. Required.",
+            ),
+            (
+                Mode::Select,
+                "Image whose tags are listed from the registry when `tags-file` is not given, e.g. `ghcr.io/org/app` (a provider's `oci://` URL is accepted).",
+            ),
+            (
+                Mode::Promote,
+                "The image to promote, as the production overlay names it, e.g. `ghcr.io/org/app`. Required.",
+            ),
+        ],
+        runner_only: &[],
     },
     InputSpec {
         name: "version",
@@ -180,6 +225,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: BUILD,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "tag-prefix",
@@ -188,6 +235,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: BUILD,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "initial-version",
@@ -196,6 +245,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: BUILD,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "develop-tag-template",
@@ -204,6 +255,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::DevelopBuild],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "staging-tag-template",
@@ -212,6 +265,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::StagingBuild],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "git-tag",
@@ -220,6 +275,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: &[Mode::StagingBuild],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "source",
@@ -228,6 +285,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Retag],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "tags",
@@ -236,6 +295,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Retag],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "force",
@@ -244,6 +305,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: &[Mode::Retag],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "moving-tags",
@@ -252,6 +315,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Retag],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "source-image",
@@ -260,22 +325,28 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: BUILD,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "registry-username",
-        description: "Registry user. Default on ghcr.io: `GITHUB_ACTOR` (with `github-token` as password).",
+        description: "Registry user. Default on ghcr.io: `GITHUB_ACTOR` (with `github-token` as password; the CLI reads `GITHUB_TOKEN`).",
         default: None,
         kind: Kind::Text,
         modes: REGISTRY,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "registry-password",
-        description: "Registry password or access token, exchanged for a bearer token when the registry asks for one. Default on ghcr.io: `github-token` (the job needs `permissions: packages: write`). The CLI reads `GITOPS_PROMOTE_REGISTRY_PASSWORD` when neither this flag nor `--registry-token` is given (a flag shows in `ps`).",
+        description: "Registry password or access token, exchanged for a bearer token when the registry asks for one. Default on ghcr.io: `github-token` (`GITHUB_TOKEN` on the CLI; the job needs `permissions: packages: write`). The CLI reads `GITOPS_PROMOTE_REGISTRY_PASSWORD` when neither this flag nor `--registry-token` is given (a flag shows in `ps`).",
         default: None,
         kind: Kind::Secret,
         modes: REGISTRY,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "registry-token",
@@ -284,14 +355,18 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Secret,
         modes: REGISTRY,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "insecure-registry",
-        description: "`true` or `false`. Talk plain http to registries that are not on a loopback address (loopback registries always get http, as Docker does).",
+        description: "`true` or `false`. Talk plain http to every registry. Without it: https, and plain http only for a loopback registry that answers without TLS (as Docker does). A certificate from a private CA needs the CA trusted (the system store, or `SSL_CERT_FILE`), not this.",
         default: Some("false"),
         kind: Kind::Bool,
         modes: REGISTRY,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "registry-timeout",
@@ -300,6 +375,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: REGISTRY,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "manifest",
@@ -308,6 +385,17 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch, Mode::Promote, Mode::Release],
         cli: true,
+        per_mode: &[
+            (
+                Mode::Patch,
+                "YAML file to patch, relative to the repository root (no `..`, no absolute path, no symlink out of the repository). Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
+            ),
+            (
+                Mode::Promote,
+                "The production overlay, relative to the repository root (no `..`, no absolute path), read from the base branch's tip. Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
+            ),
+        ],
+        runner_only: &[],
     },
     InputSpec {
         name: "app",
@@ -316,6 +404,17 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch, Mode::Promote, Mode::Release],
         cli: true,
+        per_mode: &[
+            (
+                Mode::Patch,
+                "Application directory under `flux/apps/`, for the default `manifest`.",
+            ),
+            (
+                Mode::Promote,
+                "Application directory under `flux/apps/`, for the default `manifest`; it names the application in the branch, the commit and the pull request. Default: the image's last path segment.",
+            ),
+        ],
+        runner_only: &[],
     },
     InputSpec {
         name: "environment",
@@ -324,6 +423,17 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch, Mode::Promote, Mode::Release],
         cli: true,
+        per_mode: &[
+            (
+                Mode::Patch,
+                "Environment directory (`develop`, `staging`, `production`), for the default `manifest`.",
+            ),
+            (
+                Mode::Promote,
+                "Environment directory of the overlay, for the default `manifest`. Default: `production`.",
+            ),
+        ],
+        runner_only: &[],
     },
     InputSpec {
         name: "tag",
@@ -332,6 +442,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "digest",
@@ -340,6 +452,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "new-name",
@@ -348,6 +462,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "field-path",
@@ -356,10 +472,12 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Patch],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "github-token",
-        description: "GitHub token. Pushes the release tag over https (user `x-access-token`; the job needs `contents: write`) and is the default registry password on ghcr.io (`packages: write`). In `promote` it also calls the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`); a pull request opened with the workflow's `GITHUB_TOKEN` starts no other workflow, so pass a GitHub App token or a PAT when CI must run on it. The CLI reads `GITHUB_TOKEN` when the flag is absent.",
+        description: "GitHub token. Pushes the release tag over https (user `x-access-token`; the job needs `contents: write`) and is the default registry password on ghcr.io (`packages: write`). In `promote` it also calls the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`); a pull request opened with the workflow's `GITHUB_TOKEN` starts no other workflow, so pass a GitHub App token or a PAT when CI must run on it. In `develop-build`, `retag`, `select` and `lint` it is only that ghcr.io default (with `GITHUB_ACTOR` as the user, which a runner sets), so their subcommands offer no flag. The CLI reads `GITHUB_TOKEN` when the flag is absent.",
         default: Some("${{ github.token }}"),
         kind: Kind::Secret,
         modes: &[
@@ -372,6 +490,17 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Release,
         ],
         cli: true,
+        per_mode: &[
+            (
+                Mode::StagingBuild,
+                "GitHub token: the https password (user `x-access-token`) for pushing the release tag to `origin` (the job needs `contents: write`); also the default registry password on ghcr.io. Default: `GITHUB_TOKEN` from the environment.",
+            ),
+            (
+                Mode::Promote,
+                "GitHub token for the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`) and, with `commit-via: git`, the https password of the push; also the default registry password on ghcr.io. A pull request opened with the workflow's `GITHUB_TOKEN` starts no other workflow: pass a GitHub App token or a PAT when CI must run on it. Default: `GITHUB_TOKEN` from the environment.",
+            ),
+        ],
+        runner_only: &[Mode::DevelopBuild, Mode::Retag, Mode::Select, Mode::Lint],
     },
     InputSpec {
         name: "flux-path",
@@ -385,6 +514,8 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Promote,
         ],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "flux-check",
@@ -393,14 +524,28 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Choice(&["error", "warn", "off"]),
         modes: BUILD,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "filter-file",
-        description: "YAML file holding one `ResourceSetInputProvider`, one `ImagePolicy`, or a bare provider `filter:` mapping. Required.",
+        description: "YAML file holding the `ResourceSetInputProvider` or `ImagePolicy` to select with (other documents, such as the provider's ResourceSet, may be in it too; see `name`), or a bare provider `filter:` mapping. Required.",
         default: None,
         kind: Kind::Text,
         modes: &[Mode::Select],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
+    },
+    InputSpec {
+        name: "name",
+        description: "The object of `filter-file` to select with, when the file holds several (a provider and its ResourceSet need none: the only ResourceSetInputProvider or ImagePolicy is taken): its `metadata.name`, or `KIND/NAME` when a provider and an ImagePolicy share the name, e.g. `backend-staging` or `ImagePolicy/backend`.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Select],
+        cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "tags-file",
@@ -409,6 +554,17 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Select, Mode::Lint],
         cli: true,
+        per_mode: &[
+            (
+                Mode::Select,
+                "File with one tag per line, in the registry's listing order (`-` reads standard input). Without it, the tags of `image` are listed from the registry.",
+            ),
+            (
+                Mode::Lint,
+                "File with the images' current tags, one per line (`-` reads standard input), to find providers that select nothing and predict what each environment deploys. Without it, the tags of each image the Flux objects watch are listed from the registry (when it can be read).",
+            ),
+        ],
+        runner_only: &[],
     },
     InputSpec {
         name: "staging-tag",
@@ -417,6 +573,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "production-tag",
@@ -425,6 +583,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: PROMOTION,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "moving-tag",
@@ -433,6 +593,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: PROMOTION,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "base-branch",
@@ -441,6 +603,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "branch",
@@ -449,6 +613,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "pull-request",
@@ -457,6 +623,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "commit-via",
@@ -465,6 +633,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Choice(&["api", "git"]),
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "create-release",
@@ -473,6 +643,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: PROMOTION,
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "labels",
@@ -481,6 +653,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "reviewers",
@@ -489,6 +663,8 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "draft",
@@ -497,14 +673,25 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: &[Mode::Promote],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
     InputSpec {
         name: "dry-run",
-        description: "`true` or `false`. Print the plan as JSON and Markdown and change nothing.",
+        description: "`true` or `false`. Print the plan as JSON and Markdown and change nothing; operations are reported as `would-create`, `would-update`, `would-move` or `would-change`.",
         default: Some("false"),
         kind: Kind::Bool,
-        modes: &[],
+        modes: &[
+            Mode::DevelopBuild,
+            Mode::StagingBuild,
+            Mode::Retag,
+            Mode::Patch,
+            Mode::Promote,
+            Mode::Release,
+        ],
         cli: true,
+        per_mode: &[],
+        runner_only: &[],
     },
 ];
 
@@ -540,7 +727,7 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "git-tag-operation",
-        description: "What happened to the git tag: `created`, `unchanged` or `skipped`.",
+        description: "What happened to the git tag: `created`, `unchanged` or `skipped` (in a dry run `would-create` instead of `created`).",
         modes: BUILD,
     },
     OutputSpec {
@@ -561,12 +748,17 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "result",
-        description: "JSON list, one entry per tag: `tag`, `reference`, `operation` (`created`, `unchanged` or `moved`) and `old_digest`.",
+        description: "JSON list, one entry per tag: `tag`, `reference`, `operation` (`created`, `unchanged` or `moved`; in a dry run `would-create` and `would-move` instead) and `old_digest`.",
         modes: &[Mode::Retag],
     },
     OutputSpec {
         name: "changed",
-        description: "`true` when the manifest was (or, in a dry run, would be) changed, else `false`.",
+        description: "`true` when this run changed the manifest, else `false` (always `false` in a dry run: see `manifest-operation`).",
+        modes: &[Mode::Patch],
+    },
+    OutputSpec {
+        name: "manifest-operation",
+        description: "What happened to the manifest: `changed` or `unchanged` (in a dry run `would-change` instead of `changed`).",
         modes: &[Mode::Patch],
     },
     OutputSpec {
@@ -606,7 +798,7 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "commit-operation",
-        description: "What happened to the commit: `created`, `updated` (the branch was reset onto the base branch's new tip), `unchanged` or `skipped`.",
+        description: "What happened to the commit: `created`, `updated` (the branch was reset onto the base branch's new tip), `unchanged` or `skipped` (in a dry run `would-create` and `would-update` instead).",
         modes: &[Mode::Promote],
     },
     OutputSpec {
@@ -621,7 +813,7 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "pr-operation",
-        description: "What happened to the pull request: `created`, `updated`, `unchanged` or `skipped`.",
+        description: "What happened to the pull request: `created`, `updated`, `unchanged` or `skipped` (in a dry run `would-create` and `would-update` instead).",
         modes: &[Mode::Promote],
     },
     OutputSpec {

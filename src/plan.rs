@@ -230,7 +230,9 @@ impl Step {
                 let base = short_sha(base_sha);
                 if *up_to_date {
                     if branch == base_branch {
-                        format!("`{base_branch}` of `{repository}` already has `{file}` as promoted")
+                        format!(
+                            "`{base_branch}` of `{repository}` already has `{file}` as promoted"
+                        )
                     } else {
                         format!(
                             "`{branch}` of `{repository}` already has the promotion commit on `{base_branch}` (`{base}`)"
@@ -277,10 +279,16 @@ impl Step {
                 ..
             } => match (existing, up_to_date) {
                 (Some(_), true) => format!("release `{tag}` of `{repository}` already says this"),
-                (Some(_), false) => format!("update the notes of release `{tag}` of `{repository}`"),
+                (Some(_), false) => {
+                    format!("update the notes of release `{tag}` of `{repository}`")
+                }
                 (None, _) => format!(
                     "publish release `{tag}` of `{repository}`{}",
-                    if *latest { " as the latest" } else { " (not the latest: a higher version exists)" }
+                    if *latest {
+                        " as the latest"
+                    } else {
+                        " (not the latest: a higher version exists)"
+                    }
                 ),
             },
         }
@@ -351,6 +359,40 @@ impl Operation {
             Operation::Skipped => "skipped",
         }
     }
+
+    /// The operation as every `*-operation` output and `result` entry reports it. In a dry run an effect is
+    /// reported as what *would* happen (`would-create`), so a workflow condition on `created` never fires for
+    /// a run that did nothing; `unchanged` and `skipped` are the same either way (nothing is done in both).
+    ///
+    /// ```
+    /// use gitops_promote::plan::Operation;
+    /// assert_eq!(Operation::Created.reported(false), "created");
+    /// assert_eq!(Operation::Created.reported(true), "would-create");
+    /// assert_eq!(Operation::Unchanged.reported(true), "unchanged");
+    /// ```
+    pub fn reported(self, dry_run: bool) -> String {
+        if !dry_run {
+            return self.as_str().to_string();
+        }
+        match self {
+            Operation::Unchanged | Operation::Skipped => self.as_str(),
+            Operation::Created => "would-create",
+            Operation::Updated => "would-update",
+            Operation::Moved => "would-move",
+            Operation::Changed => "would-change",
+        }
+        .to_string()
+    }
+
+    /// The operation in a sentence of a summary: `created`, or in a dry run `would be created`.
+    pub fn phrase(self, dry_run: bool) -> String {
+        match (self, dry_run) {
+            (Operation::Unchanged | Operation::Skipped, _) | (_, false) => {
+                self.as_str().to_string()
+            }
+            (_, true) => format!("would be {}", self.as_str()),
+        }
+    }
 }
 
 /// A step and what happened to it.
@@ -361,4 +403,41 @@ pub struct Applied {
     /// What the step produced that later steps and the report name (`commit`, `pr-number`, `pr-url`).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub produced: std::collections::BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Operation; 6] = [
+        Operation::Created,
+        Operation::Unchanged,
+        Operation::Moved,
+        Operation::Changed,
+        Operation::Updated,
+        Operation::Skipped,
+    ];
+
+    #[test]
+    fn dry_run_operations_cannot_be_mistaken_for_effects() {
+        assert_eq!(Operation::Created.reported(true), "would-create");
+        assert_eq!(Operation::Updated.reported(true), "would-update");
+        assert_eq!(Operation::Moved.reported(true), "would-move");
+        assert_eq!(Operation::Changed.reported(true), "would-change");
+        assert_eq!(Operation::Unchanged.reported(true), "unchanged");
+        assert_eq!(Operation::Skipped.reported(true), "skipped");
+        for op in ALL {
+            assert_eq!(op.reported(false), op.as_str());
+            let dry = op.reported(true);
+            if matches!(op, Operation::Unchanged | Operation::Skipped) {
+                assert_eq!(dry, op.as_str(), "nothing is done either way");
+            } else {
+                // No dry-run word is a word a real run reports for an effect.
+                assert!(ALL.iter().all(|o| o.as_str() != dry), "{dry}");
+            }
+        }
+        assert_eq!(Operation::Created.phrase(true), "would be created");
+        assert_eq!(Operation::Created.phrase(false), "created");
+        assert_eq!(Operation::Unchanged.phrase(true), "unchanged");
+    }
 }

@@ -144,7 +144,7 @@ pub fn check_model(
         }
         let Ok(spec) = &policy.spec else { continue };
         let latest = spec.latest(&tags);
-        if latest.as_deref() == Ok(new_tag) {
+        if matches!(&latest, Ok(t) if t == new_tag) {
             continue;
         }
         let why = match latest {

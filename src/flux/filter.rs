@@ -211,17 +211,35 @@ fn parse_go_float(s: &str) -> Option<f64> {
     (!value.is_infinite() || spelled_infinite).then_some(value)
 }
 
+/// Why an ImagePolicy has no latest tag. Flux reports both on the ImagePolicy; they differ for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyError {
+    /// No tag passes the filter or the range: an empty selection, nothing new to deploy.
+    NothingMatches(String),
+    /// The policy fails on these tags or this configuration (a numerical policy over a value that is not a
+    /// number, an invalid range or pattern): Flux marks the ImagePolicy failed.
+    Fails(String),
+}
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicyError::NothingMatches(m) | PolicyError::Fails(m) => f.write_str(m),
+        }
+    }
+}
+
 impl ImagePolicySpec {
     /// The tag Flux reports as `latestRef.tag`, or the error the ImagePolicy would show.
     ///
     /// `applyPolicy`: with `filterTags`, every tag the pattern matches (unanchored) is mapped to its extracted
     /// value (later tags overwrite earlier ones with the same value), the policy picks among the values and the
     /// original tag is reported.
-    pub fn latest(&self, tags: &[String]) -> Result<String, String> {
+    pub fn latest(&self, tags: &[String]) -> Result<String, PolicyError> {
         let (values, originals): (Vec<String>, Vec<String>) = match &self.pattern {
             Some(p) => {
                 let re = go_regex("filterTags.pattern", p)
-                    .map_err(|e| format!("failed to filter tags: {e}"))?;
+                    .map_err(|e| PolicyError::Fails(format!("failed to filter tags: {e}")))?;
                 let mut map: Vec<(String, String)> = Vec::new();
                 for tag in tags {
                     if let Some(caps) = re.captures(tag) {
@@ -244,11 +262,13 @@ impl ImagePolicySpec {
             None => (tags.to_vec(), tags.to_vec()),
         };
         if values.is_empty() {
-            return Err("version list argument cannot be empty".to_string());
+            return Err(PolicyError::NothingMatches(
+                "version list argument cannot be empty".to_string(),
+            ));
         }
         let index = match &self.policy {
             PolicyChoice::SemVer(range) => {
-                let c = Constraints::parse(range)?;
+                let c = Constraints::parse(range).map_err(PolicyError::Fails)?;
                 let mut best: Option<(usize, Version)> = None;
                 for (i, value) in values.iter().enumerate() {
                     if let Ok(v) = Version::parse_flux(value)
@@ -261,7 +281,9 @@ impl ImagePolicySpec {
                     }
                 }
                 best.map(|(i, _)| i).ok_or_else(|| {
-                    "unable to determine latest version from provided list".to_string()
+                    PolicyError::NothingMatches(
+                        "unable to determine latest version from provided list".to_string(),
+                    )
                 })?
             }
             PolicyChoice::Alphabetical { ascending } => {
@@ -279,7 +301,14 @@ impl ImagePolicySpec {
                 let mut pv = 0.0_f64;
                 for (i, value) in values.iter().enumerate() {
                     let cv = parse_go_float(value).ok_or_else(|| {
-                        format!("failed to parse invalid numeric value '{value}'")
+                        let tag = &originals[i];
+                        PolicyError::Fails(if tag == value {
+                            format!("failed to parse invalid numeric value '{value}'")
+                        } else {
+                            format!(
+                                "failed to parse invalid numeric value '{value}' (extracted from tag `{tag}`)"
+                            )
+                        })
                     })?;
                     if i > 0 && ((*ascending && cv < pv) || (!*ascending && cv > pv)) {
                         continue;

@@ -234,7 +234,10 @@ pub fn predict(
     for policy in &model.policies {
         let image = model.policy_image(policy).unwrap_or_default();
         let selected = current_tags(&image).map(|tags| match &policy.spec {
-            Ok(spec) => spec.latest(&tags).map(|t| vec![t]),
+            Ok(spec) => spec
+                .latest(&tags)
+                .map(|t| vec![t])
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.clone()),
         });
         out.push(Prediction {

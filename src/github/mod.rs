@@ -85,22 +85,63 @@ pub struct NewRelease {
     pub latest: bool,
 }
 impl Client {
-    pub fn release_by_tag(&self, tag: &str) -> Result<Option<Release>> { todo!() }
-    pub fn create_release(&self, new: &NewRelease) -> Result<Release> { todo!() }
-    pub fn update_release(&self, id: u64, name: &str, body: &str, latest: bool) -> Result<Release> { todo!() }
-    pub fn new(settings: Settings) -> Result<Self> { todo!() }
-    pub fn requests(&self) -> u64 { todo!() }
-    pub fn take_progress(&self) -> Vec<String> { todo!() }
-    pub fn repository(&self) -> Result<Repository> { todo!() }
-    pub fn branch_tip(&self, branch: &str) -> Result<Option<String>> { todo!() }
-    pub fn commit(&self, sha: &str) -> Result<GitCommit> { todo!() }
-    pub fn file(&self, path: &str, git_ref: &str) -> Result<Option<File>> { todo!() }
-    pub fn create_commit(&self, parent: &str, files: &[(String, String)], message: &str) -> Result<String> { todo!() }
-    pub fn create_branch(&self, branch: &str, sha: &str) -> Result<()> { todo!() }
-    pub fn update_branch(&self, branch: &str, sha: &str, force: bool) -> Result<RefUpdate> { todo!() }
-    pub fn find_pull(&self, branch: &str, base: &str) -> Result<Option<Pull>> { todo!() }
-    pub fn create_pull(&self, new: &NewPull) -> Result<Pull> { todo!() }
-    pub fn update_pull(&self, number: u64, title: &str, body: &str) -> Result<Pull> { todo!() }
-    pub fn add_labels(&self, number: u64, labels: &[String]) -> Result<()> { todo!() }
-    pub fn request_reviewers(&self, number: u64, users: &[String], teams: &[String]) -> Result<()> { todo!() }
+    pub fn release_by_tag(&self, tag: &str) -> Result<Option<Release>> {
+        todo!()
+    }
+    pub fn create_release(&self, new: &NewRelease) -> Result<Release> {
+        todo!()
+    }
+    pub fn update_release(&self, id: u64, name: &str, body: &str, latest: bool) -> Result<Release> {
+        todo!()
+    }
+    pub fn new(settings: Settings) -> Result<Self> {
+        todo!()
+    }
+    pub fn requests(&self) -> u64 {
+        todo!()
+    }
+    pub fn take_progress(&self) -> Vec<String> {
+        todo!()
+    }
+    pub fn repository(&self) -> Result<Repository> {
+        todo!()
+    }
+    pub fn branch_tip(&self, branch: &str) -> Result<Option<String>> {
+        todo!()
+    }
+    pub fn commit(&self, sha: &str) -> Result<GitCommit> {
+        todo!()
+    }
+    pub fn file(&self, path: &str, git_ref: &str) -> Result<Option<File>> {
+        todo!()
+    }
+    pub fn create_commit(
+        &self,
+        parent: &str,
+        files: &[(String, String)],
+        message: &str,
+    ) -> Result<String> {
+        todo!()
+    }
+    pub fn create_branch(&self, branch: &str, sha: &str) -> Result<()> {
+        todo!()
+    }
+    pub fn update_branch(&self, branch: &str, sha: &str, force: bool) -> Result<RefUpdate> {
+        todo!()
+    }
+    pub fn find_pull(&self, branch: &str, base: &str) -> Result<Option<Pull>> {
+        todo!()
+    }
+    pub fn create_pull(&self, new: &NewPull) -> Result<Pull> {
+        todo!()
+    }
+    pub fn update_pull(&self, number: u64, title: &str, body: &str) -> Result<Pull> {
+        todo!()
+    }
+    pub fn add_labels(&self, number: u64, labels: &[String]) -> Result<()> {
+        todo!()
+    }
+    pub fn request_reviewers(&self, number: u64, users: &[String], teams: &[String]) -> Result<()> {
+        todo!()
+    }
 }

@@ -93,7 +93,9 @@ pub fn resolve(workspace: &Path, input: &str, relative: &str) -> Result<PathBuf>
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a reader (or an
-/// interrupted run) sees the old file or the new one, never half of one. The file's permissions are kept.
+/// interrupted run) sees the old file or the new one, never half of one. The file's owner, group and permissions
+/// are kept: under the Docker action the binary runs as root over the runner's workspace, and a replaced file
+/// must not become root's.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
@@ -118,6 +120,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .map_err(|e| io("create a temporary file next to", e))?;
         file.write_all(bytes).map_err(|e| io("write", e))?;
         if let Ok(meta) = fs::metadata(path) {
+            // Owner first: changing it may clear set-id bits, which the permissions then restore.
+            keep_owner(&file, &meta).map_err(|e| {
+                io("keep the owner of", e)
+                    .with_help("run as the file's owner, or as root (as the Docker action does)")
+            })?;
             file.set_permissions(meta.permissions())
                 .map_err(|e| io("keep the permissions of", e))?;
         }
@@ -129,6 +136,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Gives the new file the original's owner and group, when they differ from the writer's.
+#[cfg(unix)]
+fn keep_owner(file: &fs::File, original: &fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let now = file.metadata()?;
+    if (now.uid(), now.gid()) == (original.uid(), original.gid()) {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(file, Some(original.uid()), Some(original.gid()))
+}
+
+#[cfg(not(unix))]
+fn keep_owner(_file: &fs::File, _original: &fs::Metadata) -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]

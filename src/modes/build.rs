@@ -113,6 +113,34 @@ pub struct BuildFacts {
 }
 
 impl BuildFacts {
+    /// What was read, for the log group of the read.
+    pub fn describe(&self, tag_prefix: &str) -> Vec<String> {
+        let short = |sha: &str| sha.get(..7).unwrap_or(sha).to_string();
+        let mut lines = vec![format!(
+            "HEAD is `{}`{}",
+            short(&self.head.sha),
+            match &self.head.branch {
+                Some(b) => format!(" on `{}`", b.trim_start_matches("refs/heads/")),
+                None => " (detached)".to_string(),
+            }
+        )];
+        lines.push(format!("{} tag(s) in the repository", self.tag_names.len()));
+        lines.push(match &self.base {
+            Some(b) => format!(
+                "base: `{}` ({}) on `{}`, {} commit(s) since",
+                b.tag,
+                b.version,
+                short(&b.commit),
+                self.commits.len()
+            ),
+            None => format!(
+                "no stable `{tag_prefix}X.Y.Z` tag: no base, {} commit(s) in the history",
+                self.commits.len()
+            ),
+        });
+        lines
+    }
+
     pub fn gather(git: &GitRepo, settings: &BuildSettings) -> Result<Self> {
         // A given version with a template that needs no history works on a shallow clone.
         let needs_history = settings.version.is_none() || settings.template.uses("count");
@@ -298,12 +326,21 @@ pub fn run(
     let git = GitRepo::open(&invocation.repo)?;
     console.group("Read git history");
     let facts = BuildFacts::gather(&git, &settings);
+    if let Ok(facts) = &facts {
+        for line in facts.describe(&settings.tag_prefix) {
+            console.info(&line);
+        }
+    }
     console.end_group();
     let facts = facts?;
     let outcome = compute(&settings, &facts, github)?;
 
     let mut annotations = Vec::new();
     // Before any effect: would Flux deploy this tag? (`flux-check`)
+    console.group(&format!(
+        "Flux check: would `{}` be deployed?",
+        settings.image.with_tag(&outcome.tag)
+    ));
     let flux_check = crate::flux::check::for_build(
         &settings.flux,
         settings.mode,
@@ -315,11 +352,28 @@ pub fn run(
         &outcome.tag,
         console,
         &mut annotations,
-    )?;
+    );
+    if let Ok(verdict) = &flux_check {
+        console.info(verdict);
+    }
+    console.end_group();
+    let flux_check = flux_check?;
     let tag_state = match &outcome.release_tag {
         Ok(name) => {
+            console.group(&format!("Read git tag `{name}` locally and on `{REMOTE}`"));
             let local = git.tag_commit(name);
-            match git.remote_tag_commit(REMOTE, name, settings.github_token.as_ref()) {
+            let remote = git.remote_tag_commit(REMOTE, name, settings.github_token.as_ref());
+            let at = |commit: &Option<String>| match commit {
+                Some(c) => format!("on `{}`", c.get(..7).unwrap_or(c)),
+                None => "absent".to_string(),
+            };
+            console.info(&format!("locally: {}", at(&local)));
+            match &remote {
+                Ok(commit) => console.info(&format!("on `{REMOTE}`: {}", at(commit))),
+                Err(e) => console.info(&format!("on `{REMOTE}`: can't read it: {}", e.message)),
+            }
+            console.end_group();
+            match remote {
                 Ok(remote) => Some(TagState {
                     name: name.clone(),
                     local,
@@ -445,7 +499,7 @@ fn report(
         None => "none".to_string(),
     };
     let git_tag = match (&outcome.release_tag, operation) {
-        (Ok(name), op) => format!("`{name}` {}", op.as_str()),
+        (Ok(name), op) => format!("`{name}` {}", op.phrase(settings.dry_run)),
         (Err(reason), _) => format!("skipped ({reason})"),
     };
     let head = facts.head.sha.get(..7).unwrap_or(&facts.head.sha);
@@ -492,7 +546,7 @@ fn report(
         "labels": outcome.labels,
         "decision": d,
         "git_tag": outcome.release_tag.as_ref().ok(),
-        "git_tag_operation": operation.as_str(),
+        "git_tag_operation": operation.reported(settings.dry_run),
         "flux_check": flux_check,
         "digest": digest,
         "plan": plan,
@@ -507,7 +561,7 @@ fn report(
     outputs.insert("labels".to_string(), labels.clone());
     outputs.insert(
         "git-tag-operation".to_string(),
-        operation.as_str().to_string(),
+        operation.reported(settings.dry_run),
     );
     if let Some(digest) = &digest {
         outputs.insert("digest".to_string(), digest.clone());

@@ -138,7 +138,11 @@ pub fn report(
         outputs,
         summary,
         text,
-        annotations: findings.iter().map(Finding::annotation).collect(),
+        // Each finding is in `text` already: on a terminal it is printed once, on stdout.
+        annotations: findings
+            .iter()
+            .map(|f| f.annotation().shown_in_text())
+            .collect(),
         failure: (errors > 0).then(|| {
             Error::new(
                 Kind::Flux,
@@ -244,9 +248,11 @@ fn registry_tags(
     mask_login(console, &registry);
     let reader = TagReader::new(registry, true)?;
     for image in images {
+        console.group_on_runner(&format!("List the tags of `{image}`"));
         let listed = ImageName::parse(&image)
             .map_err(|p| p.message)
             .and_then(|name| reader.list(&name, console).map_err(|e| e.message));
+        console.end_group();
         match listed {
             Ok(list) => {
                 tags.insert(image, list);

@@ -211,12 +211,17 @@ fn report(settings: &PatchSettings, plan: &Plan, applied: &[Applied]) -> Report 
     else {
         return Report::default();
     };
-    let changed = !changes.is_empty();
-    let operation = applied.first().map(|a| a.operation).unwrap_or(if changed {
-        Operation::Changed
-    } else {
-        Operation::Unchanged
-    });
+    let changes_file = !changes.is_empty();
+    let operation = applied
+        .first()
+        .map(|a| a.operation)
+        .unwrap_or(if changes_file {
+            Operation::Changed
+        } else {
+            Operation::Unchanged
+        });
+    // What this run did to the file: a dry run changed nothing, whatever it would do.
+    let changed = operation == Operation::Changed && !settings.dry_run;
     let r = &settings.request;
     let mut rows = vec![
         ("Manifest", format!("`{file}`")),
@@ -236,8 +241,12 @@ fn report(settings: &PatchSettings, plan: &Plan, applied: &[Applied]) -> Report 
     }
     rows.push((
         "Result",
-        if changed {
-            format!("{} ({} value(s))", operation.as_str(), changes.len())
+        if changes_file {
+            format!(
+                "{} ({} value(s))",
+                operation.phrase(settings.dry_run),
+                changes.len()
+            )
         } else {
             format!("unchanged: already set ({})", unchanged.join(", "))
         },
@@ -248,6 +257,7 @@ fn report(settings: &PatchSettings, plan: &Plan, applied: &[Applied]) -> Report 
         "dry_run": settings.dry_run,
         "manifest": file,
         "changed": changed,
+        "operation": operation.reported(settings.dry_run),
         "changes": changes,
         "diff": diff,
         "plan": plan,
@@ -255,6 +265,10 @@ fn report(settings: &PatchSettings, plan: &Plan, applied: &[Applied]) -> Report 
     });
     let mut outputs = BTreeMap::new();
     outputs.insert("changed".to_string(), changed.to_string());
+    outputs.insert(
+        "manifest-operation".to_string(),
+        operation.reported(settings.dry_run),
+    );
     outputs.insert("diff".to_string(), diff.clone());
     outputs.insert(
         "json".to_string(),
@@ -267,7 +281,7 @@ fn report(settings: &PatchSettings, plan: &Plan, applied: &[Applied]) -> Report 
     );
     let mut summary = format!("## {title}\n\n{}\n", markdown_table(&rows));
     let mut text = format!("{title}\n{}", text_table(&rows));
-    if changed {
+    if changes_file {
         summary.push_str(&format!("```diff\n{diff}```\n\n"));
         text.push_str(&format!("\n{diff}"));
     } else {

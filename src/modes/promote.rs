@@ -98,7 +98,10 @@ pub fn check_branch_template(template: &str) -> std::result::Result<(), InputPro
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let Some(close) = rest[open..].find('}') else {
-            return Err(InputProblem::new("branch", format!("`{template}` has an unclosed `{{`")));
+            return Err(InputProblem::new(
+                "branch",
+                format!("`{template}` has an unclosed `{{`"),
+            ));
         };
         let name = &rest[open + 1..open + close];
         if !BRANCH_PLACEHOLDERS.contains(&name) {
@@ -176,7 +179,9 @@ impl PromoteSettings {
             r.problem(
                 InputProblem::new(
                     "production-tag",
-                    format!("`{p}` is the moving tag; the production version must be a tag of its own"),
+                    format!(
+                        "`{p}` is the moving tag; the production version must be a tag of its own"
+                    ),
                 )
                 .help("give the version, e.g. `v1.2.3`"),
             );
@@ -238,15 +243,22 @@ impl PromoteSettings {
         let github_token = r.secret("github-token");
         let labels = r.text("labels").map(|l| split_list(&l)).unwrap_or_default();
         let (mut reviewers, mut team_reviewers) = (Vec::new(), Vec::new());
-        for reviewer in r.text("reviewers").map(|l| split_list(&l)).unwrap_or_default() {
+        for reviewer in r
+            .text("reviewers")
+            .map(|l| split_list(&l))
+            .unwrap_or_default()
+        {
             match reviewer.split_once('/') {
                 Some((_org, team)) if !team.is_empty() && !team.contains('/') => {
                     team_reviewers.push(team.to_string())
                 }
                 None if !reviewer.contains(char::is_whitespace) => reviewers.push(reviewer),
                 _ => r.problem(
-                    InputProblem::new("reviewers", format!("`{reviewer}` is neither a login nor `org/team`"))
-                        .help("list user logins and teams as `org/team-slug`, comma-separated"),
+                    InputProblem::new(
+                        "reviewers",
+                        format!("`{reviewer}` is neither a login nor `org/team`"),
+                    )
+                    .help("list user logins and teams as `org/team-slug`, comma-separated"),
                 ),
             }
         }
@@ -259,8 +271,11 @@ impl PromoteSettings {
         }
         if needs_github && non_empty(&github.repository).is_none() {
             r.problem(
-                InputProblem::new("github-token", "the repository is unknown: `GITHUB_REPOSITORY` is not set")
-                    .help("run as a workflow step, or export GITHUB_REPOSITORY=owner/name for the CLI"),
+                InputProblem::new(
+                    "github-token",
+                    "the repository is unknown: `GITHUB_REPOSITORY` is not set",
+                )
+                .help("run as a workflow step, or export GITHUB_REPOSITORY=owner/name for the CLI"),
             );
         }
         let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
@@ -311,14 +326,20 @@ pub struct StagingChoice {
 
 /// Picks the staging tag: the one staging's Flux provider or ImagePolicy selects from `tags`, else the highest
 /// stable semver tag. Pure.
-pub fn choose_staging_tag(model: &Model, image: &ImageName, tags: &[String]) -> Result<StagingChoice> {
+pub fn choose_staging_tag(
+    model: &Model,
+    image: &ImageName,
+    tags: &[String],
+) -> Result<StagingChoice> {
     let wanted = normalize_image(&image.to_string());
     let predictions = flux::predict(model, &|i: &str| {
         (normalize_image(i) == wanted).then(|| tags.to_vec())
     });
     let staging: Vec<_> = predictions
         .iter()
-        .filter(|p| p.environment == Some(Environment::Staging) && normalize_image(&p.image) == wanted)
+        .filter(|p| {
+            p.environment == Some(Environment::Staging) && normalize_image(&p.image) == wanted
+        })
         .collect();
     if let Some(p) = staging.first() {
         return match &p.selected {
@@ -704,7 +725,9 @@ pub fn run(
     if production_tag == settings.moving_tag {
         return Err(Error::input(InputProblem::new(
             "production-tag",
-            format!("`{production_tag}` is the moving tag; the production version must be a tag of its own"),
+            format!(
+                "`{production_tag}` is the moving tag; the production version must be a tag of its own"
+            ),
         )));
     }
     let branch = if settings.pull_request {
@@ -750,7 +773,9 @@ pub fn run(
     let moving_step = retags.split_off(1);
 
     // Repository facts, as the host has them (not only the checkout, which may be behind).
-    let repository = non_empty(&github.repository).unwrap_or_default().to_string();
+    let repository = non_empty(&github.repository)
+        .unwrap_or_default()
+        .to_string();
     let github_client = if settings.needs_github() {
         let (owner, name) = github::parse_repository(&repository).map_err(Error::input)?;
         Some(github::Client::new(github::Settings {
@@ -770,7 +795,12 @@ pub fn run(
             remote: REMOTE,
             token: settings.github_token.as_ref(),
         }),
-        _ => return Err(Error::new(Kind::Upstream, "no repository host to commit to")),
+        _ => {
+            return Err(Error::new(
+                Kind::Upstream,
+                "no repository host to commit to",
+            ));
+        }
     };
     console.group("Read the base branch, the overlay and the promotion branch");
     let repo_facts = read_repo_facts(
@@ -804,7 +834,8 @@ pub fn run(
         (Some(tip), true) => {
             let host = host.as_dyn();
             host.parents(tip)? == [repo_facts.base_sha.clone()]
-                && host.file(&branch, tip, &settings.manifest)?.as_deref() == Some(patched.text.as_str())
+                && host.file(&branch, tip, &settings.manifest)?.as_deref()
+                    == Some(patched.text.as_str())
         }
         _ => false,
     };
@@ -847,7 +878,10 @@ pub fn run(
         && let Some(token) = &settings.github_token
         && token.expose().starts_with("ghs_")
         && repo_facts.pull.is_none()
-        && plan.steps.iter().any(|s| matches!(s, Step::PullRequest { .. }))
+        && plan
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::PullRequest { .. }))
     {
         annotations.push(Annotation::notice(
             "gitops-promote: CI on the promotion pull request",
@@ -870,7 +904,15 @@ pub fn run(
         registry: client.requests(),
         github: github_client.as_ref().map(|c| c.requests()).unwrap_or(0),
     };
-    Ok(report(&settings, &promotion, &repo_facts, &plan, &applied, requests, annotations))
+    Ok(report(
+        &settings,
+        &promotion,
+        &repo_facts,
+        &plan,
+        &applied,
+        requests,
+        annotations,
+    ))
 }
 
 fn reference(image: &ImageName, tag: &str) -> Reference {
@@ -973,7 +1015,11 @@ struct Requests {
 }
 
 /// The operation a step had, or (dry run) would have.
-fn operation_of(step: &Step, applied: &[Applied], dry_run: bool) -> Option<(Operation, BTreeMap<String, String>)> {
+fn operation_of(
+    step: &Step,
+    applied: &[Applied],
+    dry_run: bool,
+) -> Option<(Operation, BTreeMap<String, String>)> {
     if let Some(a) = applied.iter().find(|a| &a.step == step) {
         return Some((a.operation, a.produced.clone()));
     }
@@ -1006,21 +1052,6 @@ fn operation_of(step: &Step, applied: &[Applied], dry_run: bool) -> Option<(Oper
     Some((planned, BTreeMap::new()))
 }
 
-/// An operation as an output value: in a dry run it says what would happen (`would-create`), so a workflow
-/// condition on `created` never fires for a run that did nothing.
-pub fn operation_word(operation: Operation, dry_run: bool) -> String {
-    if !dry_run {
-        return operation.as_str().to_string();
-    }
-    match operation {
-        Operation::Unchanged | Operation::Skipped => operation.as_str().to_string(),
-        Operation::Created => "would-create".to_string(),
-        Operation::Updated => "would-update".to_string(),
-        Operation::Moved => "would-move".to_string(),
-        Operation::Changed => "would-change".to_string(),
-    }
-}
-
 fn report(
     settings: &PromoteSettings,
     promotion: &Promotion,
@@ -1032,14 +1063,18 @@ fn report(
 ) -> Report {
     let dry = settings.dry_run;
     let find = |pred: &dyn Fn(&Step) -> bool| plan.steps.iter().find(|s| pred(s));
-    let version_step = find(&|s| matches!(s, Step::Retag { target, .. } if target.ends_with(&format!(":{}", promotion.production_tag))));
-    let moving_step = find(&|s| matches!(s, Step::Retag { target, .. } if target.ends_with(&format!(":{}", promotion.moving_tag))));
+    let version_step = find(
+        &|s| matches!(s, Step::Retag { target, .. } if target.ends_with(&format!(":{}", promotion.production_tag))),
+    );
+    let moving_step = find(
+        &|s| matches!(s, Step::Retag { target, .. } if target.ends_with(&format!(":{}", promotion.moving_tag))),
+    );
     let commit_step = find(&|s| matches!(s, Step::Commit { .. }));
     let pr_step = find(&|s| matches!(s, Step::PullRequest { .. }));
     let op = |step: Option<&Step>| step.and_then(|s| operation_of(s, applied, dry));
     let word = |o: &Option<(Operation, BTreeMap<String, String>)>| {
         o.as_ref()
-            .map(|(op, _)| operation_word(*op, dry))
+            .map(|(op, _)| op.reported(dry))
             .unwrap_or_else(|| "skipped".to_string())
     };
     let version_op = op(version_step);
@@ -1048,7 +1083,15 @@ fn report(
     let mut pr_op = op(pr_step);
     // An open pull request that already says all of this: the plan's update is a no-op.
     if dry
-        && let (Some(Step::PullRequest { title, body, labels, .. }), Some(pull)) = (pr_step, &facts.pull)
+        && let (
+            Some(Step::PullRequest {
+                title,
+                body,
+                labels,
+                ..
+            }),
+            Some(pull),
+        ) = (pr_step, &facts.pull)
         && pull_up_to_date(pull, title, body, labels)
     {
         pr_op = Some((Operation::Unchanged, BTreeMap::new()));
@@ -1057,7 +1100,11 @@ fn report(
         .as_ref()
         .and_then(|(_, p)| p.get("commit").cloned())
         .or_else(|| match commit_step {
-            Some(Step::Commit { up_to_date: true, branch_sha, .. }) => branch_sha.clone(),
+            Some(Step::Commit {
+                up_to_date: true,
+                branch_sha,
+                ..
+            }) => branch_sha.clone(),
             _ => None,
         })
         .unwrap_or_default();
@@ -1073,7 +1120,10 @@ fn report(
     let mut outputs = BTreeMap::new();
     outputs.insert("digest".to_string(), promotion.digest.clone());
     outputs.insert("staging-tag".to_string(), promotion.staging.tag.clone());
-    outputs.insert("production-tag".to_string(), promotion.production_tag.clone());
+    outputs.insert(
+        "production-tag".to_string(),
+        promotion.production_tag.clone(),
+    );
     outputs.insert("branch".to_string(), promotion.branch.clone());
     outputs.insert("commit".to_string(), commit.clone());
     outputs.insert("commit-operation".to_string(), word(&commit_op));
@@ -1123,7 +1173,12 @@ fn report(
         ("Moving tag", moving_row),
         (
             "Overlay",
-            format!("`{}` on `{}` (`{}`)", promotion.manifest, facts.base_branch, short(&facts.base_sha)),
+            format!(
+                "`{}` on `{}` (`{}`)",
+                promotion.manifest,
+                facts.base_branch,
+                short(&facts.base_sha)
+            ),
         ),
         (
             "Commit",
@@ -1153,8 +1208,13 @@ fn report(
     rows.push((
         "Deploys",
         match (promotion.layout, settings.pull_request) {
-            (Layout::Gitless, true) => format!("on `release` after the merge (`{}` moves)", promotion.moving_tag),
-            (Layout::Classic, true) => "when the pull request is merged (Flux applies the overlay)".to_string(),
+            (Layout::Gitless, true) => format!(
+                "on `release` after the merge (`{}` moves)",
+                promotion.moving_tag
+            ),
+            (Layout::Classic, true) => {
+                "when the pull request is merged (Flux applies the overlay)".to_string()
+            }
             (_, false) => "now".to_string(),
         },
     ));
@@ -1182,7 +1242,10 @@ fn report(
         ));
     }
     for reason in &plan.skipped {
-        annotations.push(Annotation::notice("gitops-promote: nothing to promote", reason.clone()));
+        annotations.push(Annotation::notice(
+            "gitops-promote: nothing to promote",
+            reason.clone(),
+        ));
     }
     Report {
         outputs,
@@ -1212,7 +1275,10 @@ mod tests {
     fn model(envs: &[&str]) -> Model {
         let mut m = Model::default();
         for env in envs {
-            m.add_text(&format!("flux/bootstrap/apps/{env}/backend.yaml"), &fixture(env));
+            m.add_text(
+                &format!("flux/bootstrap/apps/{env}/backend.yaml"),
+                &fixture(env),
+            );
         }
         m
     }
@@ -1224,13 +1290,24 @@ mod tests {
     #[test]
     fn staging_tag_is_what_the_staging_provider_selects_else_the_highest_stable_version() {
         let image = ImageName::parse(IMAGE).expect("image");
-        let registry = tags(&["v0.9.0", "v0.10.0", "v0.11.0-rc.1", "production-latest", "latest"]);
+        let registry = tags(&[
+            "v0.9.0",
+            "v0.10.0",
+            "v0.11.0-rc.1",
+            "production-latest",
+            "latest",
+        ]);
         let chosen = choose_staging_tag(&model(&["staging", "production"]), &image, &registry)
             .expect("staging selects");
         assert_eq!(chosen.tag, "v0.10.0", "semver order, not lexical; no RC");
-        assert!(chosen.why.contains("ResourceSetInputProvider/backend-staging"));
+        assert!(
+            chosen
+                .why
+                .contains("ResourceSetInputProvider/backend-staging")
+        );
 
-        let chosen = choose_staging_tag(&model(&["production"]), &image, &registry).expect("fallback");
+        let chosen =
+            choose_staging_tag(&model(&["production"]), &image, &registry).expect("fallback");
         assert_eq!(chosen.tag, "v0.10.0");
         assert!(chosen.why.contains("highest stable semver tag"));
 
@@ -1239,15 +1316,29 @@ mod tests {
         assert_eq!(err.kind, Kind::NotFound);
         let err = choose_staging_tag(&Model::default(), &image, &tags(&["latest"]))
             .expect_err("nothing stable");
-        assert!(err.help.as_deref().unwrap_or_default().contains("staging-tag"));
+        assert!(
+            err.help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("staging-tag")
+        );
     }
 
     #[test]
     fn the_production_provider_on_the_moving_tag_means_the_release_deploys() {
         let image = ImageName::parse(IMAGE).expect("image");
-        assert_eq!(layout(&model(&["production"]), &image, "production"), Layout::Gitless);
-        assert_eq!(layout(&model(&["staging"]), &image, "production"), Layout::Classic);
-        assert_eq!(layout(&Model::default(), &image, "production"), Layout::Classic);
+        assert_eq!(
+            layout(&model(&["production"]), &image, "production"),
+            Layout::Gitless
+        );
+        assert_eq!(
+            layout(&model(&["staging"]), &image, "production"),
+            Layout::Classic
+        );
+        assert_eq!(
+            layout(&Model::default(), &image, "production"),
+            Layout::Classic
+        );
     }
 
     fn settings(pull_request: bool) -> PromoteSettings {
@@ -1340,11 +1431,29 @@ mod tests {
 
     #[test]
     fn a_pull_request_never_moves_the_moving_tag_and_a_direct_commit_moves_it_last() {
-        let p = plan(&settings(true), &promotion(), vec![retag("v1.2.3")], vec![], &facts("old"), "new");
+        let p = plan(
+            &settings(true),
+            &promotion(),
+            vec![retag("v1.2.3")],
+            vec![],
+            &facts("old"),
+            "new",
+        );
         assert_eq!(kinds(&p), ["retag", "commit-to-branch", "pull-request"]);
 
-        let p = plan(&settings(true), &promotion(), vec![retag("v1.2.3")], vec![], &facts("same"), "same");
-        assert_eq!(kinds(&p), ["retag"], "the base already pins it: nothing to review");
+        let p = plan(
+            &settings(true),
+            &promotion(),
+            vec![retag("v1.2.3")],
+            vec![],
+            &facts("same"),
+            "same",
+        );
+        assert_eq!(
+            kinds(&p),
+            ["retag"],
+            "the base already pins it: nothing to review"
+        );
         assert!(p.skipped[0].contains("nothing to review"));
 
         let p = plan(
@@ -1356,15 +1465,9 @@ mod tests {
             "new",
         );
         assert_eq!(kinds(&p), ["retag", "commit-to-main", "retag"]);
-        assert!(matches!(&p.steps[2], Step::Retag { target, .. } if target.ends_with(":production-latest")));
-    }
-
-    #[test]
-    fn dry_run_operations_cannot_be_mistaken_for_effects() {
-        assert_eq!(operation_word(Operation::Created, true), "would-create");
-        assert_eq!(operation_word(Operation::Updated, true), "would-update");
-        assert_eq!(operation_word(Operation::Unchanged, true), "unchanged");
-        assert_eq!(operation_word(Operation::Created, false), "created");
+        assert!(
+            matches!(&p.steps[2], Step::Retag { target, .. } if target.ends_with(":production-latest"))
+        );
     }
 
     #[test]

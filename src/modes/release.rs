@@ -126,7 +126,10 @@ impl OverlayChange {
     pub fn is_rollback(&self) -> bool {
         let version = |t: &str| semver::Version::parse(t.strip_prefix('v').unwrap_or(t)).ok();
         match (
-            self.before.as_ref().and_then(|b| b.tag.as_deref()).and_then(version),
+            self.before
+                .as_ref()
+                .and_then(|b| b.tag.as_deref())
+                .and_then(version),
             self.after.tag.as_deref().and_then(version),
         ) {
             (Some(before), Some(after)) => after < before,
@@ -153,7 +156,10 @@ pub fn trailers(messages: &[String]) -> BTreeMap<String, String> {
                 (trailer::DIGEST, "digest"),
             ] {
                 if let Some(v) = record.get(field) {
-                    let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                    let v = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
                     out.entry(key.to_string()).or_insert(v);
                 }
             }
@@ -205,7 +211,11 @@ pub fn run(
     let mut annotations = Vec::new();
     let git = GitRepo::open(&invocation.repo)?;
     let head = git.head()?;
-    if let Some(sha) = github.sha.as_deref().filter(|s| !s.is_empty() && *s != head.sha) {
+    if let Some(sha) = github
+        .sha
+        .as_deref()
+        .filter(|s| !s.is_empty() && *s != head.sha)
+    {
         annotations.push(Annotation::warning(
             "HEAD is not GITHUB_SHA",
             format!("the checkout's HEAD is {} but the workflow runs for {sha}; the overlay is read at HEAD", head.sha),
@@ -214,8 +224,11 @@ pub fn run(
     let parents = git.parents(&head.sha)?;
     let after_text = git.file_at(&head.sha, &settings.manifest)?.ok_or_else(|| {
         Error::input(
-            InputProblem::new("manifest", format!("`{}` does not exist at {}", settings.manifest, head.sha))
-                .help("set `manifest` (or `app` and `environment`) to the production overlay"),
+            InputProblem::new(
+                "manifest",
+                format!("`{}` does not exist at {}", settings.manifest, head.sha),
+            )
+            .help("set `manifest` (or `app` and `environment`) to the production overlay"),
         )
     })?;
     let before_text = match parents.first() {
@@ -226,7 +239,10 @@ pub fn run(
     let after = manifests::pinned(&after_text, &image).ok_or_else(|| {
         Error::new(
             Kind::NotFound,
-            format!("`{}` has no `images:` entry for `{image}`", settings.manifest),
+            format!(
+                "`{}` has no `images:` entry for `{image}`",
+                settings.manifest
+            ),
         )
         .with_help("promote writes one; check `image` against the overlay's `images[].name`")
     })?;
@@ -242,13 +258,19 @@ pub fn run(
     let tag = after.tag.clone().ok_or_else(|| {
         Error::new(
             Kind::NotFound,
-            format!("`{}` pins `{image}` without a `newTag`: no version to release", settings.manifest),
+            format!(
+                "`{}` pins `{image}` without a `newTag`: no version to release",
+                settings.manifest
+            ),
         )
     })?;
 
     // The registry: the pinned digest must exist (under the tag too), before anything moves.
     let client = Client::new(settings.registry.clone())?;
-    console.group(&format!("Check `{image}:{tag}` and `{}` in the registry", settings.moving_tag));
+    console.group(&format!(
+        "Check `{image}:{tag}` and `{}` in the registry",
+        settings.moving_tag
+    ));
     let checked = check_registry(&client, &settings, &tag, after.digest.as_deref());
     drain(&client, console);
     console.end_group();
@@ -264,7 +286,12 @@ pub fn run(
         moving_tags: BTreeSet::from([settings.moving_tag.clone()]),
     };
     let mut plan = Plan::new(Mode::Release, settings.dry_run);
-    plan.steps = plan_steps(&source, &registry_facts, std::slice::from_ref(&moving), &rules)?;
+    plan.steps = plan_steps(
+        &source,
+        &registry_facts,
+        std::slice::from_ref(&moving),
+        &rules,
+    )?;
     let rollback = change.is_rollback();
     let previous = before.as_ref().and_then(|b| b.tag.clone());
 
@@ -298,7 +325,9 @@ pub fn run(
             }
         }
         match (&local, &remote) {
-            (_, Some(_)) => plan.skipped.push(format!("git tag `{tag}` exists on `{REMOTE}`: left as it is")),
+            (_, Some(_)) => plan.skipped.push(format!(
+                "git tag `{tag}` exists on `{REMOTE}`: left as it is"
+            )),
             (local, None) => plan.steps.push(Step::GitTag {
                 tag: tag.clone(),
                 commit: local.clone().unwrap_or_else(|| tag_commit.clone()),
@@ -322,9 +351,17 @@ pub fn run(
             .map(|v| v != "false")
             .unwrap_or(true)
     });
-    let changes = changes::list_to(&git, previous.clone(), local.as_deref().unwrap_or(&tag_commit));
+    let changes = changes::list_to(
+        &git,
+        previous.clone(),
+        local.as_deref().unwrap_or(&tag_commit),
+    );
     let notes = release_notes(&image, &tag, &digest, &changes);
-    let repository = github.repository.clone().filter(|r| !r.is_empty()).unwrap_or_default();
+    let repository = github
+        .repository
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_default();
     let github_client = if create_release && !rollback {
         if settings.github_token.is_none() {
             return Err(Error::input(
@@ -342,7 +379,8 @@ pub fn run(
         })?)
     } else {
         if !rollback {
-            plan.skipped.push("GitHub release: `create-release` is false".to_string());
+            plan.skipped
+                .push("GitHub release: `create-release` is false".to_string());
         }
         None
     };
@@ -388,7 +426,11 @@ pub fn run(
     ))
 }
 
-type Checked = (Reference, Option<String>, crate::modes::retagging::RetagFacts);
+type Checked = (
+    Reference,
+    Option<String>,
+    crate::modes::retagging::RetagFacts,
+);
 
 /// The pinned digest (or the tag's, when the overlay pins none) exists and the tag agrees with it; the moving
 /// tag's state; the image's build commit.
@@ -475,7 +517,7 @@ fn operation_of(plan: &Plan, applied: &[Applied], pick: fn(&Step) -> bool) -> Op
 }
 
 fn word(op: Option<Operation>, dry_run: bool) -> String {
-    op.map(|o| crate::modes::promote::operation_word(o, dry_run))
+    op.map(|o| o.reported(dry_run))
         .unwrap_or_else(|| "skipped".to_string())
 }
 
@@ -490,8 +532,14 @@ fn skipped_report(settings: &ReleaseSettings, change: &OverlayChange) -> Report 
     for name in ["moving-tag-operation", "tag-operation", "release-operation"] {
         outputs.insert(name.to_string(), "skipped".to_string());
     }
-    outputs.insert("digest".into(), change.after.digest.clone().unwrap_or_default());
-    outputs.insert("production-tag".into(), change.after.tag.clone().unwrap_or_default());
+    outputs.insert(
+        "digest".into(),
+        change.after.digest.clone().unwrap_or_default(),
+    );
+    outputs.insert(
+        "production-tag".into(),
+        change.after.tag.clone().unwrap_or_default(),
+    );
     outputs.insert("release-url".into(), String::new());
     outputs.insert(
         "json".into(),
@@ -501,7 +549,10 @@ fn skipped_report(settings: &ReleaseSettings, change: &OverlayChange) -> Report 
         outputs,
         summary: format!("## gitops-promote release\n\nNothing to release: {why}.\n"),
         text: format!("gitops-promote release\n  nothing to release: {why}\n"),
-        annotations: vec![Annotation::notice("gitops-promote: nothing to release", why)],
+        annotations: vec![Annotation::notice(
+            "gitops-promote: nothing to release",
+            why,
+        )],
         failure: None,
     }
 }
@@ -563,10 +614,7 @@ fn report(
 
     let image = settings.image.to_string();
     let rows = vec![
-        (
-            "Production runs",
-            format!("`{image}:{tag}` @ `{digest}`"),
-        ),
+        ("Production runs", format!("`{image}:{tag}` @ `{digest}`")),
         (
             "Change",
             if rollback {
@@ -593,7 +641,10 @@ fn report(
             format!("`{}`", change.commit.get(..7).unwrap_or(&change.commit)),
         ),
     ];
-    let title = format!("gitops-promote release{}", if dry { " (dry run)" } else { "" });
+    let title = format!(
+        "gitops-promote release{}",
+        if dry { " (dry run)" } else { "" }
+    );
     let clean = |s: &str| s.replace(['"', '`'], "");
     let mut summary = format!("## {title}\n\n{}\n", markdown_table(&rows));
     summary.push_str(&format!(
@@ -604,7 +655,9 @@ fn report(
         digest.get(..19).unwrap_or(digest)
     ));
     if !rollback && plan.steps.iter().any(|s| matches!(s, Step::Release { .. })) {
-        summary.push_str(&format!("<details><summary>Release notes</summary>\n\n{notes}\n</details>\n\n"));
+        summary.push_str(&format!(
+            "<details><summary>Release notes</summary>\n\n{notes}\n</details>\n\n"
+        ));
     }
     summary.push_str(&plan.to_markdown());
     let mut text = format!("{title}\n{}", text_table(&rows));
@@ -663,11 +716,20 @@ mod tests {
             "Merge pull request #3 from org/promote-v1.2.3".into(),
             "chore(release): promote\n\nGitops-Promote-Create-Release: false\n".into(),
         ]);
-        assert_eq!(t.get(trailer::CREATE_RELEASE).map(String::as_str), Some("false"));
+        assert_eq!(
+            t.get(trailer::CREATE_RELEASE).map(String::as_str),
+            Some("false")
+        );
         let squash = trailers(&[
             "Promote backend v1.2.3 to production (#3)\n\n## Promote\n\n<!-- gitops-promote: {\"create_release\":false,\"digest\":\"sha256:x\"} -->\n".into(),
         ]);
-        assert_eq!(squash.get(trailer::CREATE_RELEASE).map(String::as_str), Some("false"));
-        assert_eq!(squash.get(trailer::DIGEST).map(String::as_str), Some("sha256:x"));
+        assert_eq!(
+            squash.get(trailer::CREATE_RELEASE).map(String::as_str),
+            Some("false")
+        );
+        assert_eq!(
+            squash.get(trailer::DIGEST).map(String::as_str),
+            Some("sha256:x")
+        );
     }
 }

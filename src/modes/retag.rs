@@ -29,6 +29,40 @@ pub struct RetagSettings {
     pub dry_run: bool,
 }
 
+/// One entry of `tags`, before the source is known: a bare tag, or a full reference with a tag.
+enum Target {
+    Tag(String),
+    Reference(Reference),
+}
+
+/// Reads `tags` without the source, so a bad `tags` is reported even when `source` is bad too.
+fn parse_target_list(value: &str) -> std::result::Result<Vec<Target>, InputProblem> {
+    let mut out = Vec::new();
+    for item in split_list(value) {
+        if registry::is_tag(&item) {
+            out.push(Target::Tag(item));
+            continue;
+        }
+        let r = Reference::parse(&item).map_err(|p| {
+            InputProblem::new("tags", format!("`{item}` is neither a tag nor a reference with a tag: {}", p.message))
+                .help("give tags like `v1.2.0` or full references like `ghcr.io/org/app:v1.2.0`, comma- or newline-separated")
+        })?;
+        if r.digest.is_some() || r.tag.is_none() {
+            return Err(InputProblem::new(
+                "tags",
+                format!("`{item}` must name a tag, not a digest"),
+            )
+            .help("a digest can't be written to; give `REGISTRY/PATH:TAG`"));
+        }
+        out.push(Target::Reference(r));
+    }
+    if out.is_empty() {
+        return Err(InputProblem::new("tags", "no tag given")
+            .help("set `tags`, e.g. `v1.2.0,production-latest`"));
+    }
+    Ok(out)
+}
+
 /// The targets of `tags`: a bare tag lives in the source's repository, a full reference elsewhere.
 ///
 /// ```
@@ -44,30 +78,14 @@ pub fn parse_targets(
     source: &Reference,
 ) -> std::result::Result<Vec<Reference>, InputProblem> {
     let mut out: Vec<Reference> = Vec::new();
-    for item in split_list(value) {
-        let target = if registry::is_tag(&item) {
-            source.with_tag(&item)
-        } else {
-            let r = Reference::parse(&item).map_err(|p| {
-                InputProblem::new("tags", format!("`{item}` is neither a tag nor a reference with a tag: {}", p.message))
-                    .help("give tags like `v1.2.0` or full references like `ghcr.io/org/app:v1.2.0`, comma- or newline-separated")
-            })?;
-            if r.digest.is_some() || r.tag.is_none() {
-                return Err(InputProblem::new(
-                    "tags",
-                    format!("`{item}` must name a tag, not a digest"),
-                )
-                .help("a digest can't be written to; give `REGISTRY/PATH:TAG`"));
-            }
-            r
+    for target in parse_target_list(value)? {
+        let target = match target {
+            Target::Tag(tag) => source.with_tag(&tag),
+            Target::Reference(r) => r,
         };
         if !out.contains(&target) {
             out.push(target);
         }
-    }
-    if out.is_empty() {
-        return Err(InputProblem::new("tags", "no tag given")
-            .help("set `tags`, e.g. `v1.2.0,production-latest`"));
     }
     Ok(out)
 }
@@ -88,7 +106,12 @@ impl RetagSettings {
         };
         let targets = match (&source, tags_raw.is_empty()) {
             (Some(source), false) => r.parse("tags", |v| parse_targets(v, source)),
-            _ => None,
+            // Without a usable source the tags are still checked, so every bad input is reported at once.
+            (None, false) => {
+                r.parse("tags", parse_target_list);
+                None
+            }
+            (_, true) => None,
         };
         let force = r.bool("force");
         let mut moving_tags: BTreeSet<String> =
@@ -129,7 +152,7 @@ pub struct TagResult {
     pub old_digest: Option<String>,
 }
 
-/// The `result` entries: what was done, or (dry run) what would be.
+/// The `result` entries: what was done, or (dry run) what would be (`would-create`, `would-move`).
 pub fn results(plan: &Plan, applied: &[Applied]) -> Vec<TagResult> {
     plan.steps
         .iter()
@@ -154,7 +177,7 @@ pub fn results(plan: &Plan, applied: &[Applied]) -> Vec<TagResult> {
                     .map(|(_, t)| t.to_string())
                     .unwrap_or_default(),
                 reference: target.clone(),
-                operation: operation.as_str().to_string(),
+                operation: operation.reported(plan.dry_run),
                 old_digest: old_digest.clone(),
             })
         })
@@ -266,7 +289,7 @@ fn report(
             r.reference, r.operation
         ));
         text.push_str(&format!(
-            "  {:<9}  {}{}\n",
+            "  {:<12}  {}{}\n",
             r.operation,
             r.reference,
             if old.is_empty() || r.operation == "unchanged" {
@@ -422,7 +445,8 @@ mod tests {
         insta::assert_snapshot!("retag_summary", report.summary);
         let result: serde_json::Value =
             serde_json::from_str(&report.outputs["result"]).expect("json");
-        assert_eq!(result[1]["operation"], "moved");
+        assert_eq!(result[0]["operation"], "would-create", "a dry run");
+        assert_eq!(result[1]["operation"], "would-move");
         assert_eq!(
             result[1]["old_digest"],
             format!("sha256:{}", "b".repeat(64))

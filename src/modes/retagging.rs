@@ -82,7 +82,8 @@ pub fn plan_steps(
     Ok(steps)
 }
 
-/// Reads the source manifest (raw bytes, kept for the PUT) and HEADs every target.
+/// Reads the source manifest (raw bytes, kept for the PUT) and HEADs every target. What was found is queued on
+/// the client's progress lines, so the caller's log group (see [`drain`]) shows the facts the plan rests on.
 pub fn gather(
     client: &Client,
     source: &Reference,
@@ -94,12 +95,23 @@ pub fn gather(
         client.declare(&t.image, push);
     }
     let manifest = client.get_manifest(source)?;
+    let d = &manifest.descriptor;
+    client.note(format!(
+        "`{source}` is `{}` ({}, {} bytes)",
+        d.digest, d.media_type, d.size
+    ));
     let mut facts = RetagFacts {
         source: manifest.descriptor,
         targets: Vec::new(),
     };
     for t in targets {
-        facts.targets.push((t.to_string(), client.resolve(t)?));
+        let now = client.resolve(t)?;
+        client.note(match &now {
+            None => format!("`{t}` does not exist yet"),
+            Some(n) if n.digest == facts.source.digest => format!("`{t}` already points to it"),
+            Some(n) => format!("`{t}` points to `{}`", n.digest),
+        });
+        facts.targets.push((t.to_string(), now));
     }
     Ok(facts)
 }

@@ -10,7 +10,7 @@ use crate::actions::{Annotation, Console};
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::flux::discover::{at, filter_spec, image_policy_spec, parse_docs};
-use crate::flux::filter::{ImagePolicySpec, ProviderFilter, ProviderFilterSpec};
+use crate::flux::filter::{ImagePolicySpec, PolicyError, ProviderFilter, ProviderFilterSpec};
 use crate::inputs::Invocation;
 use crate::modes::registry_inputs::{mask_login, read_registry_settings};
 use crate::modes::tags::{TagReader, TagSource, parse_image};
@@ -30,49 +30,123 @@ pub enum Selector {
     },
 }
 
-/// Reads the filter file's text: one `ResourceSetInputProvider`, one `ImagePolicy`, or a bare `filter:` mapping.
-pub fn parse_selector(file: &str, text: &str) -> std::result::Result<Selector, String> {
+/// The kinds of object a selection can be made with.
+const SELECTOR_KINDS: [&str; 2] = ["ResourceSetInputProvider", "ImagePolicy"];
+
+/// Reads the filter file's text: a `ResourceSetInputProvider`, an `ImagePolicy`, or a bare `filter:` mapping.
+/// A file with several documents (a provider and its ResourceSet, as the seed keeps them) is fine: the object
+/// is `name` (`NAME` or `KIND/NAME`), or the only provider or ImagePolicy in the file. An error says which
+/// objects the file holds and how to pick one.
+pub fn parse_selector(
+    file: &str,
+    text: &str,
+    name: Option<&str>,
+) -> std::result::Result<Selector, String> {
     let (docs, errors) = parse_docs(file, text);
     if let Some((line, e)) = errors.first() {
         return Err(format!("{file}:{line}: not valid YAML: {e}"));
     }
-    let [doc] = docs.as_slice() else {
-        return Err(format!(
-            "{file} holds {} YAML documents; it must hold exactly one",
-            docs.len()
-        ));
+    let is_bare_filter =
+        |d: &&crate::flux::discover::Doc| d.kind().is_empty() && d.value.get("filter").is_some();
+    let candidates: Vec<_> = docs
+        .iter()
+        .filter(|d| SELECTOR_KINDS.contains(&d.kind()) || is_bare_filter(d))
+        .collect();
+    let label = |d: &crate::flux::discover::Doc| {
+        if d.kind().is_empty() {
+            "a bare `filter:` mapping".to_string()
+        } else {
+            format!("{}/{}", d.kind(), d.name())
+        }
+    };
+    let listed = |docs: &[&crate::flux::discover::Doc]| {
+        docs.iter().map(|d| label(d)).collect::<Vec<_>>().join(", ")
+    };
+    let doc = match name {
+        Some(wanted) => {
+            let (kind, object) = match wanted.split_once('/') {
+                Some((k, n)) => (Some(k), n),
+                None => (None, wanted),
+            };
+            let found: Vec<_> = candidates
+                .iter()
+                .copied()
+                .filter(|d| {
+                    d.name() == object && kind.is_none_or(|k| k.eq_ignore_ascii_case(d.kind()))
+                })
+                .collect();
+            match found.as_slice() {
+                [one] => *one,
+                [] if candidates.is_empty() => {
+                    return Err(format!(
+                        "{file} holds no ResourceSetInputProvider or ImagePolicy, so none is named `{wanted}`"
+                    ));
+                }
+                [] => {
+                    return Err(format!(
+                        "{file} holds no ResourceSetInputProvider or ImagePolicy named `{wanted}`; it holds {}",
+                        listed(&candidates)
+                    ));
+                }
+                several => {
+                    return Err(format!(
+                        "{file} holds several objects named `{object}`: {}; give `name` as KIND/NAME, e.g. `{}`",
+                        listed(several),
+                        label(several[0])
+                    ));
+                }
+            }
+        }
+        None => match candidates.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(match docs.as_slice() {
+                    [] => format!("{file} holds no YAML document"),
+                    [doc] if doc.kind().is_empty() => format!(
+                        "{file} has no `kind` and no `filter:` key; give a ResourceSetInputProvider, an ImagePolicy or a `filter:` mapping"
+                    ),
+                    [doc] => format!(
+                        "{file} holds a `{}`; give a ResourceSetInputProvider, an ImagePolicy or a `filter:` mapping",
+                        doc.kind()
+                    ),
+                    many => format!(
+                        "{file} holds {} YAML documents and none is a ResourceSetInputProvider or an ImagePolicy",
+                        many.len()
+                    ),
+                });
+            }
+            several => {
+                return Err(format!(
+                    "{file} holds {} objects a selection can be made with: {}; pick one with `name` (`--name {}`)",
+                    several.len(),
+                    listed(several),
+                    several[0].name()
+                ));
+            }
+        },
     };
     let v = &doc.value;
-    let name = doc.name();
     match doc.kind() {
         "ResourceSetInputProvider" => {
             let (spec, ignored) = filter_spec(at(v, &["spec", "filter"]).unwrap_or(&Value::Null));
             Ok(Selector::Provider {
-                name,
+                name: doc.name(),
                 spec,
                 ignored,
             })
         }
         "ImagePolicy" => Ok(Selector::Policy {
-            name,
-            spec: image_policy_spec(v)?,
+            name: doc.name(),
+            spec: image_policy_spec(v).map_err(|e| format!("{}: {e}", label(doc)))?,
         }),
-        "" => match v.get("filter") {
-            Some(f) => {
-                let (spec, ignored) = filter_spec(f);
-                Ok(Selector::Provider {
-                    name: "filter".into(),
-                    spec,
-                    ignored,
-                })
-            }
-            None => Err(format!(
-                "{file} has no `kind` and no `filter:` key; give a ResourceSetInputProvider, an ImagePolicy or a `filter:` mapping"
-            )),
-        },
-        other => Err(format!(
-            "{file} holds a `{other}`; give a ResourceSetInputProvider, an ImagePolicy or a `filter:` mapping"
-        )),
+        _ => {
+            let (spec, ignored) = filter_spec(v.get("filter").unwrap_or(&Value::Null));
+            Ok(Selector::Provider {
+                name: "filter".into(),
+                spec,
+                ignored,
+            })
+        }
     }
 }
 
@@ -121,12 +195,22 @@ pub fn select_from(
         }
         Selector::Policy { name, spec } => match spec.latest(tags) {
             Ok(tag) => (format!("ImagePolicy/{name}"), vec![tag]),
-            Err(e) => {
+            Err(PolicyError::NothingMatches(e)) => {
                 annotations.push(Annotation::warning(
                     "gitops-promote: ImagePolicy selects nothing",
-                    format!("Flux's ImagePolicy would report: {e}"),
+                    format!("no tag matches: Flux's ImagePolicy would report: {e}"),
                 ));
                 (format!("ImagePolicy/{name}"), Vec::new())
+            }
+            // Not an empty selection: Flux fails the policy on these tags, and so does `select`.
+            Err(PolicyError::Fails(e)) => {
+                return Err(Error::new(
+                    Kind::Flux,
+                    format!("ImagePolicy/{name} fails in Flux on these tags: {e}"),
+                )
+                .with_help(
+                    "Flux marks the ImagePolicy failed and keeps the previous image; let only tags the policy can order reach it (`filterTags.pattern`, with `extract` for a number)",
+                ));
             }
         },
     };
@@ -202,6 +286,7 @@ pub fn run(
         "give the YAML file with the provider, ImagePolicy or `filter:`",
     );
     let tags_file = r.text("tags-file");
+    let name = r.text("name");
     let image = r.parse("image", parse_image);
     let registry = read_registry_settings(&mut r, github);
     if tags_file.is_none() && r.text("image").is_none() {
@@ -211,18 +296,26 @@ pub fn run(
             ),
         );
     }
-    r.finish()?;
     if filter_file == "-" && tags_file.as_deref() == Some("-") {
-        return Err(Error::input(InputProblem::new(
+        r.problem(InputProblem::new(
             "tags-file",
             "standard input can feed only one of `filter-file` and `tags-file`",
-        )));
+        ));
     }
+    r.finish()?;
     // Relative paths are the user's, as on any command line: resolved against the working directory.
     let cwd = std::path::PathBuf::from(".");
     let filter_text = read_source(&filter_file, &cwd)?;
-    let selector = parse_selector(&filter_file, &filter_text)
-        .map_err(|e| Error::input(InputProblem::new("filter-file", e)))?;
+    let selector = parse_selector(&filter_file, &filter_text, name.as_deref()).map_err(|e| {
+        Error::input(InputProblem::new(
+            if name.is_some() {
+                "name"
+            } else {
+                "filter-file"
+            },
+            e,
+        ))
+    })?;
     let (tags, source) = match (tags_file, image) {
         (Some(file), _) => (
             parse_tags(&read_source(&file, &cwd)?),
@@ -231,7 +324,10 @@ pub fn run(
         (None, Some(image)) => {
             mask_login(console, &registry);
             let reader = TagReader::new(registry, false)?;
-            let tags = reader.list(&image, console)?;
+            console.group_on_runner(&format!("List the tags of `{image}`"));
+            let tags = reader.list(&image, console);
+            console.end_group();
+            let tags = tags?;
             (tags, TagSource::Registry(image.to_string()))
         }
         (None, None) => unreachable_input("tags-file")?,
@@ -253,7 +349,7 @@ mod tests {
 
     #[test]
     fn a_bare_filter_mapping_selects() {
-        let s = parse_selector("f.yaml", "filter:\n  includeTag: '^v'\n  limit: 2\n")
+        let s = parse_selector("f.yaml", "filter:\n  includeTag: '^v'\n  limit: 2\n", None)
             .expect("selector");
         let r = select(&s, &parse_tags("v1.9.3\nv1.10.0\nlatest\n")).expect("select");
         assert_eq!(r.text, "v1.9.3\nv1.10.0\n");
@@ -261,7 +357,8 @@ mod tests {
 
     #[test]
     fn an_empty_selection_prints_nothing_and_warns() {
-        let s = parse_selector("f.yaml", "filter:\n  includeTag: '^nope$'\n").expect("selector");
+        let s =
+            parse_selector("f.yaml", "filter:\n  includeTag: '^nope$'\n", None).expect("selector");
         let r = select(&s, &parse_tags("v1\n")).expect("select");
         assert_eq!(r.text, "");
         assert!(

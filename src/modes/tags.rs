@@ -92,6 +92,12 @@ impl TagReader {
                 console.info(&line);
             }
         }
+        if console.in_actions() {
+            match &tags {
+                Ok(tags) => console.info(&format!("`{image}` has {} tag(s)", tags.len())),
+                Err(e) => console.info(&format!("can't list the tags of `{image}`: {}", e.message)),
+            }
+        }
         tags
     }
 

@@ -165,13 +165,51 @@ struct HostState {
     /// The header every request to the host carries, once a challenge told us which.
     authorization: Option<Secret>,
     scopes: Scopes,
+    /// `https` or `http`, once known (see [`Client::scheme`]).
+    scheme: Option<&'static str>,
 }
+
+/// How long a loopback registry may take to show whether it speaks TLS.
+const TLS_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The TLS error somewhere in an error's chain (reqwest → hyper → the connector's `io::Error` → rustls).
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        // `io::Error::source` skips the error it wraps (the connector nests them): look inside instead.
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// Whether a TLS handshake failed on the server's certificate (as opposed to a peer that speaks no TLS).
+fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        tls_error(e),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::InvalidCertRevocationList(_))
+    )
+}
+
+/// What to do about a registry certificate that is not trusted.
+pub const TRUST_HELP: &str = "the registry's certificate is not signed by a CA this machine trusts: for a private CA, add its certificate to the system store (`update-ca-certificates` on Debian and Ubuntu) or point `SSL_CERT_FILE` at a PEM bundle that contains it (`SSL_CERT_DIR` for a directory of certificates); `insecure-registry` does not help, it only switches to plain http";
 
 /// A registry client for one run. Blocking API over a private single-thread runtime, so the (synchronous)
 /// planner and executor call it directly.
 pub struct Client {
     rt: tokio::runtime::Runtime,
     http: reqwest::Client,
+    /// For loopback registries: never through a proxy (`HTTPS_PROXY` would send `127.0.0.1` to the proxy's own
+    /// loopback), as Go's and Docker's clients do.
+    direct: reqwest::Client,
     settings: Settings,
     deadline: Instant,
     hosts: Mutex<HashMap<String, HostState>>,
@@ -203,15 +241,20 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| Error::new(Kind::Io, format!("can't start the async runtime: {e}")))?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("gitops-promote/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| Error::new(Kind::Io, format!("can't build the HTTP client: {e}")))?;
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("gitops-promote/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(15))
+                .read_timeout(Duration::from_secs(30))
+        };
+        let build = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| Error::new(Kind::Io, format!("can't build the HTTP client: {e}")))
+        };
         Ok(Self {
             rt,
-            http,
+            http: build(builder())?,
+            direct: build(builder().no_proxy())?,
             deadline: Instant::now() + settings.timeout,
             settings,
             hosts: Mutex::default(),
@@ -290,40 +333,79 @@ impl Client {
         self.rt.block_on(self.copy_image_async(from, to, manifest))
     }
 
-    fn base(&self, host: &str) -> String {
+    /// The HTTP client for `url`: loopback hosts are never reached through a proxy.
+    fn http_for(&self, url: &str) -> &reqwest::Client {
+        let loopback = Url::parse(url).is_ok_and(|u| {
+            u.host_str()
+                .is_some_and(|h| is_loopback(h.trim_start_matches('[').trim_end_matches(']')))
+        });
+        if loopback { &self.direct } else { &self.http }
+    }
+
+    /// `https`, unless `insecure-registry` (plain http everywhere). A loopback registry may speak plain http, as
+    /// Docker allows there: it is asked once, and gets http only when it answers the TLS handshake with no TLS at
+    /// all (a certificate it presents is always verified, so a private CA needs trusting, never `insecure`).
+    async fn scheme(&self, host: &str) -> &'static str {
+        if self.settings.insecure {
+            return "http";
+        }
+        if !is_loopback(host) {
+            return "https";
+        }
+        if let Some(scheme) = lock(&self.hosts).get(host).and_then(|h| h.scheme) {
+            return scheme;
+        }
+        let url = format!("https://{host}/v2/");
+        let scheme =
+            match tokio::time::timeout(TLS_PROBE_TIMEOUT, self.http_for(&url).get(&url).send())
+                .await
+            {
+                Ok(Ok(_)) => {
+                    self.requests.fetch_add(1, Ordering::Relaxed);
+                    "https"
+                }
+                Ok(Err(e)) if is_certificate_error(&e) => "https",
+                _ => "http",
+            };
+        lock(&self.hosts)
+            .entry(host.to_string())
+            .or_default()
+            .scheme = Some(scheme);
+        scheme
+    }
+
+    async fn base(&self, host: &str) -> String {
         let host_for_api = if host == "docker.io" {
             "registry-1.docker.io"
         } else {
             host
         };
-        let scheme = if self.settings.insecure || is_loopback(host) {
-            "http"
-        } else {
-            "https"
-        };
-        format!("{scheme}://{host_for_api}")
+        format!("{}://{host_for_api}", self.scheme(host).await)
     }
 
-    fn url(&self, image: &ImageName, path: &str) -> String {
+    async fn url(&self, image: &ImageName, path: &str) -> String {
         format!(
             "{}/v2/{}/{path}",
-            self.base(&image.registry),
+            self.base(&image.registry).await,
             image.repository
         )
     }
 
-    fn note(&self, line: String) {
+    /// Queues a line for the caller's log, with the client's own progress lines ([`Client::take_progress`]).
+    pub fn note(&self, line: String) {
         lock(&self.progress).push(line);
     }
 
     async fn resolve_async(&self, reference: &Reference) -> Result<Option<Descriptor>> {
         let image = &reference.image;
         let what = format!("read `{reference}`");
-        let url = self.url(image, &format!("manifests/{}", reference.locator()));
+        let url = self
+            .url(image, &format!("manifests/{}", reference.locator()))
+            .await;
         let accept = MANIFEST_TYPES.join(", ");
         let resp = self
             .send(&what, Some(&image.registry), SHORT, &|| {
-                self.http.head(&url).header(ACCEPT, &accept)
+                self.http_for(&url).head(&url).header(ACCEPT, &accept)
             })
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -350,11 +432,13 @@ impl Client {
     async fn get_manifest_async(&self, reference: &Reference) -> Result<Manifest> {
         let image = &reference.image;
         let what = format!("read manifest `{reference}`");
-        let url = self.url(image, &format!("manifests/{}", reference.locator()));
+        let url = self
+            .url(image, &format!("manifests/{}", reference.locator()))
+            .await;
         let accept = MANIFEST_TYPES.join(", ");
         let resp = self
             .send(&what, Some(&image.registry), SHORT, &|| {
-                self.http.get(&url).header(ACCEPT, &accept)
+                self.http_for(&url).get(&url).header(ACCEPT, &accept)
             })
             .await?;
         if !resp.status().is_success() {
@@ -412,10 +496,10 @@ impl Client {
         } else {
             format!("write tag `{locator}` of `{image}`")
         };
-        let url = self.url(image, &format!("manifests/{locator}"));
+        let url = self.url(image, &format!("manifests/{locator}")).await;
         let resp = self
             .send(&what, Some(&image.registry), SHORT, &|| {
-                self.http
+                self.http_for(&url)
                     .put(&url)
                     .header(CONTENT_TYPE, &manifest.descriptor.media_type)
                     .body(manifest.bytes.clone())
@@ -444,11 +528,13 @@ impl Client {
             tags: Option<Vec<String>>,
         }
         let what = format!("list the tags of `{image}`");
-        let mut url = self.url(image, "tags/list?n=1000");
+        let mut url = self.url(image, "tags/list?n=1000").await;
         let mut tags = Vec::new();
         for _ in 0..10_000 {
             let resp = self
-                .send(&what, Some(&image.registry), SHORT, &|| self.http.get(&url))
+                .send(&what, Some(&image.registry), SHORT, &|| {
+                    self.http_for(&url).get(&url)
+                })
                 .await?;
             if resp.status() == StatusCode::NOT_FOUND {
                 return Ok(tags);
@@ -485,10 +571,10 @@ impl Client {
 
     async fn blob_exists(&self, image: &ImageName, digest: &str) -> Result<bool> {
         let what = format!("check blob {digest} in `{image}`");
-        let url = self.url(image, &format!("blobs/{digest}"));
+        let url = self.url(image, &format!("blobs/{digest}")).await;
         let resp = self
             .send(&what, Some(&image.registry), SHORT, &|| {
-                self.http.head(&url)
+                self.http_for(&url).head(&url)
             })
             .await?;
         match resp.status() {
@@ -510,11 +596,11 @@ impl Client {
     /// `POST …/blobs/uploads/?mount=&from=`: true when the registry mounted it (201).
     async fn mount_blob(&self, to: &ImageName, digest: &str, from: &ImageName) -> Result<bool> {
         let what = format!("mount blob {digest} from `{from}` into `{to}`");
-        let url = self.url(to, "blobs/uploads/");
+        let url = self.url(to, "blobs/uploads/").await;
         let query = [("mount", digest), ("from", from.repository.as_str())];
         let resp = self
             .send(&what, Some(&to.registry), SHORT, &|| {
-                self.http
+                self.http_for(&url)
                     .post(&url)
                     .query(&query)
                     .header(CONTENT_LENGTH, "0")
@@ -544,20 +630,22 @@ impl Client {
                 ));
                 tokio::time::sleep(wait).await;
             }
-            let get_url = self.url(from, &format!("blobs/{}", blob.digest));
+            let get_url = self.url(from, &format!("blobs/{}", blob.digest)).await;
             let source = self
                 .send(&what, Some(&from.registry), LONG, &|| {
-                    self.http.get(&get_url)
+                    self.http_for(&get_url).get(&get_url)
                 })
                 .await?;
             if !source.status().is_success() {
                 return Err(self.failure(&what, source).await);
             }
             let length = source.content_length().unwrap_or(blob.size);
-            let post_url = self.url(to, "blobs/uploads/");
+            let post_url = self.url(to, "blobs/uploads/").await;
             let session = self
                 .send(&what, Some(&to.registry), SHORT, &|| {
-                    self.http.post(&post_url).header(CONTENT_LENGTH, "0")
+                    self.http_for(&post_url)
+                        .post(&post_url)
+                        .header(CONTENT_LENGTH, "0")
                 })
                 .await?;
             if session.status() != StatusCode::ACCEPTED {
@@ -590,7 +678,7 @@ impl Client {
                         let body = lock(&body)
                             .take()
                             .unwrap_or_else(|| reqwest::Body::from(""));
-                        self.http
+                        self.http_for(put_url.as_str())
                             .put(put_url.clone())
                             .header(CONTENT_TYPE, "application/octet-stream")
                             .header(CONTENT_LENGTH, length)
@@ -826,6 +914,28 @@ impl Client {
                     }
                 }
                 Ok(resp) => return Ok(resp),
+                // Not transient: retrying can't make the certificate trusted.
+                Err(e) if is_certificate_error(&e) => {
+                    let registry = host.map(str::to_string).unwrap_or_else(|| {
+                        e.url()
+                            .map(|u| {
+                                let host = u.host_str().unwrap_or_default();
+                                match u.port() {
+                                    Some(port) => format!("{host}:{port}"),
+                                    None => host.to_string(),
+                                }
+                            })
+                            .unwrap_or_default()
+                    });
+                    let why = tls_error(&e).map(|t| t.to_string()).unwrap_or_default();
+                    return Err(Error::new(
+                        Kind::Upstream,
+                        format!(
+                            "can't {what}: the TLS certificate of registry `{registry}` is not trusted ({why})"
+                        ),
+                    )
+                    .with_help(TRUST_HELP));
+                }
                 Err(e) => {
                     last = chain(&e);
                     if attempt >= max {
@@ -906,7 +1016,7 @@ impl Client {
                 }
                 let resp = self
                     .send(&token_what, None, SHORT, &|| {
-                        let mut req = self.http.get(&realm).query(&query);
+                        let mut req = self.http_for(&realm).get(&realm).query(&query);
                         if let Credentials::Basic { username, password } = &credentials {
                             req = req.basic_auth(username, Some(password.expose()));
                         }
@@ -1133,6 +1243,12 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let server = std::thread::spawn(move || {
+            // First the client asks whether the loopback port speaks TLS: a plain HTTP server answers the
+            // ClientHello with a 400.
+            let (mut probe, _) = listener.accept().expect("accept the TLS probe");
+            let _ = std::io::Read::read(&mut probe, &mut [0u8; 512]);
+            let _ = probe.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+            drop(probe);
             let mut paths = Vec::new();
             for page in 0..2 {
                 let (stream, _) = listener.accept().expect("accept");
@@ -1177,23 +1293,44 @@ mod tests {
     }
 
     #[test]
-    fn tls_unless_loopback_or_insecure() {
+    fn tls_unless_a_loopback_registry_speaks_none_or_insecure() {
         let client = Client::new(Settings::default()).expect("client");
-        assert_eq!(client.base("ghcr.io"), "https://ghcr.io");
+        let base = |c: &Client, host: &str| c.rt.block_on(c.base(host));
+        assert_eq!(base(&client, "ghcr.io"), "https://ghcr.io");
         assert_eq!(
-            client.base("registry.internal:5000"),
+            base(&client, "registry.internal:5000"),
             "https://registry.internal:5000"
         );
-        assert_eq!(client.base("docker.io"), "https://registry-1.docker.io");
-        assert_eq!(client.base("127.0.0.1:5000"), "http://127.0.0.1:5000");
-        assert_eq!(client.base("localhost:5000"), "http://localhost:5000");
+        assert_eq!(base(&client, "docker.io"), "https://registry-1.docker.io");
+        // A loopback port that answers the TLS handshake with plain HTTP gets http, and is asked only once.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().expect("accept");
+            let mut hello = [0u8; 512];
+            let _ = std::io::Read::read(&mut conn, &mut hello);
+            let _ = std::io::Write::write_all(
+                &mut conn,
+                b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n",
+            );
+        });
+        let host = format!("127.0.0.1:{port}");
+        assert_eq!(base(&client, &host), format!("http://{host}"));
+        server.join().expect("server");
+        assert_eq!(base(&client, &host), format!("http://{host}"), "cached");
+        // Nothing listening: http, as before (the request then fails to connect, and says so).
+        let closed = format!("127.0.0.1:{}", {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        });
+        assert_eq!(base(&client, &closed), format!("http://{closed}"));
         let insecure = Client::new(Settings {
             insecure: true,
             ..Settings::default()
         })
         .expect("client");
         assert_eq!(
-            insecure.base("registry.internal:5000"),
+            base(&insecure, "registry.internal:5000"),
             "http://registry.internal:5000"
         );
     }

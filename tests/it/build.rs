@@ -283,6 +283,39 @@ fn dry_run_prints_the_plan_and_pushes_nothing() {
 }
 
 #[test]
+fn a_dry_run_reports_would_create_not_created() {
+    // Regression: `staging-build --dry-run` output `git-tag-operation: created` and a summary row "Git tag
+    // `v0.2.0` created" although nothing was created, so a job gated on `== 'created'` fired on a dry run.
+    let s = Scratch::new();
+    s.commit("feat: first");
+    s.git(&["tag", "v0.1.0"]);
+    s.commit("feat!: breaking on 0.x");
+    let runner = Runner::new();
+    runner
+        .action(
+            &s.work,
+            &[
+                ("mode", "staging-build"),
+                ("image", "ghcr.io/org/app"),
+                ("dry-run", "true"),
+            ],
+        )
+        .assert()
+        .success();
+    let out = runner.outputs();
+    assert_eq!(out["git-tag-operation"], "would-create");
+    let json: serde_json::Value = serde_json::from_str(&out["json"]).expect("json output");
+    assert_eq!(json["git_tag_operation"], "would-create");
+    let summary = runner.summary();
+    assert!(
+        summary.contains("| Git tag | `v0.2.0` would be created |"),
+        "{summary}"
+    );
+    assert!(!summary.contains("`v0.2.0` created"), "{summary}");
+    assert!(s.origin_tag("v0.2.0").is_none(), "a dry run pushes nothing");
+}
+
+#[test]
 fn the_cli_prints_the_same_facts_readably() {
     let s = develop_flow();
     gitops_promote_cli(&s)
@@ -314,6 +347,64 @@ fn every_subcommand_documents_every_flag() {
         "--repo",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
+}
+
+#[test]
+fn help_describes_each_flag_for_its_own_mode_and_offers_only_what_the_mode_reads() {
+    // Regression: `develop-build --help` described `--image` in terms of `patch` and `select`, and `select` and
+    // `lint` offered `--dry-run` and `--github-token`, which do nothing there.
+    let help = |mode: &str| {
+        let out = crate::harness::gitops_promote()
+            .args([mode, "--help"])
+            .assert()
+            .success();
+        String::from_utf8_lossy(&out.get_output().stdout).to_string()
+    };
+    let develop = help("develop-build");
+    let image = develop
+        .split("--image <IMAGE>")
+        .nth(1)
+        .and_then(|rest| rest.split("\n      --").next())
+        .expect("--image is documented");
+    for other in ["patch", "select", "promote", "manifest"] {
+        assert!(
+            !image.contains(other),
+            "--image speaks of `{other}`: {image}"
+        );
+    }
+    for mode in ["select", "lint"] {
+        let text = help(mode);
+        for flag in ["--dry-run", "--github-token"] {
+            assert!(!text.contains(flag), "`{mode}` offers {flag}:\n{text}");
+        }
+    }
+    crate::harness::gitops_promote()
+        .args(["select", "--dry-run"])
+        .assert()
+        .code(2)
+        .stderr(contains("unexpected argument '--dry-run'"));
+}
+
+#[test]
+fn an_unknown_subcommand_lists_the_modes() {
+    // Regression: clap said only "unrecognized subcommand".
+    let out = crate::harness::gitops_promote()
+        .arg("deploy")
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("unknown mode `deploy`"), "{stderr}");
+    for mode in [
+        "develop-build",
+        "staging-build",
+        "retag",
+        "patch",
+        "select",
+        "lint",
+        "promote",
+    ] {
+        assert!(stderr.contains(&format!("\n  {mode} ")), "{mode}: {stderr}");
     }
 }
 

@@ -37,7 +37,7 @@ pub fn gitops_promote() -> Command {
     }
     // No test reaches the internet: the fixtures' `ghcr.io/...` images are read through a proxy that is not
     // there, so a machine with internet access sees the same unreadable registry as one without. The test
-    // registries are plain http on loopback and never go through it.
+    // registries are on loopback, which the registry client never reaches through a proxy.
     cmd.env("HTTPS_PROXY", DEAD_PROXY);
     cmd
 }

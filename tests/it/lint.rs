@@ -39,6 +39,38 @@ fn findings(stdout: &str) -> Vec<(String, usize, String)> {
 }
 
 #[test]
+fn a_finding_is_printed_once_on_a_terminal() {
+    // Regression: on a terminal each finding was printed twice, in the report on stdout and as an annotation
+    // on stderr.
+    let out = gitops_promote()
+        .args(["lint", "--tags-file", "/dev/null", "--repo"])
+        .arg(fixture("seed"))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let finding = "`includeTag: production-latest` matches every tag";
+    let both = format!("{stdout}{stderr}");
+    assert_eq!(both.matches(finding).count(), 1, "{both}");
+    assert!(stdout.contains(finding), "{stdout}");
+    // On a runner the finding is still an annotation on its file and line.
+    let runner = Runner::new();
+    let out = runner
+        .action(
+            &fixture("seed"),
+            &[("mode", "lint"), ("tags-file", "/dev/null")],
+        )
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("::error title=gitops-promote flux%3A ResourceSetInputProvider/backend-production (unanchored-fixed-tag),file=flux/bootstrap/apps/production/backend.yaml,line=10::"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn the_seed_providers_get_the_findings_they_deserve() {
     let out = gitops_promote()
         .args(["lint", "--repo"])
@@ -72,9 +104,10 @@ fn the_seed_providers_get_the_findings_they_deserve() {
         stdout.contains("`production-latest-old` would match too"),
         "{stdout}"
     );
+    // Each finding once: in the report on stdout, not again on stderr.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--> flux/bootstrap/apps/production/backend.yaml:10"),
+        !stderr.contains("--> flux/bootstrap/apps/production/backend.yaml:10"),
         "{stderr}"
     );
 }

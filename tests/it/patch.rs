@@ -133,6 +133,75 @@ fn dry_run_shows_the_diff_and_touches_nothing() {
 }
 
 #[test]
+fn a_dry_run_outputs_changed_false_and_would_change() {
+    // Regression: a dry run output `changed=true`, so `if: steps.patch.outputs.changed == 'true'` committed a
+    // file that was never written.
+    let path = "deploy/kustomization.yaml";
+    let repo = repo_with(path, KUSTOMIZATION);
+    let inputs = [
+        ("mode", "patch"),
+        ("manifest", path),
+        ("image", "ghcr.io/ldbl/backend"),
+        ("tag", "v1.2.3"),
+    ];
+    let dry = Runner::new();
+    let mut dry_inputs = inputs.to_vec();
+    dry_inputs.push(("dry-run", "true"));
+    dry.action(repo.path(), &dry_inputs).assert().success();
+    assert_eq!(dry.outputs()["changed"], "false");
+    assert_eq!(dry.outputs()["manifest-operation"], "would-change");
+    assert!(dry.outputs()["diff"].contains("+  newTag: v1.2.3"));
+    assert!(
+        dry.summary().contains("would be changed (1 value(s))"),
+        "{}",
+        dry.summary()
+    );
+    assert_eq!(read(repo.path(), path), KUSTOMIZATION);
+
+    let real = Runner::new();
+    real.action(repo.path(), &inputs).assert().success();
+    assert_eq!(real.outputs()["changed"], "true");
+    assert_eq!(real.outputs()["manifest-operation"], "changed");
+    let again = Runner::new();
+    again.action(repo.path(), &dry_inputs).assert().success();
+    assert_eq!(again.outputs()["manifest-operation"], "unchanged");
+}
+
+#[test]
+fn a_patched_manifest_keeps_its_owner_and_mode() {
+    // Regression: under the Docker action the binary runs as root over the runner's workspace, and the atomic
+    // replace made a patched manifest root-owned.
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let path = "flux/apps/backend/production/kustomization.yaml";
+    let repo = repo_with(path, KUSTOMIZATION);
+    let file = repo.path().join(path);
+    // The runner's user (uid 1001 on GitHub's hosted runners), not the binary's.
+    let (uid, gid) = (1001, 121);
+    std::os::unix::fs::chown(&file, Some(uid), Some(gid)).expect(
+        "chown the fixture: this test runs as root, as the Docker action does (CI runs the tests as root)",
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let runner = Runner::new();
+    runner
+        .action(
+            repo.path(),
+            &[
+                ("mode", "patch"),
+                ("app", "backend"),
+                ("environment", "production"),
+                ("image", "ghcr.io/ldbl/backend"),
+                ("tag", "v1.2.3"),
+            ],
+        )
+        .assert()
+        .success();
+    assert!(read(repo.path(), path).contains("newTag: v1.2.3"));
+    let meta = std::fs::metadata(&file).expect("stat");
+    assert_eq!((meta.uid(), meta.gid()), (uid, gid), "owner and group kept");
+    assert_eq!(meta.mode() & 0o7777, 0o640, "mode kept");
+}
+
+#[test]
 fn paths_leaving_the_repository_are_refused() {
     let outer = tempfile::tempdir().expect("tempdir");
     let repo = outer.path().join("repo");

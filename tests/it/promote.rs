@@ -182,16 +182,31 @@ fn dry_run_touches_nothing_and_says_what_it_would_do() {
     let w = world();
     let runner = Runner::new();
     let registry_writes = w.registry.writes().len();
-    w.promote(&runner, &[("staging-tag", "v0.2.0"), ("production-tag", "v1.0.0"), ("dry-run", "true")])
-        .success();
+    w.promote(
+        &runner,
+        &[
+            ("staging-tag", "v0.2.0"),
+            ("production-tag", "v1.0.0"),
+            ("dry-run", "true"),
+        ],
+    )
+    .success();
     let out = runner.outputs();
     assert_eq!(out["commit-operation"], "would-create");
     assert_eq!(out["pr-operation"], "would-create");
     assert_eq!(out["production-tag"], "v1.0.0");
     assert_eq!(out["digest"], w.digest("v0.2.0"));
-    assert_eq!(w.registry.writes().len(), registry_writes, "no registry write");
+    assert_eq!(
+        w.registry.writes().len(),
+        registry_writes,
+        "no registry write"
+    );
     assert!(!images::exists(&format!("{}:v1.0.0", w.image), None));
-    assert!(w.github_writes().is_empty(), "no GitHub write: {:?}", w.github_writes());
+    assert!(
+        w.github_writes().is_empty(),
+        "no GitHub write: {:?}",
+        w.github_writes()
+    );
     assert!(w.github.pulls().is_empty());
     assert_eq!(w.origin(&["branch", "--list", "promote-*"]), "");
     assert!(runner.summary().contains("(dry run)"));
@@ -201,8 +216,11 @@ fn dry_run_touches_nothing_and_says_what_it_would_do() {
 fn first_run_creates_the_version_tag_the_commit_and_one_pull_request_and_a_rerun_changes_nothing() {
     let w = world();
     let runner = Runner::new();
-    w.promote(&runner, &[("staging-tag", "v0.2.0"), ("reviewers", "alice")])
-        .success();
+    w.promote(
+        &runner,
+        &[("staging-tag", "v0.2.0"), ("reviewers", "alice")],
+    )
+    .success();
     let out = runner.outputs();
     let digest = w.digest("v0.2.0");
     assert_eq!(out["production-tag"], "v0.2.0");
@@ -227,7 +245,10 @@ fn first_run_creates_the_version_tag_the_commit_and_one_pull_request_and_a_rerun
     let overlay = w.overlay_on("promote-v0.2.0");
     assert!(overlay.contains("newTag: v0.2.0") && overlay.contains(&format!("digest: {digest}")));
     assert!(overlay.contains("# Production runs what was promoted and reviewed."));
-    assert_eq!(rendered_image(&w, "promote-v0.2.0"), format!("{}:v0.2.0@{digest}", w.image));
+    assert_eq!(
+        rendered_image(&w, "promote-v0.2.0"),
+        format!("{}:v0.2.0@{digest}", w.image)
+    );
     let message = w.origin(&["log", "-1", "--format=%B", "promote-v0.2.0"]);
     assert!(message.starts_with("chore(release): promote backend v0.2.0 to production"));
     assert!(message.contains(&format!("Gitops-Promote-Digest: {digest}")));
@@ -237,7 +258,10 @@ fn first_run_creates_the_version_tag_the_commit_and_one_pull_request_and_a_rerun
     assert_eq!(pulls.len(), 1);
     let pr = &pulls[0];
     assert_eq!(pr.title, "Promote backend v0.2.0 to production");
-    assert_eq!((pr.head.as_str(), pr.base.as_str()), ("promote-v0.2.0", "main"));
+    assert_eq!(
+        (pr.head.as_str(), pr.base.as_str()),
+        ("promote-v0.2.0", "main")
+    );
     assert_eq!(pr.labels, ["promotion"]);
     assert_eq!(pr.requested_reviewers, ["alice"]);
     assert_eq!(out["pr-number"], pr.number.to_string());
@@ -264,11 +288,15 @@ fn first_run_creates_the_version_tag_the_commit_and_one_pull_request_and_a_rerun
 #[test]
 fn a_run_after_the_base_branch_moved_reapplies_the_change_on_the_new_tip() {
     let w = world();
-    w.promote(&Runner::new(), &[("staging-tag", "v0.2.0")]).success();
+    w.promote(&Runner::new(), &[("staging-tag", "v0.2.0")])
+        .success();
     // Someone else changes main meanwhile (another file of the same overlay directory).
     w.scratch.git(&["fetch", "-q", "origin"]);
-    std::fs::write(w.scratch.work.join("flux/apps/backend/production/NOTES.md"), "on call: bob\n")
-        .expect("write");
+    std::fs::write(
+        w.scratch.work.join("flux/apps/backend/production/NOTES.md"),
+        "on call: bob\n",
+    )
+    .expect("write");
     w.scratch.git(&["add", "flux"]);
     w.scratch.git(&["commit", "-q", "-m", "docs: on-call rota"]);
     w.scratch.git(&["push", "-q", "origin", "main"]);
@@ -295,7 +323,10 @@ fn a_production_tag_on_another_digest_fails_before_anything_is_written() {
     let before = w.digest("v0.1.0");
     let runner = Runner::new();
     let assert = w
-        .promote(&runner, &[("staging-tag", "v0.2.0"), ("production-tag", "v0.1.0")])
+        .promote(
+            &runner,
+            &[("staging-tag", "v0.2.0"), ("production-tag", "v0.1.0")],
+        )
         .failure()
         .code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stdout).to_string()
@@ -319,7 +350,13 @@ fn a_forbidden_pull_request_is_explained_and_a_rerun_with_a_good_token_converges
     );
     let runner = Runner::new();
     let assert = w
-        .promote(&runner, &[("staging-tag", "v0.2.0"), ("github-token", "ghs_settings_forbid_prs")])
+        .promote(
+            &runner,
+            &[
+                ("staging-tag", "v0.2.0"),
+                ("github-token", "ghs_settings_forbid_prs"),
+            ],
+        )
         .failure();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
     assert!(
@@ -328,13 +365,19 @@ fn a_forbidden_pull_request_is_explained_and_a_rerun_with_a_good_token_converges
         "{stdout}"
     );
     assert!(stdout.contains("::error "), "an annotation: {stdout}");
-    assert!(!stdout.contains("ghs_settings_forbid_prs"), "the token never shows");
+    assert!(
+        !stdout.contains("ghs_settings_forbid_prs"),
+        "the token never shows"
+    );
     assert!(w.github.pulls().is_empty());
 
     let rerun = Runner::new();
     w.promote(&rerun, &[("staging-tag", "v0.2.0")]).success();
     let out = rerun.outputs();
-    assert_eq!(out["commit-operation"], "unchanged", "the branch from the first run is reused");
+    assert_eq!(
+        out["commit-operation"], "unchanged",
+        "the branch from the first run is reused"
+    );
     assert_eq!(out["pr-operation"], "created");
     assert_eq!(w.github.pulls().len(), 1);
 }
@@ -365,7 +408,10 @@ fn without_a_pull_request_git_commits_to_the_base_branch_and_moves_the_moving_ta
     assert_eq!(w.origin(&["rev-parse", "main"]), out["commit"]);
     assert!(w.overlay_on("main").contains(&format!("digest: {digest}")));
     assert_eq!(w.digest("production-latest"), digest);
-    assert_eq!(rendered_image(&w, "main"), format!("{}:v0.2.0@{digest}", w.image));
+    assert_eq!(
+        rendered_image(&w, "main"),
+        format!("{}:v0.2.0@{digest}", w.image)
+    );
     assert!(w.github.requests().is_empty(), "git only");
 
     let rerun = Runner::new();
@@ -393,8 +439,11 @@ fn a_direct_api_commit_that_loses_the_race_rereads_and_keeps_the_concurrent_chan
         branch: "main".into(),
     });
     let runner = Runner::new();
-    w.promote(&runner, &[("staging-tag", "v0.2.0"), ("pull-request", "false")])
-        .success();
+    w.promote(
+        &runner,
+        &[("staging-tag", "v0.2.0"), ("pull-request", "false")],
+    )
+    .success();
     let out = runner.outputs();
     assert_eq!(out["commit-operation"], "created");
     let main = w.origin(&["rev-parse", "main"]);
@@ -424,7 +473,9 @@ fn the_staging_tag_defaults_to_what_the_staging_provider_selects() {
     assert_eq!(out["staging-tag"], "v0.2.0");
     assert_eq!(out["production-tag"], "v0.2.0");
     assert!(
-        runner.summary().contains("ResourceSetInputProvider/backend-staging"),
+        runner
+            .summary()
+            .contains("ResourceSetInputProvider/backend-staging"),
         "{}",
         runner.summary()
     );

@@ -14,12 +14,16 @@ const OVERLAY: &str = "flux/apps/backend/production/kustomization.yaml";
 fn merged_promotion(w: &World, production_tag: &str) -> String {
     w.promote(
         &Runner::new(),
-        &[("staging-tag", "v0.2.0"), ("production-tag", production_tag)],
+        &[
+            ("staging-tag", "v0.2.0"),
+            ("production-tag", production_tag),
+        ],
     )
     .success();
     let number = w.github.pulls().last().expect("a pull request").number;
     let merged = w.github.merge(number);
-    w.scratch.git(&["pull", "-q", "--ff-only", "origin", "main"]);
+    w.scratch
+        .git(&["pull", "-q", "--ff-only", "origin", "main"]);
     assert_eq!(w.scratch.head(), merged);
     merged
 }
@@ -65,8 +69,15 @@ fn a_merged_promotion_moves_the_tag_and_publishes_one_release_and_a_rerun_change
         notes.find("Breaking changes") < notes.find("Features"),
         "breaking changes first: {notes}"
     );
-    assert!(!notes.contains("first release"), "commits of v0.1.0 are not in v0.2.0's notes");
-    assert!(out["release-url"].contains("/releases/tag/v0.2.0"), "{}", out["release-url"]);
+    assert!(
+        !notes.contains("first release"),
+        "commits of v0.1.0 are not in v0.2.0's notes"
+    );
+    assert!(
+        out["release-url"].contains("/releases/tag/v0.2.0"),
+        "{}",
+        out["release-url"]
+    );
     insta::with_settings!({filters => filters(&w)}, {
         insta::assert_snapshot!("release_notes", notes);
         insta::assert_snapshot!("release_summary", runner.summary());
@@ -98,9 +109,15 @@ fn a_revert_moves_the_tag_back_and_publishes_nothing() {
     assert_eq!(w.digest("production-latest"), w.digest("v0.1.0"));
     assert_eq!(out["release-operation"], "skipped");
     assert_eq!(out["tag-operation"], "skipped");
-    assert_eq!(w.github.releases().len(), 1, "no release for an older version");
+    assert_eq!(
+        w.github.releases().len(),
+        1,
+        "no release for an older version"
+    );
     assert!(
-        runner.summary().contains("rolled back from `v0.2.0` to `v0.1.0`"),
+        runner
+            .summary()
+            .contains("rolled back from `v0.2.0` to `v0.1.0`"),
         "{}",
         runner.summary()
     );
@@ -124,12 +141,20 @@ fn a_digest_the_registry_lacks_fails_before_anything_moves() {
             .replace(&digest_line, &format!("    digest: {missing}")),
     )
     .expect("write");
-    w.scratch.git(&["commit", "-q", "-am", "chore: pin a digest that does not exist"]);
+    w.scratch.git(&[
+        "commit",
+        "-q",
+        "-am",
+        "chore: pin a digest that does not exist",
+    ]);
     let runner = Runner::new();
     let assert = release(&w, &runner, &[]).failure().code(1);
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
     assert!(stdout.contains("nothing was moved"), "{stdout}");
-    assert!(!images::exists(&format!("{}:production-latest", w.image), None));
+    assert!(!images::exists(
+        &format!("{}:production-latest", w.image),
+        None
+    ));
     assert!(w.github.releases().is_empty());
 }
 
@@ -144,7 +169,10 @@ fn a_push_that_does_not_touch_the_overlay_is_skipped() {
         assert_eq!(out[name], "skipped", "{name}");
     }
     assert!(w.github.requests().is_empty(), "nothing asked of GitHub");
-    assert!(!images::exists(&format!("{}:production-latest", w.image), None));
+    assert!(!images::exists(
+        &format!("{}:production-latest", w.image),
+        None
+    ));
 }
 
 #[test]
@@ -155,6 +183,12 @@ fn a_production_version_without_a_git_tag_gets_one_on_the_pushed_commit() {
     let assert = release(&w, &runner, &[]).success();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
     assert_eq!(runner.outputs()["tag-operation"], "created");
-    assert_eq!(w.scratch.origin_tag("v1.0.0").as_deref(), Some(merged.as_str()));
-    assert!(stdout.contains("image revision unknown"), "a warning says why: {stdout}");
+    assert_eq!(
+        w.scratch.origin_tag("v1.0.0").as_deref(),
+        Some(merged.as_str())
+    );
+    assert!(
+        stdout.contains("image revision unknown"),
+        "a warning says why: {stdout}"
+    );
 }

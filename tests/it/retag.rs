@@ -309,6 +309,50 @@ fn bad_input_exits_2_before_any_request() {
 }
 
 #[test]
+fn a_bad_source_and_bad_tags_are_reported_together() {
+    // Regression: `--source 'not a ref' --tags 'bad tag!'` reported only `source`; `tags` was checked only
+    // once the source parsed.
+    let out = gitops_promote()
+        .args(["retag", "--source", "not a ref", "--tags", "bad tag!"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    for input in ["source", "tags"] {
+        assert!(
+            stderr.contains(&format!("invalid input `{input}`")),
+            "{input}: {stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("`bad tag!` is neither a tag nor a reference"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_image_check_tells_a_missing_tag_from_a_broken_check() {
+    // Regression: `images::exists` said "absent" on any skopeo failure, so "nothing was written" assertions
+    // passed against a registry that could not be read at all.
+    let s = setup(Auth::Htpasswd, 1, Format::Oci, CREDS);
+    assert!(images::exists(&s.source, CREDS));
+    assert!(!images::exists(
+        &format!("{}/app:never-pushed", s.registry.addr),
+        CREDS
+    ));
+    let dead = format!("127.0.0.1:{}", crate::support::registry::free_port());
+    for (reference, creds) in [
+        (format!("{dead}/app:v1.0.0"), None),
+        (s.source.clone(), Some((USER, "wrong-password"))),
+    ] {
+        let checked = std::panic::catch_unwind(|| images::exists(&reference, creds));
+        assert!(
+            checked.is_err(),
+            "a failed check of `{reference}` must not read as absent"
+        );
+    }
+}
+
+#[test]
 fn dry_run_prints_the_plan_and_writes_nothing() {
     let s = setup(Auth::Anonymous, 1, Format::Oci, None);
     let before = s.registry.writes().len();
@@ -337,6 +381,41 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         &format!("{}/app:v1", s.registry.addr),
         None
     ));
+}
+
+#[test]
+fn a_dry_run_result_says_would_create_and_would_move() {
+    // Regression: a dry run's `result` said `created` and `moved` for tags it never wrote, so a job gated on
+    // `operation == 'moved'` fired on a dry run.
+    let s = setup(Auth::Anonymous, 1, Format::Oci, None);
+    let (_, assert) = run_retag(&[("source", &s.source), ("tags", "production-latest")]);
+    assert.success();
+    // A second image in the same repository, so that `production-latest` would move.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let layout = images::layout(tmp.path(), 1, 1, 1024);
+    let newer = format!("{}/app:v2.0.0", s.registry.addr);
+    images::push(&layout, &newer, Format::Oci, None);
+    let before = s.registry.writes().len();
+    let (runner, assert) = run_retag(&[
+        ("source", &newer),
+        ("tags", "v2.0.0-stable,production-latest,v2.0.0"),
+        ("dry-run", "true"),
+    ]);
+    assert.success();
+    assert_eq!(
+        operations(&runner),
+        ["would-create", "would-move", "unchanged"]
+    );
+    let summary = runner.summary();
+    assert!(summary.contains("| would-move |"), "{summary}");
+    assert!(!summary.contains("| moved |"), "{summary}");
+    assert_eq!(
+        s.registry.writes().len(),
+        before,
+        "a dry run writes nothing"
+    );
+    let latest = format!("{}/app:production-latest", s.registry.addr);
+    assert_eq!(images::digest(&latest, None), s.digest);
 }
 
 #[test]
@@ -497,4 +576,88 @@ fn a_cross_registry_copy_restarts_a_blob_whose_upload_failed() {
         images::digest(&format!("{}/mirror/app:v1.0.0", target.addr), None),
         s.digest
     );
+}
+
+mod tls {
+    use super::*;
+    use crate::support::tls::TestCa;
+
+    /// `retag` as the runner starts it, trusting exactly the CAs in `trusted` (a PEM file).
+    fn retag_trusting(
+        trusted: &std::path::Path,
+        inputs: &[(&str, &str)],
+    ) -> (Runner, std::process::Output) {
+        let runner = Runner::new();
+        let mut all = vec![("mode", "retag")];
+        all.extend_from_slice(inputs);
+        let out = runner
+            .action(runner.dir.path(), &all)
+            // The machine exports a bundle of its own; the test says exactly what is trusted.
+            .env("SSL_CERT_FILE", trusted)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .expect("run");
+        (runner, out)
+    }
+
+    #[test]
+    fn a_loopback_registry_with_a_private_ca_is_verified_and_an_untrusted_one_refused() {
+        // Regression: the registry client's TLS path had only a unit test, and a loopback registry always got
+        // plain http, so a registry serving TLS on loopback could not be reached at all.
+        let ca = TestCa::new("gitops-promote test CA");
+        let registry = Registry::start_tls(&ca);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let source = format!("{}/app:v1.0.0", registry.addr);
+        images::push(
+            &images::layout(tmp.path(), 2, 1, 1024),
+            &source,
+            Format::Oci,
+            None,
+        );
+        let digest = images::digest(&source, None);
+
+        // Trusted (and no `insecure-registry`): verified TLS, the tag written.
+        let (runner, out) = retag_trusting(&ca.ca, &[("source", &source), ("tags", "stable")]);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(operations(&runner), ["created"]);
+        assert_eq!(runner.outputs()["digest"], digest);
+        assert_eq!(
+            images::digest(&format!("{}/app:stable", registry.addr), None),
+            digest
+        );
+
+        // Not trusted: a clear error naming the registry and how to trust a private CA, at once, nothing written.
+        let other = TestCa::new("another CA");
+        let writes = registry.writes().len();
+        let started = Instant::now();
+        let (_, out) = retag_trusting(&other.ca, &[("source", &source), ("tags", "refused")]);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "the TLS certificate of registry `{}` is not trusted",
+                registry.addr
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("SSL_CERT_FILE") && stdout.contains("private CA"),
+            "{stdout}"
+        );
+        assert!(
+            !stdout.contains("attempts"),
+            "a certificate is not retried: {stdout}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(registry.writes().len(), writes, "nothing written");
+        assert!(!images::exists(
+            &format!("{}/app:refused", registry.addr),
+            None
+        ));
+    }
 }

@@ -500,3 +500,110 @@ fn the_cli_reads_the_registry_password_from_the_environment_and_never_prints_it(
         "{all}"
     );
 }
+
+/// The log's `::group::` blocks (name and the lines inside) and the lines outside every group.
+fn log_groups(stdout: &str) -> (Vec<(String, Vec<String>)>, Vec<String>) {
+    let (mut groups, mut outside) = (Vec::new(), Vec::new());
+    let mut open: Option<(String, Vec<String>)> = None;
+    for line in stdout.lines() {
+        if let Some(name) = line.strip_prefix("::group::") {
+            assert!(open.is_none(), "nested group `{name}`:\n{stdout}");
+            open = Some((name.to_string(), Vec::new()));
+        } else if line == "::endgroup::" {
+            groups.push(open.take().expect("an ::endgroup:: closes an open group"));
+        } else if let Some((_, lines)) = open.as_mut() {
+            lines.push(line.to_string());
+        } else {
+            outside.push(line.to_string());
+        }
+    }
+    assert!(open.is_none(), "a group is never closed:\n{stdout}");
+    (groups, outside)
+}
+
+#[test]
+fn log_groups_hold_what_their_step_prints() {
+    // Regression: every `::group::` was empty; each step's outcome ("created: …") came after `::endgroup::`.
+    let registry = Registry::start(Auth::Anonymous);
+    push_tags(&registry, "org/app", &["build-17"], None);
+    let source = format!("{}/org/app:build-17", registry.addr);
+    let s = Scratch::new();
+    s.commit("feat: first");
+    let image = format!("{}/org/app", registry.addr);
+    let runner = Runner::new();
+    let out = runner
+        .action(
+            &s.work,
+            &[
+                ("mode", "staging-build"),
+                ("image", &image),
+                ("source-image", &source),
+            ],
+        )
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}");
+    let (groups, outside) = log_groups(&stdout);
+    assert!(groups.len() >= 5, "{stdout}");
+    for (name, lines) in &groups {
+        assert!(
+            lines.iter().any(|l| !l.starts_with("::")),
+            "group `{name}` is empty:\n{stdout}"
+        );
+    }
+    let inside = |prefix: &str| {
+        groups
+            .iter()
+            .find(|(name, _)| name.starts_with(prefix))
+            .map(|(_, lines)| lines.join("\n"))
+            .unwrap_or_else(|| panic!("no group `{prefix}…`:\n{stdout}"))
+    };
+    assert!(inside("Read git history").contains("HEAD is `"), "{stdout}");
+    assert!(
+        inside(&format!("Read `{source}`")).contains("does not exist yet"),
+        "{stdout}"
+    );
+    assert!(
+        inside(&format!("point `{image}:v0.1.0`")).contains("created: point"),
+        "{stdout}"
+    );
+    assert!(
+        inside("create git tag `v0.1.0`").contains("created: create git tag"),
+        "{stdout}"
+    );
+    for line in &outside {
+        for word in ["created:", "unchanged:", "moved:", "changed:"] {
+            assert!(
+                !line.starts_with(word),
+                "a step's outcome outside its group: {line}\n{stdout}"
+            );
+        }
+    }
+
+    // `retag` too: the facts it read are in its read group.
+    let runner = Runner::new();
+    let out = runner
+        .action(
+            runner.dir.path(),
+            &[
+                ("mode", "retag"),
+                ("source", &source),
+                ("tags", "production-latest"),
+            ],
+        )
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}");
+    let (groups, _) = log_groups(&stdout);
+    assert_eq!(groups.len(), 2, "{stdout}");
+    assert!(
+        groups[0].1.iter().any(|l| l.contains("sha256:")),
+        "{stdout}"
+    );
+    assert!(
+        groups[1].1.iter().any(|l| l.starts_with("created: ")),
+        "{stdout}"
+    );
+}

@@ -203,7 +203,9 @@ pub fn digest(reference: &str, creds: Option<(&str, &str)>) -> String {
     digest_of(&inspect_raw(reference, creds))
 }
 
-/// Whether the reference exists (skopeo can read it).
+/// Whether the reference exists: `true` when skopeo reads it, `false` only when the registry answers "manifest
+/// unknown". Any other failure (registry unreachable, credentials refused) panics, so an assertion that nothing
+/// was written can't pass on a broken check.
 pub fn exists(reference: &str, creds: Option<(&str, &str)>) -> bool {
     let mut cmd = skopeo();
     cmd.args(["inspect", "--raw", "--tls-verify=false"]);
@@ -211,7 +213,16 @@ pub fn exists(reference: &str, creds: Option<(&str, &str)>) -> bool {
         cmd.arg(format!("--creds={u}:{p}"));
     }
     cmd.arg(format!("docker://{reference}"));
-    cmd.output().expect("skopeo").status.success()
+    let out = cmd.output().expect("skopeo");
+    if out.status.success() {
+        return true;
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("manifest unknown"),
+        "can't tell whether `{reference}` exists: skopeo failed: {stderr}"
+    );
+    false
 }
 
 /// The `mediaType` field of a manifest.

@@ -1,5 +1,5 @@
 //! Real and test-only servers the registry tests and the benchmark start: the CNCF registry, a token
-//! issuer, a fault-injecting proxy, OCI test images, and a stateful test GitHub.
+//! issuer, a fault-injecting proxy, a test CA for TLS, OCI test images, and a stateful test GitHub.
 
 #![allow(dead_code)]
 
@@ -8,4 +8,5 @@ pub mod http;
 pub mod images;
 pub mod proxy;
 pub mod registry;
+pub mod tls;
 pub mod token;

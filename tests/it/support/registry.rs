@@ -50,6 +50,15 @@ fn need(tool: &str, package: &str) {
 
 impl Registry {
     pub fn start(auth: Auth<'_>) -> Self {
+        Self::start_with(auth, None)
+    }
+
+    /// An anonymous registry served over TLS only (`http.tls`), with the test CA's server certificate.
+    pub fn start_tls(ca: &super::tls::TestCa) -> Self {
+        Self::start_with(Auth::Anonymous, Some(ca))
+    }
+
+    fn start_with(auth: Auth<'_>, tls: Option<&super::tls::TestCa>) -> Self {
         need("docker-registry", "docker-registry");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
@@ -58,6 +67,13 @@ impl Registry {
             "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             storage.display()
         );
+        if let Some(ca) = tls {
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                ca.server_cert.display(),
+                ca.server_key.display()
+            ));
+        }
         match auth {
             Auth::Anonymous => {}
             Auth::Htpasswd => {
