@@ -13,6 +13,8 @@ pub mod env;
 pub mod error;
 pub mod flux;
 pub mod git;
+pub mod github;
+pub mod http;
 pub mod image;
 pub mod inputs;
 pub mod manifests;
