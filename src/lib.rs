@@ -16,6 +16,7 @@ pub mod error;
 pub mod flux;
 pub mod git;
 pub mod github;
+pub mod http;
 pub mod image;
 pub mod inputs;
 pub mod manifests;

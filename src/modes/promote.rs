@@ -777,14 +777,10 @@ pub fn run(
         .unwrap_or_default()
         .to_string();
     let github_client = if settings.needs_github() {
-        let (owner, name) = github::parse_repository(&repository).map_err(Error::input)?;
-        Some(github::Client::new(github::Settings {
-            api_url: github.api_url().to_string(),
-            token: settings.github_token.clone(),
-            owner,
-            repo: name,
-            ..github::Settings::default()
-        })?)
+        Some(github::Client::new(
+            github::Settings::for_run(github.api_url(), settings.github_token.clone(), &repository)
+                .map_err(Error::input)?,
+        )?)
     } else {
         None
     };

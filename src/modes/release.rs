@@ -369,14 +369,10 @@ pub fn run(
                     .help("pass `github-token` with `permissions: contents: write`, or set `create-release: false`"),
             ));
         }
-        let (owner, name) = github::parse_repository(&repository).map_err(Error::input)?;
-        Some(github::Client::new(github::Settings {
-            api_url: github.api_url().to_string(),
-            token: settings.github_token.clone(),
-            owner,
-            repo: name,
-            ..github::Settings::default()
-        })?)
+        Some(github::Client::new(
+            github::Settings::for_run(github.api_url(), settings.github_token.clone(), &repository)
+                .map_err(Error::input)?,
+        )?)
     } else {
         if !rollback {
             plan.skipped
