@@ -6,8 +6,10 @@ use crate::error::{Error, Kind};
 /// The permission a call needs from the job's `permissions:` block (or from the token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Need {
-    /// A read: `contents: read` (or `pull-requests: read`), which every job token has unless taken away.
+    /// A read of code or git objects: `contents: read`, which a job token has unless taken away.
     Read,
+    /// A read of pull requests: `pull-requests: read`.
+    ReadPulls,
     /// Blobs, trees, commits and refs.
     Contents,
     /// Pull requests, their labels and reviewers.
@@ -18,6 +20,7 @@ impl Need {
     fn scope(self) -> &'static str {
         match self {
             Need::Read => "contents: read",
+            Need::ReadPulls => "pull-requests: read",
             Need::Contents => "contents: write",
             Need::PullRequests => "pull-requests: write",
         }
@@ -149,8 +152,8 @@ pub(crate) fn message(op: &Op, answer: &Answer) -> String {
 
 fn permission_help(op: &Op) -> String {
     match op.need {
-        Need::Read => format!(
-            "the token can't read this repository: give the job `{}` in its `permissions:` block, or pass a token with access as `github-token`",
+        Need::Read | Need::ReadPulls => format!(
+            "the token can't read this: give the job `{}` in its `permissions:` block, or pass a token with access as `github-token`",
             op.need.scope()
         ),
         need => format!(
@@ -181,7 +184,7 @@ fn classify(op: &Op, a: &Answer) -> (Kind, Option<String>) {
             Kind::NotFound,
             Some("check `GITHUB_REPOSITORY` (`owner/name`); GitHub also answers 404 when the token can't see the repository: pass a token with access as `github-token`".to_string()),
         ),
-        404 if op.need != Need::Read => (
+        404 if !matches!(op.need, Need::Read | Need::ReadPulls) => (
             Kind::NotFound,
             Some(format!(
                 "GitHub also answers 404 when the token may not write here: check that the target exists and that the job has `{}` (or pass a token that has it as `github-token`)",

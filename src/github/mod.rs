@@ -3,10 +3,11 @@
 //! and no push credentials are needed), create or move a branch; find, open and update a pull request, add
 //! labels and request reviewers. Nothing here touches git, a registry or local files.
 //!
-//! `octocrab` is the client: its typed methods where its models parse GitHub's answers (the repository,
-//! pull requests, labels, blobs, commits; `tests/fixtures/github/` holds the description's examples and
-//! required-fields-only answers they are tested against), its raw `_get`/`_post`/`_patch` where a call is
-//! missing or its model or path does not fit (each place says why). It runs on the project's one `reqwest`
+//! `octocrab` is the client: its typed methods where its models parse GitHub's answers and its builders
+//! send what the description declares (the repository, pull requests, labels, blobs, commits;
+//! `tests/fixtures/github/` holds the description's examples and required-fields-only answers they are
+//! tested against), its raw `_get`/`_post`/`_patch` where a path, a body or a model does not fit (refs,
+//! trees, contents, reviewers, the pull request update; each place says why). It runs on the project's one `reqwest`
 //! (`build_with_reqwest`-style leaf service), without octocrab's own retry layer: that layer cannot read
 //! `Retry-After` or `x-ratelimit-reset`, so the one loop in [`Client::send`] does retries for every call.
 //!
@@ -317,6 +318,12 @@ struct RefPatch<'a> {
     /// Sent only when true: without it GitHub refuses a move that is not a fast forward.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     force: bool,
+}
+
+#[derive(Serialize)]
+struct PullPatch<'a> {
+    title: &'a str,
+    body: &'a str,
 }
 
 #[derive(Serialize)]
@@ -800,7 +807,7 @@ impl Client {
             format!("look for an open pull request from {branch} into {base}"),
             "GET",
             format!("{}/pulls", self.repo_path()),
-            Need::Read,
+            Need::ReadPulls,
         );
         self.run(async {
             // GitHub filters by `head` only in the form `owner:branch` (a bare name is ignored and every
@@ -884,18 +891,24 @@ impl Client {
 
     /// Rewrites a pull request's title and body.
     pub fn update_pull(&self, number: u64, title: &str, body: &str) -> Result<Pull> {
-        let (o, r) = (self.owner(), self.repo());
         let op = self.op(
             format!("update pull request #{number}"),
             "PATCH",
             format!("{}/pulls/{number}", self.repo_path()),
             Need::PullRequests,
         );
+        let path = op.path.as_str();
         self.run(async {
             let pull = self
                 .send(&op, || async move {
-                    let pulls = self.octocrab.pulls(o, r);
-                    pulls.update(number).title(title).body(body).send().await
+                    // Our body with octocrab's model of the answer: its `update` builder also puts
+                    // `pull_number` in the body, a field the description's request does not have.
+                    self.octocrab
+                        .patch::<octocrab::models::pulls::PullRequest, _, _>(
+                            path,
+                            Some(&PullPatch { title, body }),
+                        )
+                        .await
                 })
                 .await
                 .map_err(|f| f.into_error(&op))?;

@@ -6,6 +6,7 @@ mod support;
 
 mod build;
 mod docs;
+mod github_client;
 mod github_fake;
 mod lint;
 mod manifests;
