@@ -131,6 +131,7 @@ step "develop-build (the develop provider must select the new RC)" \
 bold "== merge develop to main =="
 git checkout -q main
 git merge -q --no-ff develop -m "Merge branch 'develop'"
+git push -q origin main develop
 build_image "build-$(git rev-parse --short HEAD)" 3
 step "staging-build, dry run (reads only, prints the plan)" \
   INPUT_MODE=staging-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)" INPUT_DRY-RUN=true
@@ -177,7 +178,7 @@ step "release again (unchanged)" \
   INPUT_MODE=release INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"
 
 bold "== revert the promotion (git revert + push): release rolls production back =="
-git revert -q --no-edit HEAD
+git revert --no-edit HEAD >/dev/null
 git push -q origin main
 step "release after the revert: production-latest back to v0.1.0, no new release" \
   INPUT_MODE=release INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"

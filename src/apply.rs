@@ -156,6 +156,15 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
                         operation = Operation::Updated;
                         github.add_labels(pull.number, &missing)?;
                     }
+                    // No one requested at all: an earlier run opened it but could not ask (a reviewer who is
+                    // not a collaborator yet). Someone who already reviewed is not asked again otherwise.
+                    if pull.requested_reviewers.is_empty()
+                        && pull.requested_teams.is_empty()
+                        && (!reviewers.is_empty() || !team_reviewers.is_empty())
+                    {
+                        operation = Operation::Updated;
+                        github.request_reviewers(pull.number, reviewers, team_reviewers)?;
+                    }
                     (operation, pull)
                 }
             };
