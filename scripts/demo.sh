@@ -8,11 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo_root=$PWD
 bash scripts/setup.sh
-# The quickstart test passes the binary cargo just built for it.
+# The quickstart test passes the binary cargo just built for it. Otherwise build it, and ask cargo where it
+# went (CARGO_TARGET_DIR or a configured target-dir move it out of target/).
 if [ -z "${GITOPS_PROMOTE_BIN:-}" ]; then
   cargo build --locked --quiet --bin gitops-promote
+  target_dir=$(cargo metadata --locked --format-version 1 --no-deps \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 fi
-bin="${GITOPS_PROMOTE_BIN:-$repo_root/target/debug/gitops-promote}"
+bin="${GITOPS_PROMOTE_BIN:-$target_dir/debug/gitops-promote}"
 
 work=$(mktemp -d)
 registry_pid=""
@@ -78,9 +81,10 @@ export GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@exam
 git init -q --bare -b main "$work/origin.git"
 git clone -q "$work/origin.git" "$work/app" 2>/dev/null
 cd "$work/app"
-# The seed's flux/ tree with the filters gitops-promote recommends (see README, "Flux").
-cp -r "$repo_root/tests/data/flux-fixtures/corrected/flux" flux
-grep -rl 'ghcr.io/ldbl/backend' flux | xargs sed -i "s#ghcr.io/ldbl/backend#$image#g"
+# The example flux/ tree users copy (examples/flux: the seed's layout with the filters gitops-promote
+# recommends), pointed at the loopback registry.
+cp -r "$repo_root/examples/flux" flux
+grep -rl 'ghcr.io/org/backend' flux | xargs sed -i "s#ghcr.io/org/backend#$image#g"
 git add flux
 git commit -q -m "chore: initial import"
 git commit -q --allow-empty -m "feat: first feature"

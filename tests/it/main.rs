@@ -6,6 +6,7 @@ mod support;
 
 mod build;
 mod docs;
+mod examples;
 mod lint;
 mod manifests;
 mod patch;
@@ -13,3 +14,4 @@ mod quickstart;
 mod retag;
 mod select;
 mod wiring;
+mod wrapper;
