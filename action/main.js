@@ -1,8 +1,9 @@
 // The action's entry point (runs.using: node24). It downloads the gitops-promote release binary for this
-// runner's OS and architecture, verifies its SHA-256 against action/SHA256SUMS (committed in the action
-// repository, written by .github/workflows/release.yml), and runs it with the step's environment unchanged,
-// so the binary reads the same INPUT_* variables (hyphens kept), GITHUB_OUTPUT and GITHUB_STEP_SUMMARY as
-// the Docker action did. Its exit code is the step's. Node's standard library only: nothing to install.
+// runner's OS and architecture, verifies it against action/SHA256SUMS (committed in the action repository,
+// written by .github/workflows/release.yml), keeps the verified binary in the runner's tool cache for later
+// steps (checked again each time), and runs it with the step's environment unchanged, so the binary reads the
+// same INPUT_* variables (hyphens kept), GITHUB_OUTPUT and GITHUB_STEP_SUMMARY as it would anywhere. Its exit
+// code is the step's. Node's standard library only: nothing to install.
 'use strict';
 
 const crypto = require('node:crypto');
@@ -19,8 +20,8 @@ const ENV = {
   downloadUrl: 'GITOPS_PROMOTE_DOWNLOAD_URL',
   // Set by the runner: the owner/name of the action being run.
   actionRepository: 'GITHUB_ACTION_REPOSITORY',
-  // Set by the runner: where the verified download is kept for later steps (and, on self-hosted
-  // runners, later jobs), and a per-job scratch directory.
+  // Set by the runner: where the verified binary is kept for later steps (and, on self-hosted runners,
+  // later jobs), and a per-job scratch directory.
   toolCache: 'RUNNER_TOOL_CACHE',
   temp: 'RUNNER_TEMP',
 };
@@ -48,34 +49,43 @@ function sha256(bytes) {
   return crypto.createHash('sha256').update(bytes).digest('hex');
 }
 
-// The one SHA256SUMS entry for `target`: `<64 hex>  gitops-promote-<version>-<target>.gz`.
+// What SHA256SUMS says about `target`: two lines, the compressed asset and the binary it decompresses to,
+// `<64 hex>  gitops-promote-<version>-<target>[.exe].gz` and `<64 hex>  gitops-promote-<version>-<target>[.exe]`
+// (the name `gunzip` gives it, so `sha256sum --check` verifies both).
 function releaseFor(target, checksumsText) {
-  const suffix = `-${target}.gz`;
-  const entries = [];
+  const exe = target.includes('-windows-') ? '.exe' : '';
+  const found = new Map(); // version → { asset, assetSha256, binary, binarySha256 }
   for (const raw of checksumsText.split(/\r?\n/)) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const m = /^([0-9a-fA-F]{64}) [ *](\S+)$/.exec(line);
     if (!m) throw new Refusal(`${CHECKSUMS}: not a sha256sum line: ${JSON.stringify(line)}`);
-    const [, hash, asset] = m;
-    if (asset.startsWith('gitops-promote-') && asset.endsWith(suffix)) {
-      const version = asset.slice('gitops-promote-'.length, -suffix.length);
-      entries.push({ sha256: hash.toLowerCase(), asset, version });
+    const [, hash, name] = m;
+    for (const [suffix, key] of [[`-${target}${exe}.gz`, 'asset'], [`-${target}${exe}`, 'binary']]) {
+      if (name.startsWith('gitops-promote-') && name.endsWith(suffix)) {
+        const version = name.slice('gitops-promote-'.length, -suffix.length);
+        const entry = found.get(version) || {};
+        entry[key] = name;
+        entry[`${key}Sha256`] = hash.toLowerCase();
+        found.set(version, entry);
+      }
     }
   }
-  if (entries.length !== 1) {
+  const complete = [...found].filter(([, e]) => e.asset && e.binary);
+  if (complete.length !== 1) {
     throw new Refusal(
-      entries.length === 0
+      complete.length === 0
         ? `action/SHA256SUMS has no release binary for ${target}: this commit of the action is not a ` +
             'release (release.yml writes the checksums on the commit the major tag points to)\n' +
             'help: use a released version, e.g. `uses: <owner>/gitops-promote@v1`'
-        : `action/SHA256SUMS lists ${entries.length} binaries for ${target}; it must list one`,
+        : `action/SHA256SUMS lists ${complete.length} releases for ${target}; it must list one`,
     );
   }
-  if (!/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/.test(entries[0].version)) {
-    throw new Refusal(`action/SHA256SUMS names an asset with an invalid version: ${entries[0].asset}`);
+  const [version, entry] = complete[0];
+  if (!/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/.test(version)) {
+    throw new Refusal(`action/SHA256SUMS names a release with an invalid version: ${entry.asset}`);
   }
-  return entries[0];
+  return { version, ...entry };
 }
 
 async function download(url) {
@@ -100,14 +110,15 @@ function writeAtomically(file, bytes, mode) {
   fs.renameSync(tmp, file);
 }
 
-// The verified compressed release: from the cache when its bytes still match the committed checksum, else
-// downloaded, verified, then cached. Nothing unverified is ever written or run.
-async function verifiedRelease(release, target) {
+// The verified binary: the copy an earlier step cached, when its bytes still match the committed checksum;
+// else the asset is downloaded, checked, decompressed, checked again and cached. Nothing unverified is ever
+// written to the cache or run.
+async function verifiedBinary(release, target) {
   const cacheDir = path.join(process.env[ENV.toolCache] || os.tmpdir(), 'gitops-promote', release.version, target);
-  const cached = path.join(cacheDir, release.asset);
+  const cached = path.join(cacheDir, release.binary);
   if (fs.existsSync(cached)) {
     const bytes = fs.readFileSync(cached);
-    if (sha256(bytes) === release.sha256) return { bytes, source: 'cache' };
+    if (sha256(bytes) === release.binarySha256) return { bytes, source: 'cached' };
     fs.rmSync(cached, { force: true });
   }
   const base = process.env[ENV.downloadUrl] ||
@@ -121,19 +132,27 @@ async function verifiedRelease(release, target) {
     );
   }
   const url = `${base.replace(/\/+$/, '')}/${release.version}/${release.asset}`;
-  const bytes = await download(url);
-  const actual = sha256(bytes);
-  if (actual !== release.sha256) {
-    throw new Refusal(
-      `checksum mismatch for ${release.asset} from ${url}: expected sha256 ${release.sha256} ` +
-        `(action/SHA256SUMS), got ${actual}; the download was refused and nothing was run\n` +
+  const compressed = await download(url);
+  const mismatch = (name, expected, actual) =>
+    new Refusal(
+      `checksum mismatch for ${name} from ${url}: expected sha256 ${expected} (action/SHA256SUMS), ` +
+        `got ${actual}; the download was refused and nothing was run\n` +
         'help: rerun the job; if it persists, the release asset differs from the one this action version ' +
         'was released with: report it',
     );
+  const actual = sha256(compressed);
+  if (actual !== release.assetSha256) throw mismatch(release.asset, release.assetSha256, actual);
+  let bytes;
+  try {
+    bytes = zlib.gunzipSync(compressed);
+  } catch (e) {
+    throw new Refusal(`can't decompress ${release.asset}: ${e.message}`);
   }
+  const binaryActual = sha256(bytes);
+  if (binaryActual !== release.binarySha256) throw mismatch(release.binary, release.binarySha256, binaryActual);
   fs.mkdirSync(cacheDir, { recursive: true });
-  writeAtomically(cached, bytes, 0o644);
-  return { bytes, source: `downloaded ${bytes.length} bytes` };
+  writeAtomically(cached, bytes, 0o755);
+  return { bytes, source: `downloaded ${compressed.length} bytes` };
 }
 
 async function main() {
@@ -146,13 +165,13 @@ async function main() {
     );
   }
   const release = releaseFor(target, fs.readFileSync(CHECKSUMS, 'utf8'));
-  const { bytes, source } = await verifiedRelease(release, target);
+  const { bytes, source } = await verifiedBinary(release, target);
 
-  // Decompressed into this job's scratch directory, a fresh name per step: a binary another process could
-  // have replaced is never run.
+  // The verified bytes are written to a fresh directory in this job's scratch space and run from there, so
+  // what runs is what was checked, whatever happens to the cache meanwhile.
   const dir = fs.mkdtempSync(path.join(process.env[ENV.temp] || os.tmpdir(), 'gitops-promote-'));
   const binary = path.join(dir, process.platform === 'win32' ? 'gitops-promote.exe' : 'gitops-promote');
-  fs.writeFileSync(binary, zlib.gunzipSync(bytes), { mode: 0o755 });
+  fs.writeFileSync(binary, bytes, { mode: 0o755 });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   process.stdout.write(
     `gitops-promote ${release.version} (${target}), sha256 verified, ${source}, ready in ${ms.toFixed(0)} ms\n`,

@@ -1,8 +1,8 @@
 //! Benchmark: what the action costs before it does any work. Runs, in the same run on the same files, the
 //! binary directly, and the action's wrapper (`node action/main.js`, as the runner runs it) cold (an empty tool
-//! cache: download from a release served on 127.0.0.1, verify, decompress, run) and warm (a later step of the
-//! job: verify the cached copy, decompress, run), each doing the same small `select`. Prints a table and the
-//! release asset's size; asserts nothing.
+//! cache: download from a release served on 127.0.0.1, verify, decompress, verify, cache, run) and warm (a later
+//! step of the job: verify the cached binary, run it), each doing the same small `select`. Prints a table and
+//! the release asset's size; asserts nothing.
 //!
 //! Run: `cargo bench --bench startup` (optional args: BINARY ITERATIONS; BINARY defaults to the
 //! release-profile binary cargo builds for the bench, e.g. pass the static musl build to measure that).
@@ -107,7 +107,11 @@ fn main() {
         .arg(releases.join(VERSION))
         .output()
         .expect("bash");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let asset = format!("gitops-promote-{VERSION}-{}.gz", target());
     let checksum = std::fs::read_to_string(releases.join(VERSION).join(format!("{asset}.sha256")))
         .expect("checksum line");
@@ -149,7 +153,10 @@ fn main() {
         (0..iterations)
             .map(|_| {
                 let started = Instant::now();
-                let status = Command::new("node").args(["-e", "0"]).status().expect("node");
+                let status = Command::new("node")
+                    .args(["-e", "0"])
+                    .status()
+                    .expect("node");
                 assert!(status.success());
                 started.elapsed()
             })
@@ -159,28 +166,64 @@ fn main() {
         (0..iterations)
             .map(|_| {
                 let started = Instant::now();
-                let out = Command::new(&binary).arg("--version").output().expect("binary");
+                let out = Command::new(&binary)
+                    .arg("--version")
+                    .output()
+                    .expect("binary");
                 assert!(out.status.success());
                 started.elapsed()
             })
             .collect(),
     );
-    let direct_t = median((0..iterations).map(|_| setup.time(&direct, || {})).collect());
-    let cold = median((0..iterations).map(|_| setup.time(&wrapper, clear_cache)).collect());
-    let warm = median((0..iterations).map(|_| setup.time(&wrapper, || {})).collect());
+    let direct_t = median(
+        (0..iterations)
+            .map(|_| setup.time(&direct, || {}))
+            .collect(),
+    );
+    let cold = median(
+        (0..iterations)
+            .map(|_| setup.time(&wrapper, clear_cache))
+            .collect(),
+    );
+    let warm = median(
+        (0..iterations)
+            .map(|_| setup.time(&wrapper, || {}))
+            .collect(),
+    );
     let binary_size = std::fs::metadata(&binary).expect("binary").len();
-    let asset_size = std::fs::metadata(releases.join(VERSION).join(&asset)).expect("asset").len();
+    let asset_size = std::fs::metadata(releases.join(VERSION).join(&asset))
+        .expect("asset")
+        .len();
 
-    println!("binary: {} ({:.1} MB), release asset {asset}: {:.1} MB", binary.display(),
-        binary_size as f64 / 1e6, asset_size as f64 / 1e6);
+    println!(
+        "binary: {} ({:.1} MB), release asset {asset}: {:.1} MB",
+        binary.display(),
+        binary_size as f64 / 1e6,
+        asset_size as f64 / 1e6
+    );
     println!("median of {iterations} runs\n");
     println!("| what | median |");
     println!("|---|---:|");
     println!("| `gitops-promote --version` | {} |", ms(version));
-    println!("| `gitops-promote` select step, run directly | {} |", ms(direct_t));
+    println!(
+        "| `gitops-promote` select step, run directly | {} |",
+        ms(direct_t)
+    );
     println!("| `node -e 0` (Node.js start alone) | {} |", ms(node_alone));
-    println!("| wrapper, warm (verify the cached copy, decompress, run the step) | {} |", ms(warm));
-    println!("| wrapper, cold (download from 127.0.0.1, verify, decompress, run the step) | {} |", ms(cold));
-    println!("| wrapper's own cost, warm (warm − direct) | {} |", ms(warm.saturating_sub(direct_t)));
-    println!("| wrapper's own cost, cold (cold − direct) | {} |", ms(cold.saturating_sub(direct_t)));
+    println!(
+        "| wrapper, warm (verify the cached binary, run the step) | {} |",
+        ms(warm)
+    );
+    println!(
+        "| wrapper, cold (download from 127.0.0.1, verify, decompress, cache, run the step) | {} |",
+        ms(cold)
+    );
+    println!(
+        "| wrapper's own cost, warm (warm − direct) | {} |",
+        ms(warm.saturating_sub(direct_t))
+    );
+    println!(
+        "| wrapper's own cost, cold (cold − direct) | {} |",
+        ms(cold.saturating_sub(direct_t))
+    );
 }

@@ -8,12 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo_root=$PWD
 bash scripts/setup.sh
-# The quickstart test passes the binary cargo just built for it. Otherwise build it, and ask cargo where it
-# went (CARGO_TARGET_DIR or a configured target-dir move it out of target/).
+# The quickstart test passes the binary cargo just built for it.
+target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
+[[ $target_dir == /* ]] || target_dir="$repo_root/$target_dir" # cargo reads a relative one from here too
 if [ -z "${GITOPS_PROMOTE_BIN:-}" ]; then
   cargo build --locked --quiet --bin gitops-promote
-  target_dir=$(cargo metadata --locked --format-version 1 --no-deps \
-    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 fi
 bin="${GITOPS_PROMOTE_BIN:-$target_dir/debug/gitops-promote}"
 

@@ -58,7 +58,9 @@ pub fn action_yml() -> String {
     // A JavaScript action whose script downloads the release binary, checks it against action/SHA256SUMS and
     // runs it on the host with the step's environment (INPUT_<NAME>, hyphens kept), so it starts in well under
     // a second on Linux, macOS and Windows runners instead of building or pulling an image every job.
-    y.push_str(&format!("runs:\n  using: {ACTION_RUNTIME}\n  main: {ACTION_MAIN}\n"));
+    y.push_str(&format!(
+        "runs:\n  using: {ACTION_RUNTIME}\n  main: {ACTION_MAIN}\n"
+    ));
     y
 }
 

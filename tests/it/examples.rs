@@ -140,7 +140,11 @@ fn workflows() -> Vec<(String, String, Workflow)> {
     files
         .into_iter()
         .map(|path| {
-            let name = path.file_name().expect("name").to_string_lossy().to_string();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .to_string();
             let text = std::fs::read_to_string(&path).expect("read");
             let workflow: Workflow =
                 serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -191,11 +195,15 @@ fn every_action_step_of_the_examples_uses_inputs_its_mode_has() {
             if step.uses.as_deref() != Some(ACTION) {
                 continue;
             }
-            let mode = step.with.get("mode").map(value).expect("every step names its mode");
+            let mode = step
+                .with
+                .get("mode")
+                .map(value)
+                .expect("every step names its mode");
             if !modes.contains(&mode.as_str()) {
                 // Written to the inputs of a mode's issue before the mode exists: the file must say so.
                 assert!(
-                    header.contains(&format!("Needs the `{mode}` mode (issue ")),
+                    header.contains(&format!(" the `{mode}` mode (issue ")),
                     "{name}: mode {mode} does not exist yet and the top comment does not say which issue it needs"
                 );
                 continue;
@@ -219,7 +227,10 @@ fn the_examples_lower_case_the_image_and_keep_expressions_out_of_scripts() {
     for (name, _, workflow) in workflows() {
         for step in workflow.jobs.values().flat_map(|j| &j.steps) {
             if let Some(run) = &step.run {
-                assert!(!run.contains("${{"), "{name}: an expression inside run: {run}");
+                assert!(
+                    !run.contains("${{"),
+                    "{name}: an expression inside run: {run}"
+                );
             }
             for (input, v) in &step.with {
                 let v = value(v);
@@ -287,7 +298,10 @@ fn the_build_examples_push_the_image_before_they_cut_its_version() {
             }
         }
         assert!(
-            steps.iter().skip(build + 1).any(|s| s.uses.as_deref() == Some(ACTION)),
+            steps
+                .iter()
+                .skip(build + 1)
+                .any(|s| s.uses.as_deref() == Some(ACTION)),
             "{name}: the version is cut after the build"
         );
     }
@@ -319,7 +333,8 @@ fn the_readme_workflow_section_lists_every_example_and_quotes_develop_yml_as_it_
         .nth(1)
         .and_then(|b| b.split("\n```").next())
         .expect("a yaml block");
-    let develop = std::fs::read_to_string(examples().join("workflows/develop.yml")).expect("develop.yml");
+    let develop =
+        std::fs::read_to_string(examples().join("workflows/develop.yml")).expect("develop.yml");
     let steps: String = develop
         .lines()
         .skip_while(|l| l.trim() != "steps:")

@@ -26,14 +26,20 @@ fn host_target() -> &'static str {
     }
 }
 
-fn asset() -> String {
-    format!("gitops-promote-{VERSION}-{}.gz", host_target())
+fn binary_name() -> String {
+    let exe = if cfg!(windows) { ".exe" } else { "" };
+    format!("gitops-promote-{VERSION}-{}{exe}", host_target())
 }
 
-/// The binary under test packaged once as release `VERSION`: `releases/VERSION/ASSET` and its checksum line.
+fn asset() -> String {
+    format!("{}.gz", binary_name())
+}
+
+/// The binary under test packaged once as release `VERSION`: `releases/VERSION/ASSET`, and its two checksum
+/// lines (the asset's, the binary's).
 struct Release {
     releases: PathBuf,
-    checksum_line: String,
+    checksums: String,
 }
 
 fn release() -> &'static Release {
@@ -54,12 +60,13 @@ fn release() -> &'static Release {
             "package.sh failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let checksum_line =
+        let checksums =
             std::fs::read_to_string(releases.join(VERSION).join(format!("{}.sha256", asset())))
-                .expect("package.sh writes the checksum line");
+                .expect("package.sh writes the checksum lines");
+        assert_eq!(checksums.lines().count(), 2, "{checksums}");
         Release {
             releases,
-            checksum_line,
+            checksums,
         }
     })
 }
@@ -124,12 +131,13 @@ impl Step {
             .expect("node runs (apt-get install nodejs, or any Node.js 20+)")
     }
 
-    fn cached_asset(&self) -> PathBuf {
+    /// Where the wrapper keeps the verified binary for later steps.
+    fn cached_binary(&self) -> PathBuf {
         self.tool_cache
             .join("gitops-promote")
             .join(VERSION)
             .join(host_target())
-            .join(asset())
+            .join(binary_name())
     }
 
     /// Binaries the wrapper left in RUNNER_TEMP (it removes its own after the run).
@@ -155,7 +163,7 @@ fn stdout(out: &std::process::Output) -> String {
 fn the_wrapper_downloads_verifies_and_runs_the_release_with_the_step_inputs() {
     let release = release();
     let server = FileServer::start(&release.releases);
-    let step = Step::new(&format!("# header\n{}", release.checksum_line));
+    let step = Step::new(&format!("# header\n{}", release.checksums));
 
     let out = step.run(&server, SELECT);
     let log = stdout(&out);
@@ -183,16 +191,17 @@ fn the_wrapper_downloads_verifies_and_runs_the_release_with_the_step_inputs() {
         "{}",
         step.runner.summary()
     );
-    assert_eq!(
-        server.requests(),
-        vec![format!("/{VERSION}/{}", asset())]
-    );
+    assert_eq!(server.requests(), vec![format!("/{VERSION}/{}", asset())]);
     assert!(step.leftovers().is_empty(), "{:?}", step.leftovers());
 
     // A second step of the job runs the verified copy in the tool cache: no second download.
     let again = step.run(&server, SELECT);
     assert!(again.status.success(), "{}", stdout(&again));
-    assert!(stdout(&again).contains("sha256 verified, cache"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("sha256 verified, cached"),
+        "{}",
+        stdout(&again)
+    );
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -200,7 +209,7 @@ fn the_wrapper_downloads_verifies_and_runs_the_release_with_the_step_inputs() {
 fn the_binarys_exit_code_and_annotations_are_the_steps() {
     let release = release();
     let server = FileServer::start(&release.releases);
-    let step = Step::new(&release.checksum_line);
+    let step = Step::new(&release.checksums);
     let out = step.run(&server, &[("mode", "promote-everything")]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(
@@ -237,12 +246,12 @@ fn a_release_whose_checksum_does_not_match_is_refused_and_never_run() {
         .expect("gzip");
     std::fs::write(served.join(asset()), &gz.stdout).expect("write");
     let server = FileServer::start(&dir.path().join("releases"));
-    let step = Step::new(&release.checksum_line);
+    let step = Step::new(&release.checksums);
 
     let out = step.run(&server, SELECT);
     let log = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{log}");
-    let expected = release.checksum_line.split_whitespace().next().expect("hash");
+    let expected = release.checksums.split_whitespace().next().expect("hash");
     let actual = hex(&Sha256::digest(&gz.stdout));
     assert!(
         log.contains(&format!(
@@ -254,8 +263,14 @@ fn a_release_whose_checksum_does_not_match_is_refused_and_never_run() {
         "{log}"
     );
     assert!(!marker.exists(), "the refused download ran");
-    assert!(!step.runner.output_written(), "no step output without a verified binary");
-    assert!(!step.cached_asset().exists(), "a refused download is not cached");
+    assert!(
+        !step.runner.output_written(),
+        "no step output without a verified binary"
+    );
+    assert!(
+        !step.cached_binary().exists(),
+        "a refused download is not cached"
+    );
     assert!(step.leftovers().is_empty(), "{:?}", step.leftovers());
 }
 
@@ -263,25 +278,40 @@ fn a_release_whose_checksum_does_not_match_is_refused_and_never_run() {
 fn a_tampered_cache_entry_is_replaced_by_a_verified_download() {
     let release = release();
     let server = FileServer::start(&release.releases);
-    let step = Step::new(&release.checksum_line);
-    std::fs::create_dir_all(step.cached_asset().parent().expect("dir")).expect("mkdir");
-    std::fs::write(step.cached_asset(), b"not the release").expect("write");
+    let step = Step::new(&release.checksums);
+    std::fs::create_dir_all(step.cached_binary().parent().expect("dir")).expect("mkdir");
+    std::fs::write(step.cached_binary(), b"#!/bin/sh\necho not the release\n").expect("write");
 
     let out = step.run(&server, SELECT);
     assert!(out.status.success(), "{}", stdout(&out));
-    assert!(stdout(&out).contains("sha256 verified, downloaded"), "{}", stdout(&out));
-    let cached = std::fs::read(step.cached_asset()).expect("cached");
-    assert_eq!(
-        format!("{}  {}\n", hex(&Sha256::digest(&cached)), asset()),
-        release.checksum_line
+    assert!(
+        stdout(&out).contains("sha256 verified, downloaded"),
+        "{}",
+        stdout(&out)
     );
+    assert!(
+        !stdout(&out).contains("not the release"),
+        "{}",
+        stdout(&out)
+    );
+    let cached = std::fs::read(step.cached_binary()).expect("cached");
+    assert!(
+        release.checksums.contains(&format!(
+            "{}  {}\n",
+            hex(&Sha256::digest(&cached)),
+            binary_name()
+        )),
+        "the cache holds the released binary again"
+    );
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[test]
 fn the_committed_checksums_of_a_commit_that_is_not_a_release_say_to_use_one() {
     let release = release();
     let server = FileServer::start(&release.releases);
-    let committed = std::fs::read_to_string(root().join("action/SHA256SUMS")).expect("action/SHA256SUMS");
+    let committed =
+        std::fs::read_to_string(root().join("action/SHA256SUMS")).expect("action/SHA256SUMS");
     let step = Step::new(&committed);
     let out = step.run(&server, SELECT);
     let log = stdout(&out);
