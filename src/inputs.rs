@@ -471,6 +471,16 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
 ];
 
+/// Splits a comma- or newline-separated list, dropping blanks.
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 pub fn input_spec(name: &str) -> Option<&'static InputSpec> {
     INPUTS.iter().find(|i| i.name == name)
 }

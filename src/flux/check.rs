@@ -10,7 +10,7 @@ use crate::actions::{Annotation, Console};
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::image::ImageName;
 use crate::inputs::Mode;
-use crate::modes::retag::mask_login;
+use crate::modes::registry_inputs::mask_login;
 use crate::modes::tags::{TagReader, TagSource};
 use crate::registry;
 

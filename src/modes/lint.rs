@@ -12,7 +12,7 @@ use crate::flux::lint::lint;
 use crate::flux::{Finding, Prediction, Severity, predict};
 use crate::image::ImageName;
 use crate::inputs::Invocation;
-use crate::modes::retag::{mask_login, read_registry_settings};
+use crate::modes::registry_inputs::{mask_login, read_registry_settings};
 use crate::modes::select::{parse_tags, read_source};
 use crate::modes::tags::TagReader;
 use crate::report::Report;

@@ -3,6 +3,8 @@
 pub mod build;
 pub mod lint;
 pub mod patch;
+pub mod registry_inputs;
 pub mod retag;
+pub mod retagging;
 pub mod select;
 pub mod tags;

@@ -1,9 +1,8 @@
-//! Owns the `retag` mode (and the `source-image` retag of the build modes): inputs → registry facts (the
-//! source's manifest, where each target tag points) → plan (created / unchanged / moved, or a conflict) →
-//! apply (exact bytes PUT, then re-read) → report (`digest`, `media-type`, `result`).
+//! Owns the `retag` mode: inputs → registry facts (the source's manifest, where each target tag points) → plan
+//! (created / unchanged / moved, or a conflict; `modes/retagging.rs`) → apply (exact bytes PUT, then re-read) →
+//! report (`digest`, `media-type`, `result`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::json;
@@ -12,15 +11,12 @@ use crate::actions::Console;
 use crate::apply::{self, Effects};
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
-use crate::image::ImageName;
-use crate::inputs::{Invocation, Reader};
-use crate::plan::{Applied, Plan, Step, Transfer, retag_operation};
-use crate::registry::auth::{Credentials, Login};
-use crate::registry::{self, Client, Descriptor, Reference};
+use crate::inputs::{Invocation, split_list};
+use crate::modes::registry_inputs::{mask_login, read_registry_settings};
+use crate::modes::retagging::{ALWAYS_MOVING, RetagFacts, Rules, drain, gather, plan_steps};
+use crate::plan::{Applied, Plan, Step, retag_operation};
+use crate::registry::{self, Client, Reference};
 use crate::report::{Report, markdown_table, text_table};
-
-/// Tags that always may move (the pipeline's production pointer).
-pub const ALWAYS_MOVING: &[&str] = &["production-latest"];
 
 /// Typed inputs of `retag`.
 #[derive(Debug, Clone)]
@@ -31,16 +27,6 @@ pub struct RetagSettings {
     pub moving_tags: BTreeSet<String>,
     pub registry: registry::Settings,
     pub dry_run: bool,
-}
-
-/// Splits a comma- or newline-separated list, dropping blanks.
-pub fn split_list(value: &str) -> Vec<String> {
-    value
-        .split([',', '\n'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// The targets of `tags`: a bare tag lives in the source's repository, a full reference elsewhere.
@@ -84,92 +70,6 @@ pub fn parse_targets(
             .help("set `tags`, e.g. `v1.2.0,production-latest`"));
     }
     Ok(out)
-}
-
-/// Reads the registry inputs (shared by `retag` and the build modes' `source-image`). Without any, the
-/// workflow's `github-token` and `GITHUB_ACTOR` are the credentials for ghcr.io only.
-pub fn read_registry_settings(r: &mut Reader<'_>, github: &GithubContext) -> registry::Settings {
-    let username = r.text("registry-username");
-    let password = r.secret("registry-password");
-    let token = r.secret("registry-token");
-    let insecure = r.bool("insecure-registry");
-    let timeout = r
-        .parse("registry-timeout", |v| {
-            v.parse::<u64>()
-                .ok()
-                .filter(|s| (1..=86_400).contains(s))
-                .ok_or_else(|| {
-                    InputProblem::new(
-                        "registry-timeout",
-                        format!("`{v}` is not a number of seconds"),
-                    )
-                    .help("give whole seconds between 1 and 86400, e.g. `600`")
-                })
-        })
-        .unwrap_or(600);
-    let login = match (username, password, token) {
-        (_, Some(_), Some(_)) => {
-            r.problem(
-                InputProblem::new(
-                    "registry-token",
-                    "is given together with `registry-password`",
-                )
-                .help("give either a bearer token or a user and password"),
-            );
-            Login::default()
-        }
-        (_, None, Some(token)) => Login {
-            credentials: Credentials::Bearer(token),
-            only_host: None,
-        },
-        (Some(username), Some(password), None) => Login {
-            credentials: Credentials::Basic { username, password },
-            only_host: None,
-        },
-        (Some(_), None, None) => {
-            r.problem(
-                InputProblem::new("registry-username", "is given without `registry-password`")
-                    .help("set `registry-password` too (a password or access token)"),
-            );
-            Login::default()
-        }
-        (None, Some(password), None) => match github.actor.clone().filter(|a| !a.is_empty()) {
-            Some(actor) => Login {
-                credentials: Credentials::Basic {
-                    username: actor,
-                    password,
-                },
-                only_host: None,
-            },
-            None => {
-                r.problem(
-                    InputProblem::new("registry-password", "is given without `registry-username`")
-                        .help("set `registry-username` too"),
-                );
-                Login::default()
-            }
-        },
-        // ghcr.io accepts the workflow's token with the actor's name; nothing is sent to other registries.
-        (None, None, None) => match (
-            r.secret("github-token"),
-            github.actor.clone().filter(|a| !a.is_empty()),
-        ) {
-            (Some(password), Some(actor)) => Login {
-                credentials: Credentials::Basic {
-                    username: actor,
-                    password,
-                },
-                only_host: Some("ghcr.io".to_string()),
-            },
-            _ => Login::default(),
-        },
-    };
-    registry::Settings {
-        login,
-        insecure,
-        timeout: Duration::from_secs(timeout),
-        ..registry::Settings::default()
-    }
 }
 
 impl RetagSettings {
@@ -220,93 +120,6 @@ impl RetagSettings {
     }
 }
 
-/// Where each target points now, and what the source is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RetagFacts {
-    pub source: Descriptor,
-    pub targets: Vec<(String, Option<Descriptor>)>,
-}
-
-/// Whether `tag` may move to another digest.
-#[derive(Debug, Clone, Default)]
-pub struct Rules {
-    pub force: bool,
-    pub moving_tags: BTreeSet<String>,
-}
-
-/// Pure: one step per target, or a conflict naming every immutable tag that points elsewhere.
-pub fn plan_steps(
-    source: &Reference,
-    facts: &RetagFacts,
-    targets: &[Reference],
-    rules: &Rules,
-) -> Result<Vec<Step>> {
-    let mut steps = Vec::new();
-    let mut conflicts = Vec::new();
-    for (target, (_, now)) in targets.iter().zip(&facts.targets) {
-        let tag = target.tag.as_deref().unwrap_or_default();
-        let old_digest = now.as_ref().map(|d| d.digest.clone());
-        if let Some(old) = &old_digest
-            && *old != facts.source.digest
-            && !rules.force
-            && !rules.moving_tags.contains(tag)
-        {
-            conflicts.push(format!("`{target}` already points to {old}"));
-            continue;
-        }
-        let transfer = if target.image.registry != source.image.registry {
-            Transfer::Copy
-        } else if target.image.repository != source.image.repository {
-            Transfer::Mount
-        } else {
-            Transfer::SameRepository
-        };
-        steps.push(Step::Retag {
-            source: source.to_string(),
-            target: target.to_string(),
-            digest: facts.source.digest.clone(),
-            media_type: facts.source.media_type.clone(),
-            old_digest,
-            transfer,
-        });
-    }
-    if !conflicts.is_empty() {
-        return Err(Error::new(
-            Kind::Conflict,
-            format!(
-                "can't point {} at {}: {}",
-                if conflicts.len() == 1 { "a tag" } else { "tags" },
-                facts.source.digest,
-                conflicts.join("; ")
-            ),
-        )
-        .with_help("these tags are immutable: set `force: true` to move them anyway, or list the ones meant to move in `moving-tags`"));
-    }
-    Ok(steps)
-}
-
-/// Reads the source manifest (raw bytes, kept for the PUT) and HEADs every target.
-pub fn gather(
-    client: &Client,
-    source: &Reference,
-    targets: &[Reference],
-    push: bool,
-) -> Result<RetagFacts> {
-    client.declare(&source.image, false);
-    for t in targets {
-        client.declare(&t.image, push);
-    }
-    let manifest = client.get_manifest(source)?;
-    let mut facts = RetagFacts {
-        source: manifest.descriptor,
-        targets: Vec::new(),
-    };
-    for t in targets {
-        facts.targets.push((t.to_string(), client.resolve(t)?));
-    }
-    Ok(facts)
-}
-
 /// One entry of the `result` output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TagResult {
@@ -346,23 +159,6 @@ pub fn results(plan: &Plan, applied: &[Applied]) -> Vec<TagResult> {
             })
         })
         .collect()
-}
-
-pub(crate) fn mask_login(console: &mut Console, settings: &registry::Settings) {
-    match &settings.login.credentials {
-        Credentials::Basic { password, .. } => console.mask(password.expose()),
-        Credentials::Bearer(token) => console.mask(token.expose()),
-        Credentials::Anonymous => {}
-    }
-}
-
-fn drain(client: &Client, console: &mut Console) {
-    for secret in client.take_secrets() {
-        console.mask(&secret);
-    }
-    for line in client.take_progress() {
-        console.info(&line);
-    }
 }
 
 /// Runs `retag` end to end.
@@ -496,67 +292,11 @@ fn report(
     }
 }
 
-/// The `source-image` retag of `develop-build` / `staging-build`: its own registry client, shared by
-/// planning and applying.
-pub struct SourceImage {
-    pub source: Reference,
-    pub client: Client,
-}
-
-impl SourceImage {
-    /// Reads `source-image` (a problem is recorded in the reader, so the build modes report it with their other
-    /// inputs). `None` when it is empty or bad.
-    pub fn read_reference(r: &mut Reader<'_>) -> Option<Reference> {
-        r.parse("source-image", |v| {
-            Reference::parse(v).map_err(|p| {
-                let mut p = p;
-                p.input = "source-image".to_string();
-                p
-            })
-        })
-    }
-
-    /// The client for an already validated source; masks the credentials first.
-    pub fn new(
-        source: Reference,
-        settings: registry::Settings,
-        console: &mut Console,
-    ) -> Result<Self> {
-        mask_login(console, &settings);
-        Ok(Self {
-            source,
-            client: Client::new(settings)?,
-        })
-    }
-
-    /// Steps pointing `image:tag` for every tag at the source's digest. Reads the registry; every tag is
-    /// immutable (a version tag never moves).
-    pub fn steps(
-        &self,
-        image: &ImageName,
-        tags: &[String],
-        dry_run: bool,
-        console: &mut Console,
-    ) -> Result<Vec<Step>> {
-        let targets: Vec<Reference> = tags
-            .iter()
-            .map(|t| Reference {
-                image: image.clone(),
-                tag: Some(t.clone()),
-                digest: None,
-            })
-            .collect();
-        console.group(&format!("Read `{}` and the target tags", self.source));
-        let facts = gather(&self.client, &self.source, &targets, !dry_run);
-        drain(&self.client, console);
-        console.end_group();
-        plan_steps(&self.source, &facts?, &targets, &Rules::default())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Transfer;
+    use crate::registry::Descriptor;
 
     fn desc(d: &str) -> Descriptor {
         Descriptor {
@@ -650,53 +390,6 @@ mod tests {
         assert!(parse_targets("bad tag!", &src).is_err());
         assert!(parse_targets(" , \n", &src).is_err());
         assert_eq!(parse_targets("a,a", &src).expect("dedupe").len(), 1);
-    }
-
-    fn invocation(pairs: &[(&str, &str)]) -> Invocation {
-        Invocation {
-            mode: crate::inputs::Mode::Retag,
-            raw: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                .collect(),
-            repo: ".".into(),
-            in_actions: true,
-        }
-    }
-
-    #[test]
-    fn ghcr_defaults_to_the_actor_and_the_workflow_token_and_nothing_else_gets_them() {
-        let github = GithubContext {
-            actor: Some("octocat".into()),
-            ..Default::default()
-        };
-        let inv = invocation(&[("github-token", "ghs_x")]);
-        let mut r = inv.reader();
-        let settings = read_registry_settings(&mut r, &github);
-        r.finish().expect("valid");
-        assert_eq!(settings.login.only_host.as_deref(), Some("ghcr.io"));
-        assert!(matches!(
-            settings.login.for_host("ghcr.io"),
-            Credentials::Basic { username, .. } if username == "octocat"
-        ));
-        assert_eq!(
-            settings.login.for_host("docker.io"),
-            &Credentials::Anonymous
-        );
-        assert!(!settings.insecure);
-        assert_eq!(settings.timeout, Duration::from_secs(600));
-
-        let inv = invocation(&[
-            ("registry-username", "u"),
-            ("registry-password", "p"),
-            ("registry-token", "t"),
-            ("registry-timeout", "0"),
-        ]);
-        let mut r = inv.reader();
-        read_registry_settings(&mut r, &github);
-        let err = r.finish().expect_err("conflicting credentials");
-        let inputs: Vec<_> = err.problems.iter().map(|p| p.input.as_str()).collect();
-        assert_eq!(inputs, ["registry-timeout", "registry-token"]);
     }
 
     #[test]

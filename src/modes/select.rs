@@ -12,7 +12,7 @@ use crate::error::{Error, InputProblem, Kind, Result};
 use crate::flux::discover::{at, filter_spec, image_policy_spec, parse_docs};
 use crate::flux::filter::{ImagePolicySpec, ProviderFilter, ProviderFilterSpec};
 use crate::inputs::Invocation;
-use crate::modes::retag::{mask_login, read_registry_settings};
+use crate::modes::registry_inputs::{mask_login, read_registry_settings};
 use crate::modes::tags::{TagReader, TagSource, parse_image};
 use crate::report::Report;
 

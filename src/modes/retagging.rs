@@ -1,0 +1,173 @@
+//! Owns planning retags, shared by `retag`, the build modes' `source-image` and `promote`: the registry facts
+//! (the source's manifest, where each target tag points), the steps (created / unchanged / moved), and the
+//! conflict when an immutable tag already points elsewhere.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::actions::Console;
+use crate::error::{Error, Kind, Result};
+use crate::image::ImageName;
+use crate::inputs::Reader;
+use crate::modes::registry_inputs::mask_login;
+use crate::plan::{Step, Transfer};
+use crate::registry::{self, Client, Descriptor, Reference};
+
+/// Tags that always may move (the pipeline's production pointer).
+pub const ALWAYS_MOVING: &[&str] = &["production-latest"];
+
+/// Where each target points now, and what the source is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetagFacts {
+    pub source: Descriptor,
+    pub targets: Vec<(String, Option<Descriptor>)>,
+}
+
+/// Whether `tag` may move to another digest.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub force: bool,
+    pub moving_tags: BTreeSet<String>,
+}
+
+/// Pure: one step per target, or a conflict naming every immutable tag that points elsewhere.
+pub fn plan_steps(
+    source: &Reference,
+    facts: &RetagFacts,
+    targets: &[Reference],
+    rules: &Rules,
+) -> Result<Vec<Step>> {
+    let mut steps = Vec::new();
+    let mut conflicts = Vec::new();
+    for (target, (_, now)) in targets.iter().zip(&facts.targets) {
+        let tag = target.tag.as_deref().unwrap_or_default();
+        let old_digest = now.as_ref().map(|d| d.digest.clone());
+        if let Some(old) = &old_digest
+            && *old != facts.source.digest
+            && !rules.force
+            && !rules.moving_tags.contains(tag)
+        {
+            conflicts.push(format!("`{target}` already points to {old}"));
+            continue;
+        }
+        let transfer = if target.image.registry != source.image.registry {
+            Transfer::Copy
+        } else if target.image.repository != source.image.repository {
+            Transfer::Mount
+        } else {
+            Transfer::SameRepository
+        };
+        steps.push(Step::Retag {
+            source: source.to_string(),
+            target: target.to_string(),
+            digest: facts.source.digest.clone(),
+            media_type: facts.source.media_type.clone(),
+            old_digest,
+            transfer,
+        });
+    }
+    if !conflicts.is_empty() {
+        return Err(Error::new(
+            Kind::Conflict,
+            format!(
+                "can't point {} at {}: {}",
+                if conflicts.len() == 1 { "a tag" } else { "tags" },
+                facts.source.digest,
+                conflicts.join("; ")
+            ),
+        )
+        .with_help("these tags are immutable: set `force: true` to move them anyway, or list the ones meant to move in `moving-tags`"));
+    }
+    Ok(steps)
+}
+
+/// Reads the source manifest (raw bytes, kept for the PUT) and HEADs every target.
+pub fn gather(
+    client: &Client,
+    source: &Reference,
+    targets: &[Reference],
+    push: bool,
+) -> Result<RetagFacts> {
+    client.declare(&source.image, false);
+    for t in targets {
+        client.declare(&t.image, push);
+    }
+    let manifest = client.get_manifest(source)?;
+    let mut facts = RetagFacts {
+        source: manifest.descriptor,
+        targets: Vec::new(),
+    };
+    for t in targets {
+        facts.targets.push((t.to_string(), client.resolve(t)?));
+    }
+    Ok(facts)
+}
+
+/// Logs what the client collected (retries) and masks the tokens it obtained.
+pub fn drain(client: &Client, console: &mut Console) {
+    for secret in client.take_secrets() {
+        console.mask(&secret);
+    }
+    for line in client.take_progress() {
+        console.info(&line);
+    }
+}
+
+/// The `source-image` retag of `develop-build` / `staging-build`: its own registry client, shared by
+/// planning and applying.
+pub struct SourceImage {
+    pub source: Reference,
+    pub client: Client,
+}
+
+impl SourceImage {
+    /// Reads `source-image` (a problem is recorded in the reader, so the build modes report it with their other
+    /// inputs). `None` when it is empty or bad.
+    pub fn read_reference(r: &mut Reader<'_>) -> Option<Reference> {
+        r.parse("source-image", |v| {
+            Reference::parse(v).map_err(|p| {
+                let mut p = p;
+                p.input = "source-image".to_string();
+                p
+            })
+        })
+    }
+
+    /// The client for an already validated source; masks the credentials first.
+    pub fn new(
+        source: Reference,
+        settings: registry::Settings,
+        console: &mut Console,
+    ) -> Result<Self> {
+        mask_login(console, &settings);
+        Ok(Self {
+            source,
+            client: Client::new(settings)?,
+        })
+    }
+
+    /// Steps pointing `image:tag` for every tag at the source's digest. Reads the registry; every tag is
+    /// immutable (a version tag never moves).
+    pub fn steps(
+        &self,
+        image: &ImageName,
+        tags: &[String],
+        dry_run: bool,
+        console: &mut Console,
+    ) -> Result<Vec<Step>> {
+        let targets: Vec<Reference> = tags
+            .iter()
+            .map(|t| Reference {
+                image: image.clone(),
+                tag: Some(t.clone()),
+                digest: None,
+            })
+            .collect();
+        console.group(&format!("Read `{}` and the target tags", self.source));
+        let facts = gather(&self.client, &self.source, &targets, !dry_run);
+        drain(&self.client, console);
+        console.end_group();
+        plan_steps(&self.source, &facts?, &targets, &Rules::default())
+    }
+}
