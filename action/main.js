@@ -185,11 +185,15 @@ async function main() {
   return result.status;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    const message = e instanceof Refusal ? e.message : `unexpected wrapper failure: ${e.stack || e}`;
-    process.stdout.write(`::error title=gitops-promote::${escapeData(message)}\n`);
-    process.exit(1);
-  },
-);
+// Node exits by itself once stdout is flushed (process.exit() could cut an asynchronous pipe, as on macOS);
+// the unref'd timer only bounds the wait should an idle connection keep it alive.
+function finish(code) {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 2000).unref();
+}
+
+main().then(finish, (e) => {
+  const message = e instanceof Refusal ? e.message : `unexpected wrapper failure: ${e.stack || e}`;
+  process.stdout.write(`::error title=gitops-promote::${escapeData(message)}\n`);
+  finish(1);
+});
