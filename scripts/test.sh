@@ -4,9 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo fmt --all -- --check
-# zizmor as installed (pip's scripts directory when a pyenv shim does not exist yet on a fresh machine).
-zizmor=$(command -v zizmor || echo "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/zizmor")
-"$zizmor" --offline --quiet --config .github/zizmor.yml examples/workflows/*.yml .github/workflows/*.yml action.yml
+# The linters as installed (pip's scripts directory when a pyenv shim does not exist yet on a fresh machine).
+py_scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+tool() { command -v "$1" || echo "$py_scripts/$1"; }
+# What we ship: the action, our workflows and the example workflows users copy, and the Dockerfile.
+"$(tool zizmor)" --offline --quiet --config .github/zizmor.yml action.yml .github/ examples/workflows/
+"$(tool actionlint)" .github/workflows/*.yml examples/workflows/*.yml
+"$(tool hadolint)" Dockerfile
 cargo clippy --locked --all-targets -- -D warnings
 # Unit, integration and doc tests. Benches are compiled by clippy above and run only by `cargo bench`.
 cargo test --locked

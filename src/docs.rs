@@ -3,6 +3,12 @@
 
 use crate::inputs::{INPUTS, Mode, OUTPUTS};
 
+/// The runtime `action.yml` declares, and the script it runs (relative to the action's root).
+pub const ACTION_RUNTIME: &str = "node24";
+pub const ACTION_MAIN: &str = "action/main.js";
+/// The checksums the script verifies every download against, written by the release workflow.
+pub const ACTION_CHECKSUMS: &str = "action/SHA256SUMS";
+
 /// Marker lines around the generated part of the README.
 pub const README_START: &str =
     "<!-- generated: inputs and outputs (src/docs.rs); edit src/inputs.rs -->";
@@ -49,8 +55,12 @@ pub fn action_yml() -> String {
         let description = format!("{} Modes: {}.", out.description, modes_of(out.modes));
         y.push_str(&format!("    description: {}\n", quote(&description)));
     }
-    // A Docker action: GitHub passes every input as INPUT_<NAME> and mounts the workspace and output files.
-    y.push_str("runs:\n  using: docker\n  image: Dockerfile\n");
+    // A JavaScript action whose script downloads the release binary, checks it against action/SHA256SUMS and
+    // runs it on the host with the step's environment (INPUT_<NAME>, hyphens kept), so it starts in well under
+    // a second on Linux, macOS and Windows runners instead of building or pulling an image every job.
+    y.push_str(&format!(
+        "runs:\n  using: {ACTION_RUNTIME}\n  main: {ACTION_MAIN}\n"
+    ));
     y
 }
 

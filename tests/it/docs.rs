@@ -72,9 +72,10 @@ struct ActionOutput {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ActionRuns {
     using: String,
-    image: String,
+    main: String,
 }
 
 #[test]
@@ -89,14 +90,20 @@ fn action_yml_is_valid_action_metadata_with_every_input_and_output() {
         serde_saphyr::from_str(&text).expect("action.yml parses as action metadata");
     assert_eq!(action.name, "gitops-promote");
     assert!(!action.description.is_empty());
-    // A Docker action gets every input as INPUT_<NAME>, hyphens kept: what env.rs reads.
+    // A JavaScript action: the wrapper runs the binary with the step's INPUT_<NAME> variables, hyphens kept
+    // (tests/it/wrapper.rs runs it as the runner does). No build and no image pull at run time.
     assert_eq!(
-        (action.runs.using.as_str(), action.runs.image.as_str()),
-        ("docker", "Dockerfile")
+        (action.runs.using.as_str(), action.runs.main.as_str()),
+        (docs::ACTION_RUNTIME, docs::ACTION_MAIN)
     );
     assert!(
-        root().join("Dockerfile").exists(),
-        "runs.image names a Dockerfile that must exist"
+        root().join(&action.runs.main).is_file(),
+        "runs.main names a script that must exist"
+    );
+    assert!(
+        root().join(docs::ACTION_CHECKSUMS).is_file(),
+        "the wrapper verifies downloads against {} (release.yml writes it)",
+        docs::ACTION_CHECKSUMS
     );
     let names: Vec<&str> = action.inputs.keys().map(String::as_str).collect();
     let expected: Vec<&str> = INPUTS.iter().map(|i| i.name).collect();

@@ -25,7 +25,11 @@ const SCRUBBED_PREFIXES: &[&str] = &[
 
 /// The binary under test with a scrubbed environment.
 pub fn gitops_promote() -> Command {
-    let mut cmd = Command::cargo_bin("gitops-promote").expect("binary is built by cargo test");
+    scrubbed(Command::cargo_bin("gitops-promote").expect("binary is built by cargo test"))
+}
+
+/// `cmd` with the environment scrubbed of everything GitHub or a runner could have set.
+pub fn scrubbed(mut cmd: Command) -> Command {
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().to_string();
         if SCRUBBED_PREFIXES.iter().any(|p| key.starts_with(p))
@@ -150,7 +154,18 @@ impl Runner {
 
     /// The binary as the runner starts a Docker action: no arguments, `INPUT_*` and `GITHUB_*` set.
     pub fn action(&self, workspace: &Path, inputs: &[(&str, &str)]) -> Command {
-        let mut cmd = gitops_promote();
+        self.step(gitops_promote(), workspace, inputs)
+    }
+
+    /// A JavaScript action's script as the runner starts it: `node SCRIPT`, in the workspace, with the same
+    /// environment as [`Runner::action`].
+    pub fn node_action(&self, script: &Path, workspace: &Path, inputs: &[(&str, &str)]) -> Command {
+        let mut node = scrubbed(Command::new("node"));
+        node.arg(script).current_dir(workspace);
+        self.step(node, workspace, inputs)
+    }
+
+    fn step(&self, mut cmd: Command, workspace: &Path, inputs: &[(&str, &str)]) -> Command {
         cmd.env("GITHUB_ACTIONS", "true")
             .env("GITHUB_OUTPUT", &self.output)
             .env("GITHUB_STEP_SUMMARY", &self.summary)

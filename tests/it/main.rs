@@ -6,6 +6,7 @@ mod support;
 
 mod build;
 mod docs;
+mod examples;
 mod github_client;
 mod github_fake;
 mod lint;
@@ -17,3 +18,4 @@ mod release;
 mod retag;
 mod select;
 mod wiring;
+mod wrapper;

@@ -1,8 +1,10 @@
 //! Real and test-only servers the registry tests and the benchmark start: the CNCF registry, a token
-//! issuer, a fault-injecting proxy, a test CA for TLS, OCI test images, and a stateful test GitHub.
+//! issuer, a fault-injecting proxy, a test CA for TLS, OCI test images, a stateful test GitHub, and a static
+//! file server (the action's release downloads).
 
 #![allow(dead_code)]
 
+pub mod files;
 pub mod github;
 pub mod http;
 pub mod images;
