@@ -215,6 +215,10 @@ pub const INPUTS: &[InputSpec] = &[
                 Mode::Promote,
                 "The image to promote, as the production overlay names it, e.g. `ghcr.io/org/app`. Required.",
             ),
+            (
+                Mode::Release,
+                "Image repository without tag, e.g. `ghcr.io/org/app`, as the production overlay names it (a Kustomization's `images[].name`). Required.",
+            ),
         ],
         runner_only: &[],
     },
@@ -394,6 +398,10 @@ pub const INPUTS: &[InputSpec] = &[
                 Mode::Promote,
                 "The production overlay, relative to the repository root (no `..`, no absolute path), read from the base branch's tip. Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
             ),
+            (
+                Mode::Release,
+                "The production overlay whose change at the pushed commit is released, relative to the repository root. Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
+            ),
         ],
         runner_only: &[],
     },
@@ -413,6 +421,10 @@ pub const INPUTS: &[InputSpec] = &[
                 Mode::Promote,
                 "Application directory under `flux/apps/`, for the default `manifest`; it names the application in the branch, the commit and the pull request. Default: the image's last path segment.",
             ),
+            (
+                Mode::Release,
+                "Application directory under `flux/apps/`, for the default `manifest`. Default: the image's last path segment.",
+            ),
         ],
         runner_only: &[],
     },
@@ -431,6 +443,10 @@ pub const INPUTS: &[InputSpec] = &[
             (
                 Mode::Promote,
                 "Environment directory of the overlay, for the default `manifest`. Default: `production`.",
+            ),
+            (
+                Mode::Release,
+                "Environment directory, for the default `manifest`. Default: `production`.",
             ),
         ],
         runner_only: &[],
@@ -498,6 +514,10 @@ pub const INPUTS: &[InputSpec] = &[
             (
                 Mode::Promote,
                 "GitHub token for the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`) and, with `commit-via: git`, the https password of the push; also the default registry password on ghcr.io. A pull request opened with the workflow's `GITHUB_TOKEN` starts no other workflow: pass a GitHub App token or a PAT when CI must run on it. Default: `GITHUB_TOKEN` from the environment.",
+            ),
+            (
+                Mode::Release,
+                "GitHub token: publishes the GitHub release (`contents: write`) and pushes a missing git tag over https (user `x-access-token`); the default registry password on ghcr.io (`packages: write`). The CLI reads `GITHUB_TOKEN` when the flag is absent.",
             ),
         ],
         runner_only: &[Mode::DevelopBuild, Mode::Retag, Mode::Select, Mode::Lint],
@@ -593,7 +613,16 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Text,
         modes: PROMOTION,
         cli: true,
-        per_mode: &[],
+        per_mode: &[
+            (
+                Mode::Promote,
+                "The tag production's Flux provider follows. With `pull-request: true` it does not move here (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed.",
+            ),
+            (
+                Mode::Release,
+                "The tag production's Flux provider follows: moved to the digest the merged overlay pins.",
+            ),
+        ],
         runner_only: &[],
     },
     InputSpec {
@@ -643,7 +672,16 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: PROMOTION,
         cli: true,
-        per_mode: &[],
+        per_mode: &[
+            (
+                Mode::Promote,
+                "`true` or `false`. Recorded in the promotion commit (trailer `Gitops-Promote-Create-Release`) and the pull request, for the release run after the merge.",
+            ),
+            (
+                Mode::Release,
+                "`true` or `false`: publish the GitHub release. Empty: what the promotion recorded, else `true`.",
+            ),
+        ],
         runner_only: &[],
     },
     InputSpec {
