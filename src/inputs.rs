@@ -866,13 +866,13 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "release-operation",
-        description: "What happened to the GitHub release: `created`, `updated` (its notes differed), `unchanged` or `skipped`.",
-        modes: &[Mode::Release],
+        description: "What happened to the GitHub release: `created`, `updated` (its notes differed), `unchanged` or `skipped` (in `promote`: published only with `pull-request: false`).",
+        modes: PROMOTION,
     },
     OutputSpec {
         name: "release-url",
         description: "The GitHub release's URL (empty without one).",
-        modes: &[Mode::Release],
+        modes: PROMOTION,
     },
     OutputSpec {
         name: "json",

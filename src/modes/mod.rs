@@ -6,6 +6,7 @@ pub mod patch;
 pub mod promote;
 pub mod registry_inputs;
 pub mod release;
+pub mod releasing;
 pub mod retag;
 pub mod retagging;
 pub mod select;

@@ -26,6 +26,7 @@ use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode, Secret, split_list};
 use crate::manifests::{self, Request, files};
 use crate::modes::registry_inputs::{mask_login, read_registry_settings};
+use crate::modes::releasing;
 use crate::modes::retagging::{Rules, drain, gather, plan_steps};
 use crate::modes::tags::TagReader;
 use crate::plan::{Applied, CommitVia, Operation, Plan, Step, retag_operation};
@@ -776,7 +777,12 @@ pub fn run(
     let repository = non_empty(&github.repository)
         .unwrap_or_default()
         .to_string();
-    let github_client = if settings.needs_github() {
+    // A direct promotion also publishes the release when it can reach GitHub (as `release` would after a merge).
+    let releases_directly = !settings.pull_request
+        && settings.create_release
+        && settings.github_token.is_some()
+        && !repository.is_empty();
+    let github_client = if settings.needs_github() || releases_directly {
         Some(github::Client::new(
             github::Settings::for_run(github.api_url(), settings.github_token.clone(), &repository)
                 .map_err(Error::input)?,
@@ -862,7 +868,7 @@ pub fn run(
             &[production_tag.as_str(), staging_tag.as_str()],
         ),
     };
-    let plan = plan(
+    let mut plan = plan(
         &settings,
         &promotion,
         retags,
@@ -870,6 +876,21 @@ pub fn run(
         &repo_facts,
         &patched.text,
     );
+    if !settings.pull_request {
+        release_directly(
+            &settings,
+            &promotion,
+            git.as_ref(),
+            github_client.as_ref(),
+            &repository,
+            client
+                .cached_manifest(&digest)
+                .and_then(|m| m.annotation(releasing::REVISION))
+                .as_deref(),
+            &mut plan,
+            &mut annotations,
+        )?;
+    }
     if settings.pull_request
         && let Some(token) = &settings.github_token
         && token.expose().starts_with("ghs_")
@@ -909,6 +930,51 @@ pub fn run(
         requests,
         annotations,
     ))
+}
+
+/// With `pull-request: false` the promotion is also its release: the git tag and the GitHub release follow the
+/// commit and the moving tag in the same run, so both paths end in the same state.
+#[allow(clippy::too_many_arguments)]
+fn release_directly(
+    settings: &PromoteSettings,
+    promotion: &Promotion,
+    git: Option<&GitRepo>,
+    github_client: Option<&github::Client>,
+    repository: &str,
+    revision: Option<&str>,
+    plan: &mut Plan,
+    annotations: &mut Vec<Annotation>,
+) -> Result<()> {
+    let Some(git) = git else {
+        plan.skipped
+            .push("git tag and release: no git checkout to tag".to_string());
+        return Ok(());
+    };
+    let head = git.head()?;
+    let released = releasing::Release {
+        image: &promotion.image,
+        tag: &promotion.production_tag,
+        digest: &promotion.digest,
+        revision,
+        fallback_commit: &head.sha,
+        previous: promotion.changes.previous.clone(),
+        repository,
+        token: settings.github_token.as_ref(),
+    };
+    let changes_to = releasing::plan_git_tag(git, &released, plan, annotations)?;
+    match (settings.create_release, github_client) {
+        (false, _) => plan
+            .skipped
+            .push("GitHub release: `create-release` is false".to_string()),
+        (true, None) => plan.skipped.push(
+            "GitHub release: no GitHub to publish it to (pass `github-token`, with `GITHUB_REPOSITORY` set)"
+                .to_string(),
+        ),
+        (true, Some(client)) => {
+            releasing::plan_release(git, client, &released, &changes_to, plan)?;
+        }
+    }
+    Ok(())
 }
 
 fn reference(image: &ImageName, tag: &str) -> Reference {
@@ -1043,6 +1109,13 @@ fn operation_of(
         }
         Step::PullRequest { existing: None, .. } => Operation::Created,
         Step::PullRequest { .. } => Operation::Updated,
+        Step::Release {
+            up_to_date: true, ..
+        } => Operation::Unchanged,
+        Step::Release {
+            existing: Some(_), ..
+        } => Operation::Updated,
+        Step::Release { .. } | Step::GitTag { .. } => Operation::Created,
         _ => return None,
     };
     Some((planned, BTreeMap::new()))
@@ -1067,6 +1140,7 @@ fn report(
     );
     let commit_step = find(&|s| matches!(s, Step::Commit { .. }));
     let pr_step = find(&|s| matches!(s, Step::PullRequest { .. }));
+    let release_step = find(&|s| matches!(s, Step::Release { .. }));
     let op = |step: Option<&Step>| step.and_then(|s| operation_of(s, applied, dry));
     let word = |o: &Option<(Operation, BTreeMap<String, String>)>| {
         o.as_ref()
@@ -1126,6 +1200,15 @@ fn report(
     outputs.insert("pr-number".to_string(), pr_number.clone());
     outputs.insert("pr-url".to_string(), pr_url.clone());
     outputs.insert("pr-operation".to_string(), word(&pr_op));
+    let release_op = op(release_step);
+    outputs.insert("release-operation".to_string(), word(&release_op));
+    outputs.insert(
+        "release-url".to_string(),
+        release_op
+            .as_ref()
+            .and_then(|(_, p)| p.get("release-url").cloned())
+            .unwrap_or_default(),
+    );
     let json = json!({
         "mode": Mode::Promote,
         "dry_run": dry,

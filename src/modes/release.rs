@@ -11,7 +11,6 @@ use serde_json::json;
 
 use crate::actions::{Annotation, Console};
 use crate::apply::{self, Effects};
-use crate::changes::{self, Changes};
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::git::GitRepo;
@@ -21,16 +20,11 @@ use crate::inputs::{Invocation, Mode, Secret};
 use crate::manifests::{self, Pin, files};
 use crate::modes::promote::trailer;
 use crate::modes::registry_inputs::{mask_login, read_registry_settings};
+use crate::modes::releasing::{self, REVISION, Release};
 use crate::modes::retagging::{Rules, drain, gather, plan_steps};
 use crate::plan::{Applied, Operation, Plan, Step, retag_operation};
 use crate::registry::{self, Client, Reference};
 use crate::report::{Report, markdown_table, text_table};
-
-/// The remote the git tag is pushed to.
-pub const REMOTE: &str = "origin";
-
-/// The annotation an image's build commit is read from.
-pub const REVISION: &str = "org.opencontainers.image.revision";
 
 /// Typed inputs of `release`.
 #[derive(Debug, Clone)]
@@ -176,27 +170,6 @@ pub fn trailers(messages: &[String]) -> BTreeMap<String, String> {
     out
 }
 
-/// Whether `tag` is the highest stable version among `tags` (itself included).
-pub fn is_highest(tag: &str, tags: &[String]) -> bool {
-    let version = |t: &str| {
-        semver::Version::parse(t.strip_prefix('v').unwrap_or(t))
-            .ok()
-            .filter(|v| v.pre.is_empty())
-    };
-    let Some(mine) = version(tag) else {
-        return false;
-    };
-    tags.iter().filter_map(|t| version(t)).all(|v| v <= mine)
-}
-
-/// The release notes: what production runs now, how to pull it, and the change list.
-pub fn release_notes(image: &str, tag: &str, digest: &str, changes: &Changes) -> String {
-    format!(
-        "Production runs `{image}:{tag}`, pinned to `{digest}`.\n\n```sh\ndocker pull {image}@{digest}\n```\n\n{}",
-        changes.to_markdown()
-    )
-}
-
 /// Runs `release` end to end.
 pub fn run(
     invocation: &Invocation,
@@ -295,50 +268,21 @@ pub fn run(
     let rollback = change.is_rollback();
     let previous = before.as_ref().and_then(|b| b.tag.clone());
 
-    // The git tag, on the commit the image was built from.
-    let tag_commit = match revision.as_deref().filter(|r| git.parents(r).is_ok()) {
-        Some(r) => r.to_string(),
-        None => {
-            if !rollback && git.tag_commit(&tag).is_none() {
-                annotations.push(Annotation::warning(
-                    "gitops-promote: image revision unknown",
-                    format!("`{image}@{digest}` has no `{REVISION}` annotation naming a commit of this repository; the git tag `{tag}` goes on the pushed commit {}", head.sha),
-                ));
-            }
-            head.sha.clone()
-        }
+    let repository = github
+        .repository
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_default();
+    let released = Release {
+        image: &image,
+        tag: &tag,
+        digest: &digest,
+        revision: revision.as_deref(),
+        fallback_commit: &head.sha,
+        previous: previous.clone(),
+        repository: &repository,
+        token: settings.github_token.as_ref(),
     };
-    let local = git.tag_commit(&tag);
-    let remote = git.remote_tag_commit(REMOTE, &tag, settings.github_token.as_ref())?;
-    if rollback {
-        plan.skipped.push(format!(
-            "git tag and release: `{tag}` is a rollback from `{}`",
-            previous.as_deref().unwrap_or("?")
-        ));
-    } else {
-        for existing in [&local, &remote].into_iter().flatten() {
-            if *existing != tag_commit {
-                annotations.push(Annotation::warning(
-                    "gitops-promote: git tag left where it is",
-                    format!("git tag `{tag}` is on {existing}, not on the image's commit {tag_commit}; it is never moved"),
-                ));
-            }
-        }
-        match (&local, &remote) {
-            (_, Some(_)) => plan.skipped.push(format!(
-                "git tag `{tag}` exists on `{REMOTE}`: left as it is"
-            )),
-            (local, None) => plan.steps.push(Step::GitTag {
-                tag: tag.clone(),
-                commit: local.clone().unwrap_or_else(|| tag_commit.clone()),
-                remote: REMOTE.to_string(),
-                exists_locally: local.is_some(),
-                exists_on_remote: false,
-            }),
-        }
-    }
-
-    // The GitHub release.
     let messages: Vec<String> = git
         .commits_between(parents.first().map(String::as_str), &head.sha)?
         .into_iter()
@@ -351,50 +295,37 @@ pub fn run(
             .map(|v| v != "false")
             .unwrap_or(true)
     });
-    let changes = changes::list_to(
-        &git,
-        previous.clone(),
-        local.as_deref().unwrap_or(&tag_commit),
-    );
-    let notes = release_notes(&image, &tag, &digest, &changes);
-    let repository = github
-        .repository
-        .clone()
-        .filter(|r| !r.is_empty())
-        .unwrap_or_default();
-    let github_client = if create_release && !rollback {
-        if settings.github_token.is_none() {
-            return Err(Error::input(
-                InputProblem::new("github-token", "is required to publish the GitHub release")
-                    .help("pass `github-token` with `permissions: contents: write`, or set `create-release: false`"),
-            ));
-        }
-        Some(github::Client::new(
-            github::Settings::for_run(github.api_url(), settings.github_token.clone(), &repository)
-                .map_err(Error::input)?,
-        )?)
+    let mut notes = String::new();
+    let mut github_client = None;
+    if rollback {
+        plan.skipped.push(format!(
+            "git tag and release: `{tag}` is a rollback from `{}`",
+            previous.as_deref().unwrap_or("?")
+        ));
     } else {
-        if !rollback {
+        // The git tag, on the commit the image was built from; then the GitHub release.
+        let changes_to = releasing::plan_git_tag(&git, &released, &mut plan, &mut annotations)?;
+        if create_release {
+            if settings.github_token.is_none() {
+                return Err(Error::input(
+                    InputProblem::new("github-token", "is required to publish the GitHub release")
+                        .help("pass `github-token` with `permissions: contents: write`, or set `create-release: false`"),
+                ));
+            }
+            let client = github::Client::new(
+                github::Settings::for_run(
+                    github.api_url(),
+                    settings.github_token.clone(),
+                    &repository,
+                )
+                .map_err(Error::input)?,
+            )?;
+            notes = releasing::plan_release(&git, &client, &released, &changes_to, &mut plan)?;
+            github_client = Some(client);
+        } else {
             plan.skipped
                 .push("GitHub release: `create-release` is false".to_string());
         }
-        None
-    };
-    if let Some(client) = &github_client {
-        let existing = client.release_by_tag(&tag)?;
-        let tags: Vec<String> = git.tags()?.into_iter().map(|t| t.name).collect();
-        let name = tag.clone();
-        plan.steps.push(Step::Release {
-            repository: repository.clone(),
-            tag: tag.clone(),
-            up_to_date: existing
-                .as_ref()
-                .is_some_and(|r| r.name == name && r.body.trim_end() == notes.trim_end()),
-            existing: existing.map(|r| r.id),
-            name,
-            body: notes.clone(),
-            latest: is_highest(&tag, &tags),
-        });
     }
 
     let applied = apply::apply(
@@ -694,16 +625,6 @@ mod tests {
         assert!(change(Some("v1.3.0"), "v1.2.0").is_rollback());
         assert!(!change(Some("v1.2.0"), "v1.3.0").is_rollback());
         assert!(!change(None, "v1.3.0").is_rollback());
-    }
-
-    #[test]
-    fn only_the_highest_stable_version_is_latest() {
-        let tags: Vec<String> = ["v1.2.0", "v1.3.0", "v1.4.0-rc.1", "production-latest"]
-            .map(String::from)
-            .to_vec();
-        assert!(is_highest("v1.3.0", &tags));
-        assert!(!is_highest("v1.2.0", &tags));
-        assert!(is_highest("v1.3.1", &tags));
     }
 
     #[test]

@@ -437,6 +437,11 @@ fn without_a_pull_request_git_commits_to_the_base_branch_and_moves_the_moving_ta
         .assert()
         .success();
     assert_eq!(rerun.outputs()["commit-operation"], "unchanged");
+    assert_eq!(
+        rerun.outputs()["release-operation"],
+        "skipped",
+        "no GitHub to publish to"
+    );
     assert_eq!(json(&rerun)["moving_tag_operation"], "unchanged");
 }
 
@@ -462,6 +467,11 @@ fn a_direct_api_commit_that_loses_the_race_rereads_and_keeps_the_concurrent_chan
     assert_eq!(w.origin(&["rev-parse", "main^^"]), w.scratch.head());
     assert!(w.overlay_on("main").contains("newTag: v0.2.0"));
     assert_eq!(w.digest("production-latest"), w.digest("v0.2.0"));
+    // The direct promotion is also its release, as `release` would publish it after a merge.
+    assert_eq!(out["release-operation"], "created");
+    let releases = w.github.releases();
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0].tag_name, "v0.2.0");
 }
 
 #[test]

@@ -1,0 +1,145 @@
+//! Owns the release steps shared by `release` (after a merged promotion) and `promote` with
+//! `pull-request: false` (right after its commit), so both paths end in the same state: the git tag
+//! `{production-tag}` on the commit the image was built from, and the GitHub release with its notes.
+
+use crate::actions::Annotation;
+use crate::changes::{self, Changes};
+use crate::error::Result;
+use crate::git::GitRepo;
+use crate::github;
+use crate::inputs::Secret;
+use crate::plan::{Plan, Step};
+
+/// The remote the git tag is pushed to.
+pub const REMOTE: &str = "origin";
+
+/// The annotation an image's build commit is read from.
+pub const REVISION: &str = "org.opencontainers.image.revision";
+
+/// What is released.
+pub struct Release<'a> {
+    pub image: &'a str,
+    pub tag: &'a str,
+    pub digest: &'a str,
+    /// The image's `org.opencontainers.image.revision`, when it carries one.
+    pub revision: Option<&'a str>,
+    /// Where the git tag goes when the image names no commit of this repository.
+    pub fallback_commit: &'a str,
+    /// The previous production release (the tag the overlay held).
+    pub previous: Option<String>,
+    /// `owner/name`, for the release step's description.
+    pub repository: &'a str,
+    pub token: Option<&'a Secret>,
+}
+
+/// Whether `tag` is the highest stable version among `tags` (itself included).
+pub fn is_highest(tag: &str, tags: &[String]) -> bool {
+    let version = |t: &str| {
+        semver::Version::parse(t.strip_prefix('v').unwrap_or(t))
+            .ok()
+            .filter(|v| v.pre.is_empty())
+    };
+    let Some(mine) = version(tag) else {
+        return false;
+    };
+    tags.iter().filter_map(|t| version(t)).all(|v| v <= mine)
+}
+
+/// The release notes: what production runs now, how to pull it, and the change list.
+pub fn release_notes(image: &str, tag: &str, digest: &str, changes: &Changes) -> String {
+    format!(
+        "Production runs `{image}:{tag}`, pinned to `{digest}`.\n\n```sh\ndocker pull {image}@{digest}\n```\n\n{}",
+        changes.to_markdown()
+    )
+}
+
+/// Adds the git tag step (when the tag is missing) to `plan`, and returns the commit the release's change list
+/// ends at. A tag that exists is left where it is, with a warning when that is not the image's commit.
+pub fn plan_git_tag(
+    git: &GitRepo,
+    release: &Release<'_>,
+    plan: &mut Plan,
+    annotations: &mut Vec<Annotation>,
+) -> Result<String> {
+    let tag = release.tag;
+    let tag_commit = match release.revision.filter(|r| git.parents(r).is_ok()) {
+        Some(r) => r.to_string(),
+        None => {
+            if git.tag_commit(tag).is_none() {
+                annotations.push(Annotation::warning(
+                    "gitops-promote: image revision unknown",
+                    format!(
+                        "`{}@{}` has no `{REVISION}` annotation naming a commit of this repository; the git tag `{tag}` goes on {}",
+                        release.image, release.digest, release.fallback_commit
+                    ),
+                ));
+            }
+            release.fallback_commit.to_string()
+        }
+    };
+    let local = git.tag_commit(tag);
+    let remote = git.remote_tag_commit(REMOTE, tag, release.token)?;
+    for existing in [&local, &remote].into_iter().flatten() {
+        if *existing != tag_commit {
+            annotations.push(Annotation::warning(
+                "gitops-promote: git tag left where it is",
+                format!("git tag `{tag}` is on {existing}, not on the image's commit {tag_commit}; it is never moved"),
+            ));
+        }
+    }
+    match (&local, &remote) {
+        (_, Some(_)) => plan.skipped.push(format!(
+            "git tag `{tag}` exists on `{REMOTE}`: left as it is"
+        )),
+        (local, None) => plan.steps.push(Step::GitTag {
+            tag: tag.to_string(),
+            commit: local.clone().unwrap_or_else(|| tag_commit.clone()),
+            remote: REMOTE.to_string(),
+            exists_locally: local.is_some(),
+            exists_on_remote: false,
+        }),
+    }
+    Ok(remote.or(local).unwrap_or(tag_commit))
+}
+
+/// Adds the GitHub release step to `plan` (reading the existing release), and returns its notes.
+pub fn plan_release(
+    git: &GitRepo,
+    client: &github::Client,
+    release: &Release<'_>,
+    changes_to: &str,
+    plan: &mut Plan,
+) -> Result<String> {
+    let changes = changes::list_to(git, release.previous.clone(), changes_to);
+    let notes = release_notes(release.image, release.tag, release.digest, &changes);
+    let existing = client.release_by_tag(release.tag)?;
+    let tags: Vec<String> = git.tags()?.into_iter().map(|t| t.name).collect();
+    let name = release.tag.to_string();
+    plan.steps.push(Step::Release {
+        repository: release.repository.to_string(),
+        tag: release.tag.to_string(),
+        up_to_date: existing
+            .as_ref()
+            .is_some_and(|r| r.name == name && r.body.trim_end() == notes.trim_end()),
+        existing: existing.map(|r| r.id),
+        name,
+        body: notes.clone(),
+        latest: is_highest(release.tag, &tags),
+    });
+    Ok(notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_highest_stable_version_is_latest() {
+        let tags: Vec<String> = ["v1.2.0", "v1.3.0", "v1.4.0-rc.1", "production-latest"]
+            .map(String::from)
+            .to_vec();
+        assert!(is_highest("v1.3.0", &tags));
+        assert!(!is_highest("v1.2.0", &tags));
+        assert!(is_highest("v1.3.1", &tags));
+    }
+}
