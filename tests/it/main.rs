@@ -10,6 +10,7 @@ mod github_fake;
 mod lint;
 mod manifests;
 mod patch;
+mod plan;
 mod promote;
 mod quickstart;
 mod release;
