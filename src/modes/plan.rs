@@ -104,12 +104,10 @@ impl Digests for LiveDigests<'_> {
         if let Some(hit) = self.cache.get(&key) {
             return hit.clone();
         }
-        let listed = match self.tags.get(image) {
-            Some(Ok(tags)) => Some(tags.iter().any(|t| t == tag)),
-            _ => None,
-        };
-        let result = match listed {
-            Some(false) => Ok(None),
+        let result = match self.tags.get(image) {
+            Some(Ok(tags)) if !tags.iter().any(|t| t == tag) => Ok(None),
+            // A registry that could not list the tags is not asked again for each of them (each would retry).
+            Some(Err(e)) => Err(Error::new(e.kind, unread(image, e))),
             _ => ImageName::parse(image)
                 .map_err(Error::input)
                 .and_then(|name| {
@@ -554,6 +552,11 @@ impl Facts<'_> {
     }
 }
 
+/// What a report says about an image whose tags could not be listed.
+fn unread(image: &str, e: &Error) -> String {
+    format!("can't list the tags of `{image}`: {}", e.message)
+}
+
 /// Records a lookup's error once and returns the digest, if any.
 fn known(result: DigestResult, errors: &mut Vec<String>) -> Option<String> {
     match result {
@@ -579,7 +582,7 @@ pub fn survey(
     let mut errors = Vec::new();
     for (image, tags) in facts.tags {
         if let Err(e) = tags {
-            errors.push(format!("can't list the tags of `{image}`: {}", e.message));
+            errors.push(unread(image, e));
         }
     }
     let mut applications = Vec::new();

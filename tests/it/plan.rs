@@ -414,3 +414,41 @@ fn an_empty_mode_on_a_manual_run_is_plan_and_the_cli_prints_the_same_as_aligned_
         insta::assert_snapshot!("plan_text", stdout);
     });
 }
+
+#[test]
+fn a_registry_that_refuses_is_reported_per_application_and_fails_the_step_after_the_report() {
+    let w = monorepo();
+    // The frontend moves to a registry that wants a password the run does not have.
+    let private = Registry::start(Auth::Htpasswd);
+    for env in ENVIRONMENTS {
+        let file = w
+            .scratch
+            .work
+            .join(format!("flux/bootstrap/apps/{env}/frontend.yaml"));
+        let text = std::fs::read_to_string(&file).expect("read");
+        std::fs::write(&file, text.replace(&w.registry.addr, &private.addr)).expect("write");
+    }
+    let runner = Runner::new();
+    let out = w.plan(&runner, &[]).code(1).get_output().clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary = runner.summary();
+    assert!(
+        summary.contains(&format!(
+            "❌ can't list the tags of `{}/org/frontend`",
+            private.addr
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("unknown: "),
+        "the frontend's rows: {summary}"
+    );
+    assert!(
+        stdout.contains("error: plan could not read everything"),
+        "{stdout}"
+    );
+    // The backend is reported in full, and its promotion is still in the matrix.
+    let matrix: Value = serde_json::from_str(&runner.outputs()["matrix"]).expect("matrix");
+    assert_eq!(matrix["include"][0]["app"], "backend");
+    assert_eq!(json(&runner)["errors"].as_array().map(Vec::len), Some(1));
+}
