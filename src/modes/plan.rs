@@ -76,6 +76,9 @@ impl PlanSettings {
     }
 }
 
+/// Each watched image's tags in listing order, or why they could not be read.
+pub type TagLists = BTreeMap<String, std::result::Result<Vec<String>, Error>>;
+
 /// Where a tag points, as far as the run could read: `Ok(None)` means the tag does not exist.
 pub type DigestResult = std::result::Result<Option<String>, Error>;
 
@@ -94,7 +97,7 @@ impl Digests for BTreeMap<(String, String), String> {
 /// The registry, memoised: a tag the listing does not have is not asked for.
 struct LiveDigests<'a> {
     client: &'a Client,
-    tags: &'a BTreeMap<String, std::result::Result<Vec<String>, Error>>,
+    tags: &'a TagLists,
     cache: BTreeMap<(String, String), DigestResult>,
 }
 
@@ -525,7 +528,7 @@ fn stable_version(tag: &str) -> Option<semver::Version> {
 pub struct Facts<'a> {
     pub model: &'a Model,
     /// Each watched image's tags in listing order, or why they could not be read.
-    pub tags: &'a BTreeMap<String, std::result::Result<Vec<String>, Error>>,
+    pub tags: &'a TagLists,
     pub overlays: &'a Overlays,
 }
 
@@ -539,10 +542,7 @@ impl Facts<'_> {
     }
 
     /// Every overlay directory the overview will look at, for the reader.
-    pub fn overlay_dirs(
-        model: &Model,
-        tags: &BTreeMap<String, std::result::Result<Vec<String>, Error>>,
-    ) -> BTreeSet<String> {
+    pub fn overlay_dirs(model: &Model, tags: &TagLists) -> BTreeSet<String> {
         let facts = Facts {
             model,
             tags,
@@ -965,11 +965,7 @@ fn next_promotion(
 }
 
 /// The tags of every image the Flux objects watch, listed once per image.
-fn list_tags(
-    client: &Client,
-    model: &Model,
-    console: &mut Console,
-) -> BTreeMap<String, std::result::Result<Vec<String>, Error>> {
+fn list_tags(client: &Client, model: &Model, console: &mut Console) -> TagLists {
     let images: BTreeSet<String> = model
         .providers
         .iter()
@@ -1817,7 +1813,7 @@ mod tests {
             relaxed.summary
         );
 
-        let unread: BTreeMap<String, std::result::Result<Vec<String>, Error>> = BTreeMap::from([(
+        let unread: TagLists = BTreeMap::from([(
             IMAGE.to_string(),
             Err(Error::new(Kind::Permission, "registry answered 401")),
         )]);
