@@ -199,3 +199,4 @@ step "patch flux/apps/backend/production/kustomization.yaml (comments and layout
 kubectl kustomize flux/apps/backend/production | grep 'image:' | sed 's/^/  rendered by kubectl kustomize: /'
 
 printf '\norigin has the release tags: %s\n' "$(git ls-remote --tags origin | awk '{print $2}' | grep -v '\^{}' | tr '\n' ' ')"
+step "plan: what runs where" INPUT_MODE=plan

@@ -39,6 +39,8 @@ pub struct GithubContext {
     pub run_number: Option<String>,
     /// `GITHUB_WORKSPACE`: the checked-out repository.
     pub workspace: Option<PathBuf>,
+    /// `GITHUB_EVENT_NAME`: what started the run (`push`, `workflow_dispatch`, …).
+    pub event_name: Option<String>,
     /// `GITHUB_API_URL`: REST API base, e.g. `https://api.github.com` or a GHES URL.
     pub api_url: Option<String>,
     /// `GITHUB_SERVER_URL`: e.g. `https://github.com`.
@@ -161,8 +163,10 @@ mod tests {
             ("GITHUB_REF", "refs/heads/main"),
             ("GITHUB_RUN_NUMBER", "42"),
             ("GITHUB_REPOSITORY", "org/app"),
+            ("GITHUB_EVENT_NAME", "workflow_dispatch"),
         ]);
         assert!(!env.in_actions);
+        assert_eq!(env.github.event_name.as_deref(), Some("workflow_dispatch"));
         assert_eq!(env.github.git_ref.as_deref(), Some("refs/heads/main"));
         assert_eq!(env.github.run_number.as_deref(), Some("42"));
         assert_eq!(

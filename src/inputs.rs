@@ -25,6 +25,7 @@ pub enum Mode {
     Lint,
     Promote,
     Release,
+    Plan,
 }
 
 impl Mode {
@@ -37,6 +38,7 @@ impl Mode {
         Mode::Lint,
         Mode::Promote,
         Mode::Release,
+        Mode::Plan,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Mode {
             Mode::Lint => "lint",
             Mode::Promote => "promote",
             Mode::Release => "release",
+            Mode::Plan => "plan",
         }
     }
 
@@ -72,6 +75,9 @@ impl Mode {
             }
             Mode::Release => {
                 "After a promotion is merged: move the moving tag, cut the git tag, publish the GitHub release"
+            }
+            Mode::Plan => {
+                "Show what runs where: each application's environments, drift, the next promotion (read-only)"
             }
         }
     }
@@ -154,7 +160,7 @@ impl InputSpec {
 }
 
 const BUILD: &[Mode] = &[Mode::DevelopBuild, Mode::StagingBuild];
-/// Modes that talk to a registry (`select` and `lint` only read tag lists).
+/// Modes that talk to a registry (`select` and `lint` only read tag lists, `plan` tags and digests).
 const REGISTRY: &[Mode] = &[
     Mode::DevelopBuild,
     Mode::StagingBuild,
@@ -163,6 +169,7 @@ const REGISTRY: &[Mode] = &[
     Mode::Lint,
     Mode::Promote,
     Mode::Release,
+    Mode::Plan,
 ];
 
 /// Modes that commit and read the production overlay.
@@ -172,7 +179,7 @@ const PROMOTION: &[Mode] = &[Mode::Promote, Mode::Release];
 pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "mode",
-        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint, promote, release.",
+        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint, promote, release, plan. Empty on a manual run (`workflow_dispatch`) means `plan`.",
         default: None,
         kind: Kind::Text,
         modes: &[],
@@ -217,7 +224,7 @@ pub const INPUTS: &[InputSpec] = &[
             ),
             (
                 Mode::Release,
-                "Image repository without tag, e.g. `ghcr.io/org/app`, as the production overlay names it (a Kustomization's `images[].name`). Required.",
+                "The image whose merged promotion is released, as the production overlay names it, e.g. `ghcr.io/org/app`. Required.",
             ),
         ],
         runner_only: &[],
@@ -400,7 +407,7 @@ pub const INPUTS: &[InputSpec] = &[
             ),
             (
                 Mode::Release,
-                "The production overlay whose change at the pushed commit is released, relative to the repository root. Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
+                "The production overlay, relative to the repository root (no `..`, no absolute path): its change at the pushed commit is what is released. Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
             ),
         ],
         runner_only: &[],
@@ -446,7 +453,7 @@ pub const INPUTS: &[InputSpec] = &[
             ),
             (
                 Mode::Release,
-                "Environment directory, for the default `manifest`. Default: `production`.",
+                "Environment directory of the overlay, for the default `manifest`. Default: `production`.",
             ),
         ],
         runner_only: &[],
@@ -493,7 +500,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "github-token",
-        description: "GitHub token. Pushes the release tag over https (user `x-access-token`; the job needs `contents: write`) and is the default registry password on ghcr.io (`packages: write`). In `promote` it also calls the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`); a pull request opened with the workflow's `GITHUB_TOKEN` starts no other workflow, so pass a GitHub App token or a PAT when CI must run on it. In `develop-build`, `retag`, `select` and `lint` it is only that ghcr.io default (with `GITHUB_ACTOR` as the user, which a runner sets), so their subcommands offer no flag. The CLI reads `GITHUB_TOKEN` when the flag is absent.",
+        description: "GitHub token. Pushes the release tag over https (user `x-access-token`; the job needs `contents: write`) and is the default registry password on ghcr.io (`packages: write`). In `promote` it also calls the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`); a pull request opened with the workflow's `GITHUB_TOKEN` starts no other workflow, so pass a GitHub App token or a PAT when CI must run on it. In `develop-build`, `retag`, `select`, `lint` and `plan` it is only that ghcr.io default (with `GITHUB_ACTOR` as the user, which a runner sets), so their subcommands offer no flag. The CLI reads `GITHUB_TOKEN` when the flag is absent.",
         default: Some("${{ github.token }}"),
         kind: Kind::Secret,
         modes: &[
@@ -504,6 +511,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Lint,
             Mode::Promote,
             Mode::Release,
+            Mode::Plan,
         ],
         cli: true,
         per_mode: &[
@@ -517,10 +525,16 @@ pub const INPUTS: &[InputSpec] = &[
             ),
             (
                 Mode::Release,
-                "GitHub token: publishes the GitHub release (`contents: write`) and pushes a missing git tag over https (user `x-access-token`); the default registry password on ghcr.io (`packages: write`). The CLI reads `GITHUB_TOKEN` when the flag is absent.",
+                "GitHub token: the https password (user `x-access-token`) for pushing the git tag, and the GitHub API for the release (the job needs `contents: write`); also the default registry password on ghcr.io (`packages: write`). Default: `GITHUB_TOKEN` from the environment.",
             ),
         ],
-        runner_only: &[Mode::DevelopBuild, Mode::Retag, Mode::Select, Mode::Lint],
+        runner_only: &[
+            Mode::DevelopBuild,
+            Mode::Retag,
+            Mode::Select,
+            Mode::Lint,
+            Mode::Plan,
+        ],
     },
     InputSpec {
         name: "flux-path",
@@ -532,6 +546,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::StagingBuild,
             Mode::Lint,
             Mode::Promote,
+            Mode::Plan,
         ],
         cli: true,
         per_mode: &[],
@@ -608,10 +623,33 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "moving-tag",
-        description: "The tag production's Flux provider follows. With `pull-request: true` it does not move in `promote` (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed. `release` moves it to the digest the merged overlay pins.",
+        description: "The tag production's Flux provider follows. With `pull-request: true` it does not move in `promote` (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed. `release` moves it to the digest the merged overlay pins. `plan` compares where it points with what the production overlay pins.",
         default: Some("production-latest"),
         kind: Kind::Text,
-        modes: PROMOTION,
+        modes: &[Mode::Promote, Mode::Release, Mode::Plan],
+        cli: true,
+        per_mode: &[
+            (
+                Mode::Promote,
+                "The tag production's Flux provider follows. With `pull-request: true` it does not move here (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed.",
+            ),
+            (
+                Mode::Release,
+                "The tag production's Flux provider follows: moved to the digest the merged overlay pins.",
+            ),
+            (
+                Mode::Plan,
+                "The tag production's Flux provider follows: where it points is compared with what the production overlay pins (a difference is drift).",
+            ),
+        ],
+        runner_only: &[],
+    },
+    InputSpec {
+        name: "fail-on-drift",
+        description: "`true` or `false`. Fail the step (exit 1, after the report is written) when the registry and the overlays disagree: an overlay's tag no longer points to the digest it pins, or the moving tag points elsewhere than the production overlay says. `false`: drift is a warning annotation.",
+        default: Some("false"),
+        kind: Kind::Bool,
+        modes: &[Mode::Plan],
         cli: true,
         per_mode: &[
             (
@@ -675,11 +713,11 @@ pub const INPUTS: &[InputSpec] = &[
         per_mode: &[
             (
                 Mode::Promote,
-                "`true` or `false`. Recorded in the promotion commit (trailer `Gitops-Promote-Create-Release`) and the pull request, for the release run after the merge.",
+                "`true` or `false`. Recorded in the promotion commit (trailer `Gitops-Promote-Create-Release`) for the release run after the merge, which publishes the GitHub release when it is `true`.",
             ),
             (
                 Mode::Release,
-                "`true` or `false`: publish the GitHub release. Empty: what the promotion recorded, else `true`.",
+                "`true` or `false`. Whether to publish the GitHub release; empty means what the promotion commit recorded, else `true`.",
             ),
         ],
         runner_only: &[],
@@ -875,6 +913,11 @@ pub const OUTPUTS: &[OutputSpec] = &[
         modes: PROMOTION,
     },
     OutputSpec {
+        name: "matrix",
+        description: "The pending promotions as a job matrix, `{\"include\":[{\"app\",\"image\",\"staging-tag\",\"production-tag\",\"manifest\"}]}`, for a job's `strategy.matrix` (`fromJSON(needs.plan.outputs.matrix)`: one `promote` job per application; `include` is empty when nothing is pending).",
+        modes: &[Mode::Plan],
+    },
+    OutputSpec {
         name: "json",
         description: "Everything above, and the plan, as one JSON object.",
         modes: &[],
@@ -928,6 +971,9 @@ impl serde::Serialize for Secret {
     }
 }
 
+/// The event of a run started by hand (`GITHUB_EVENT_NAME`), on which an empty `mode` means [`Mode::Plan`].
+pub const MANUAL_EVENT: &str = "workflow_dispatch";
+
 /// Phase one: the mode and the raw strings, from either front door.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -943,7 +989,14 @@ impl Invocation {
     /// The Actions front door: `mode` and every other input come from `INPUT_*`.
     pub fn from_actions(env: &crate::env::Environment) -> Result<Self> {
         let mode_raw = env.inputs.get("mode").map(|s| s.trim()).unwrap_or("");
-        let mode = Mode::from_name(mode_raw).ok_or_else(|| {
+        // A person who starts a run by hand without choosing a mode gets the read-only overview.
+        let manual = env.github.event_name.as_deref() == Some(MANUAL_EVENT);
+        let mode = if mode_raw.is_empty() && manual {
+            Some(Mode::Plan)
+        } else {
+            Mode::from_name(mode_raw)
+        };
+        let mode = mode.ok_or_else(|| {
             let message = if mode_raw.is_empty() {
                 "no mode given".to_string()
             } else {
@@ -1094,6 +1147,29 @@ mod tests {
         let err = Invocation::from_actions(&env).expect_err("unknown mode");
         assert_eq!(err.problems[0].input, "mode");
         assert!(err.to_string().contains("develop-build, staging-build"));
+    }
+
+    #[test]
+    fn an_empty_mode_is_plan_on_a_manual_run_only() {
+        let manual = actions_env(&[
+            ("INPUT_MODE", ""),
+            ("GITHUB_EVENT_NAME", "workflow_dispatch"),
+        ]);
+        assert_eq!(
+            Invocation::from_actions(&manual).expect("plan").mode,
+            Mode::Plan
+        );
+        let chosen = actions_env(&[
+            ("INPUT_MODE", "lint"),
+            ("GITHUB_EVENT_NAME", "workflow_dispatch"),
+        ]);
+        assert_eq!(
+            Invocation::from_actions(&chosen).expect("lint").mode,
+            Mode::Lint
+        );
+        let push = actions_env(&[("INPUT_MODE", ""), ("GITHUB_EVENT_NAME", "push")]);
+        let err = Invocation::from_actions(&push).expect_err("no mode on a push");
+        assert!(err.to_string().contains("no mode given"), "{err}");
     }
 
     #[test]

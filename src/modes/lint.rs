@@ -81,6 +81,49 @@ pub fn report(
         summary.push('\n');
         text.push('\n');
     }
+    let (markdown, lines) = findings_table(findings);
+    summary.push_str(&markdown);
+    text.push_str(&lines);
+    text.push_str(&format!("{headline}\n"));
+    let mut outputs = BTreeMap::new();
+    outputs.insert(
+        "findings".to_string(),
+        serde_json::to_string(findings).unwrap_or_default(),
+    );
+    outputs.insert(
+        "json".to_string(),
+        serde_json::json!({
+            "mode": "lint",
+            "errors": errors,
+            "warnings": warnings,
+            "findings": findings,
+            "predictions": predictions,
+        })
+        .to_string(),
+    );
+    Report {
+        outputs,
+        summary,
+        text,
+        // Each finding is in `text` already: on a terminal it is printed once, on stdout.
+        annotations: findings
+            .iter()
+            .map(|f| f.annotation().shown_in_text())
+            .collect(),
+        failure: (errors > 0).then(|| {
+            Error::new(
+                Kind::Flux,
+                format!("lint found {errors} error(s) in the Flux objects"),
+            )
+            .with_help("each error is annotated on its file and line above")
+        }),
+    }
+}
+
+/// The findings as a Markdown table (empty when there are none) and as `file:line: severity [rule] …` lines.
+pub fn findings_table(findings: &[Finding]) -> (String, String) {
+    let mut summary = String::new();
+    let mut text = String::new();
     if !findings.is_empty() {
         summary.push_str("| | Where | Object | Finding |\n|---|---|---|---|\n");
     }
@@ -117,40 +160,7 @@ pub fn report(
             text.push_str(&format!("  help: {h}\n"));
         }
     }
-    text.push_str(&format!("{headline}\n"));
-    let mut outputs = BTreeMap::new();
-    outputs.insert(
-        "findings".to_string(),
-        serde_json::to_string(findings).unwrap_or_default(),
-    );
-    outputs.insert(
-        "json".to_string(),
-        serde_json::json!({
-            "mode": "lint",
-            "errors": errors,
-            "warnings": warnings,
-            "findings": findings,
-            "predictions": predictions,
-        })
-        .to_string(),
-    );
-    Report {
-        outputs,
-        summary,
-        text,
-        // Each finding is in `text` already: on a terminal it is printed once, on stdout.
-        annotations: findings
-            .iter()
-            .map(|f| f.annotation().shown_in_text())
-            .collect(),
-        failure: (errors > 0).then(|| {
-            Error::new(
-                Kind::Flux,
-                format!("lint found {errors} error(s) in the Flux objects"),
-            )
-            .with_help("each error is annotated on its file and line above")
-        }),
-    }
+    (summary, text)
 }
 
 pub fn run(

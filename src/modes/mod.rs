@@ -3,6 +3,7 @@
 pub mod build;
 pub mod lint;
 pub mod patch;
+pub mod plan;
 pub mod promote;
 pub mod registry_inputs;
 pub mod release;

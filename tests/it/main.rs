@@ -12,6 +12,7 @@ mod github_fake;
 mod lint;
 mod manifests;
 mod patch;
+mod plan;
 mod promote;
 mod quickstart;
 mod release;
