@@ -9,8 +9,7 @@ use crate::error::{Error, Kind, Result};
 use crate::git::GitRepo;
 use crate::github;
 use crate::inputs::Secret;
-use crate::manifests::{self, Request};
-use crate::plan::{Applied, Operation, Plan, Step, Transfer, retag_operation};
+use crate::plan::{Applied, Edit, Operation, Plan, Step, Transfer, retag_operation};
 use crate::registry::{self, Reference};
 
 /// The real systems a plan acts on. Modes fill in what their steps need.
@@ -340,7 +339,7 @@ struct CommitTarget<'a> {
     base_branch: &'a str,
     file: &'a str,
     message: &'a str,
-    edit: &'a Request,
+    edit: &'a Edit,
 }
 
 /// Commits the change on the base branch's current tip. The base may have moved since planning: then the
@@ -383,20 +382,14 @@ fn commit(
                 &base_now[..base_now.len().min(7)],
                 target.file
             ));
-            let before = host
-                .file(target.base_branch, &base_now, target.file)?
-                .ok_or_else(|| {
-                    Error::new(
-                        Kind::NotFound,
-                        format!(
-                            "`{}` was removed from `{}` while committing",
-                            target.file, target.base_branch
-                        ),
-                    )
-                })?;
-            let patched = manifests::patch(&before, target.file, target.edit)?;
-            up_to_date = !patched.changed();
-            content = patched.text;
+            let before = host.file(target.base_branch, &base_now, target.file)?;
+            match target.edit.apply(target.file, before.as_deref())? {
+                Some(text) => {
+                    up_to_date = false;
+                    content = text;
+                }
+                None => up_to_date = true,
+            }
             base = base_now;
         }
         if direct && up_to_date {

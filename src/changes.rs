@@ -154,6 +154,47 @@ impl Changes {
     }
 }
 
+/// The changelog with `entry` (for `version`) above its newest entry, or `None` when it already has one for
+/// `version`. A missing file (`None`) starts with Keep a Changelog's heading.
+///
+/// ```
+/// use gitops_promote::changes::prepend_entry;
+/// let log = "# Changelog\n\n## [v1.0.0] - 2026-01-01\n\n- first\n";
+/// let next = prepend_entry(Some(log), "v1.1.0", "## [v1.1.0] - 2026-02-01\n\n- second\n").unwrap();
+/// assert!(next.starts_with("# Changelog\n\n## [v1.1.0]") && next.ends_with("- first\n"));
+/// assert!(prepend_entry(Some(&next), "v1.1.0", "whatever").is_none());
+/// assert!(prepend_entry(None, "v1.0.0", "## [v1.0.0] - 2026-01-01\n").unwrap().starts_with("# Changelog"));
+/// ```
+pub fn prepend_entry(existing: Option<&str>, version: &str, entry: &str) -> Option<String> {
+    let marker = format!("## [{version}]");
+    let existing = existing.unwrap_or(
+        "# Changelog\n\nAll notable changes to this project are documented in this file (Keep a Changelog).\n\n",
+    );
+    if existing.lines().any(|l| l.starts_with(&marker)) {
+        return None;
+    }
+    let entry = format!("{}\n\n", entry.trim_end());
+    // Above the newest entry (`## [`), after the heading and any `## [Unreleased]` section's title line.
+    let at = existing
+        .match_indices("\n## [")
+        .map(|(i, _)| i + 1)
+        .find(|i| !existing[*i..].starts_with("## [Unreleased]"))
+        .or_else(|| existing.starts_with("## [").then_some(0));
+    Some(match at {
+        Some(i) => format!("{}{entry}{}", &existing[..i], &existing[i..]),
+        None => {
+            let sep = if existing.ends_with("\n\n") || existing.is_empty() {
+                ""
+            } else if existing.ends_with('\n') {
+                "\n"
+            } else {
+                "\n\n"
+            };
+            format!("{existing}{sep}{entry}").trim_end().to_string() + "\n"
+        }
+    })
+}
+
 fn short(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }

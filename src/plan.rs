@@ -67,7 +67,7 @@ pub enum Step {
         file: String,
         message: String,
         /// What the commit sets, so the change can be re-applied on a base branch that moved.
-        edit: Request,
+        edit: Edit,
         /// The edit as a unified diff against `base_sha`.
         diff: String,
         #[serde(skip)]
@@ -100,6 +100,37 @@ pub enum Step {
         existing: Option<u64>,
         up_to_date: bool,
     },
+}
+
+/// What a `Commit` step sets in its file, so the change can be applied again on a base branch that moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Edit {
+    /// An image's tag and digest in a manifest (byte-exact elsewhere).
+    Image(Request),
+    /// A Keep a Changelog entry for `version`, placed above the newest one (the file is created when missing).
+    ChangelogEntry { version: String, entry: String },
+}
+
+impl Edit {
+    /// The file's new text, or `None` when it already holds the change. `before` is `None` for a missing file.
+    pub fn apply(&self, file: &str, before: Option<&str>) -> crate::error::Result<Option<String>> {
+        match self {
+            Edit::Image(request) => {
+                let before = before.ok_or_else(|| {
+                    crate::error::Error::new(
+                        crate::error::Kind::NotFound,
+                        format!("`{file}` does not exist"),
+                    )
+                })?;
+                let patched = crate::manifests::patch(before, file, request)?;
+                Ok(patched.changed().then_some(patched.text))
+            }
+            Edit::ChangelogEntry { version, entry } => {
+                Ok(crate::changes::prepend_entry(before, version, entry))
+            }
+        }
+    }
 }
 
 /// How a commit reaches the repository.

@@ -29,7 +29,7 @@ use crate::modes::registry_inputs::{mask_login, read_registry_settings};
 use crate::modes::releasing;
 use crate::modes::retagging::{Rules, drain, gather, plan_steps};
 use crate::modes::tags::TagReader;
-use crate::plan::{Applied, CommitVia, Operation, Plan, Step, retag_operation};
+use crate::plan::{Applied, CommitVia, Edit, Operation, Plan, Step, retag_operation};
 use crate::registry::{self, Client, Reference};
 use crate::report::{Report, markdown_table, text_table};
 use crate::template::is_valid_oci_tag;
@@ -589,7 +589,11 @@ pub fn plan(
     let mut plan = Plan::new(Mode::Promote, settings.dry_run);
     plan.steps.extend(version_step);
     let changed = facts.before != after;
-    let edit = edit_request(settings, &promotion.production_tag, &promotion.digest);
+    let edit = Edit::Image(edit_request(
+        settings,
+        &promotion.production_tag,
+        &promotion.digest,
+    ));
     if settings.pull_request {
         if !changed {
             plan.skipped.push(format!(

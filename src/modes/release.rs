@@ -11,6 +11,8 @@ use serde_json::json;
 
 use crate::actions::{Annotation, Console};
 use crate::apply::{self, Effects};
+use crate::branches::{BranchHost, GitRemote};
+use crate::changes;
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::git::GitRepo;
@@ -22,7 +24,7 @@ use crate::modes::promote::trailer;
 use crate::modes::registry_inputs::{mask_login, read_registry_settings};
 use crate::modes::releasing::{self, REVISION, Release};
 use crate::modes::retagging::{Rules, drain, gather, plan_steps};
-use crate::plan::{Applied, Operation, Plan, Step, retag_operation};
+use crate::plan::{Applied, CommitVia, Edit, Operation, Plan, Step, retag_operation};
 use crate::registry::{self, Client, Reference};
 use crate::report::{Report, markdown_table, text_table};
 
@@ -35,6 +37,8 @@ pub struct ReleaseSettings {
     /// `None`: what the promotion commit recorded, else `true`.
     pub create_release: Option<bool>,
     pub github_token: Option<Secret>,
+    pub changelog_file: Option<String>,
+    pub commit_via: CommitVia,
     pub dry_run: bool,
     pub registry: registry::Settings,
 }
@@ -92,6 +96,23 @@ impl ReleaseSettings {
             }
         };
         let github_token = r.secret("github-token");
+        let changelog_file = r.text("changelog-file");
+        if let Some(f) = &changelog_file
+            && let Err(p) = files::check_relative("changelog-file", f)
+        {
+            r.problem(p);
+        }
+        let commit_via = match r.text("commit-via").as_deref() {
+            Some("git") => CommitVia::Git,
+            Some("api") | None => CommitVia::Api,
+            Some(other) => {
+                r.problem(
+                    InputProblem::new("commit-via", format!("`{other}` is not one of: api, git"))
+                        .help("use `api` (GitHub's API, signed commits) or `git` (push to origin)"),
+                );
+                CommitVia::Api
+            }
+        };
         let dry_run = r.bool("dry-run");
         let registry = read_registry_settings(&mut r, github);
         r.finish()?;
@@ -101,6 +122,8 @@ impl ReleaseSettings {
             moving_tag,
             create_release,
             github_token,
+            changelog_file,
+            commit_via,
             dry_run,
             registry,
         })
@@ -297,6 +320,7 @@ pub fn run(
     });
     let mut notes = String::new();
     let mut github_client = None;
+    let mut changes_end = head.sha.clone();
     if rollback {
         plan.skipped.push(format!(
             "git tag and release: `{tag}` is a rollback from `{}`",
@@ -305,6 +329,7 @@ pub fn run(
     } else {
         // The git tag, on the commit the image was built from; then the GitHub release.
         let changes_to = releasing::plan_git_tag(&git, &released, &mut plan, &mut annotations)?;
+        changes_end = changes_to.clone();
         if create_release {
             if settings.github_token.is_none() {
                 return Err(Error::input(
@@ -328,13 +353,97 @@ pub fn run(
         }
     }
 
+    // The changelog, committed to the pushed branch after the release is out.
+    if settings.changelog_file.is_some()
+        && !rollback
+        && github_client.is_none()
+        && settings.commit_via == CommitVia::Api
+    {
+        github_client = Some(github::Client::new(
+            github::Settings::for_run(github.api_url(), settings.github_token.clone(), &repository)
+                .map_err(Error::input)?,
+        )?);
+    }
+    let git_remote = GitRemote {
+        repo: &git,
+        remote: releasing::REMOTE,
+        token: settings.github_token.as_ref(),
+    };
+    let host: Option<&dyn BranchHost> = match (settings.commit_via, &github_client) {
+        (CommitVia::Api, Some(c)) => Some(c),
+        (CommitVia::Api, None) => None,
+        (CommitVia::Git, _) => Some(&git_remote),
+    };
+    if let (Some(file), false) = (&settings.changelog_file, rollback) {
+        let host = host.ok_or_else(|| {
+            Error::input(
+                InputProblem::new(
+                    "github-token",
+                    "is required to commit the changelog through the GitHub API",
+                )
+                .help("pass `github-token` (`contents: write`), or set `commit-via: git`"),
+            )
+        })?;
+        let branch = github
+            .git_ref
+            .as_deref()
+            .and_then(|r| r.strip_prefix("refs/heads/"))
+            .map(str::to_string)
+            .or_else(|| {
+                head.branch
+                    .as_deref()
+                    .and_then(|b| b.strip_prefix("refs/heads/"))
+                    .map(str::to_string)
+            })
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::Git,
+                    "the pushed branch is unknown (detached HEAD and no GITHUB_REF)",
+                )
+                .with_help("run `release` on a push to a branch")
+            })?;
+        let tip = host.tip(&branch)?.ok_or_else(|| {
+            Error::new(
+                Kind::NotFound,
+                format!("branch `{branch}` does not exist on the remote"),
+            )
+        })?;
+        let before = host.file(&branch, &tip, file)?;
+        let changes = changes::list_to(&git, previous.clone(), &changes_end);
+        let date = time::OffsetDateTime::now_utc().date();
+        let entry = changes.to_changelog_entry(&tag, &format!("{date}"));
+        let edit = Edit::ChangelogEntry {
+            version: tag.clone(),
+            entry,
+        };
+        let after = edit.apply(file, before.as_deref())?;
+        let old = before.clone().unwrap_or_default();
+        plan.steps.push(Step::Commit {
+            via: settings.commit_via,
+            repository: repository.clone(),
+            branch: branch.clone(),
+            base_branch: branch.clone(),
+            base_sha: tip.clone(),
+            branch_sha: Some(tip),
+            up_to_date: after.is_none(),
+            file: file.clone(),
+            message: format!("docs(changelog): {tag} [skip ci]\n"),
+            diff: after
+                .as_deref()
+                .map(|a| manifests::unified_diff(file, &old, a))
+                .unwrap_or_default(),
+            after: after.unwrap_or(old),
+            edit,
+        });
+    }
+
     let applied = apply::apply(
         &plan,
         &mut Effects {
             git: Some(&git),
             github_token: settings.github_token.as_ref(),
             registry: Some(&client),
-            branches: None,
+            branches: host,
             github: github_client.as_ref(),
             console,
         },
@@ -439,6 +548,9 @@ fn operation_of(plan: &Plan, applied: &[Applied], pick: fn(&Step) -> bool) -> Op
         Step::Release {
             existing: Some(_), ..
         } => Operation::Updated,
+        Step::Commit {
+            up_to_date: true, ..
+        } => Operation::Unchanged,
         _ => Operation::Created,
     })
 }
@@ -500,6 +612,7 @@ fn report(
     let moving_op = operation_of(plan, applied, |s| matches!(s, Step::Retag { .. }));
     let tag_op = operation_of(plan, applied, |s| matches!(s, Step::GitTag { .. }));
     let release_op = operation_of(plan, applied, |s| matches!(s, Step::Release { .. }));
+    let changelog_op = operation_of(plan, applied, |s| matches!(s, Step::Commit { .. }));
     let release_url = applied
         .iter()
         .find_map(|a| a.produced.get("release-url").cloned())
@@ -534,6 +647,7 @@ fn report(
         "tag_operation": tag_word,
         "release_operation": word(release_op, dry),
         "release_url": release_url,
+        "changelog_operation": word(changelog_op, dry),
         "plan": plan,
         "applied": applied,
     });
@@ -561,6 +675,13 @@ fn report(
                 word(release_op, dry)
             } else {
                 format!("[{tag}]({release_url}) {}", word(release_op, dry))
+            },
+        ),
+        (
+            "Changelog",
+            match (&settings.changelog_file, changelog_op) {
+                (Some(file), op) => format!("`{file}` {}", word(op, dry)),
+                (None, _) => "not kept (`changelog-file` is empty)".to_string(),
             },
         ),
         (

@@ -192,3 +192,28 @@ fn a_production_version_without_a_git_tag_gets_one_on_the_pushed_commit() {
         "a warning says why: {stdout}"
     );
 }
+
+#[test]
+fn the_changelog_gets_the_notes_once_through_the_api_commit_path() {
+    let w = world();
+    merged_promotion(&w, "v0.2.0");
+    let runner = Runner::new();
+    release(&w, &runner, &[("changelog-file", "CHANGELOG.md")]).success();
+    assert_eq!(json(&runner)["changelog_operation"], "created");
+    let changelog = w.origin(&["show", "main:CHANGELOG.md"]);
+    assert!(changelog.starts_with("# Changelog"), "{changelog}");
+    assert!(changelog.contains("## [v0.2.0] - "), "{changelog}");
+    assert!(
+        changelog.contains("### Added") && changelog.contains("feat(api): add the orders endpoint")
+    );
+    let message = w.origin(&["log", "-1", "--format=%s", "main"]);
+    assert_eq!(message, "docs(changelog): v0.2.0 [skip ci]");
+
+    let rerun = Runner::new();
+    w.scratch
+        .git(&["pull", "-q", "--ff-only", "origin", "main"]);
+    release(&w, &rerun, &[("changelog-file", "CHANGELOG.md")]).success();
+    // The changelog commit touched no overlay: nothing to release again.
+    assert_eq!(rerun.outputs()["release-operation"], "skipped");
+    assert_eq!(w.origin(&["show", "main:CHANGELOG.md"]), changelog);
+}
