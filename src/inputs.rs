@@ -25,6 +25,7 @@ pub enum Mode {
     Lint,
     Promote,
     Release,
+    Rollback,
 }
 
 impl Mode {
@@ -37,6 +38,7 @@ impl Mode {
         Mode::Lint,
         Mode::Promote,
         Mode::Release,
+        Mode::Rollback,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Mode {
             Mode::Lint => "lint",
             Mode::Promote => "promote",
             Mode::Release => "release",
+            Mode::Rollback => "rollback",
         }
     }
 
@@ -72,6 +75,9 @@ impl Mode {
             }
             Mode::Release => {
                 "After a promotion is merged: move the moving tag, cut the git tag, publish the GitHub release"
+            }
+            Mode::Rollback => {
+                "Roll production back to an earlier release through a reviewed pull request (or at once)"
             }
         }
     }
@@ -163,16 +169,20 @@ const REGISTRY: &[Mode] = &[
     Mode::Lint,
     Mode::Promote,
     Mode::Release,
+    Mode::Rollback,
 ];
 
 /// Modes that commit and read the production overlay.
 const PROMOTION: &[Mode] = &[Mode::Promote, Mode::Release];
 
+/// Modes that propose an overlay change on a branch with a pull request.
+const PROPOSAL: &[Mode] = &[Mode::Promote, Mode::Rollback];
+
 /// Every input. Add new ones here; `action.yml`, the CLI and the README follow.
 pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "mode",
-        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint, promote, release.",
+        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint, promote, release, rollback.",
         default: None,
         kind: Kind::Text,
         modes: &[],
@@ -182,7 +192,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "image",
-        description: "Image repository without tag, e.g. `ghcr.io/org/app`. Required in `develop-build`, `staging-build` and `patch`. In `patch`: the image as the manifest names it (a Kustomization's `images[].name`). In `select`: the image whose tags are listed from the registry when `tags-file` is not given (a provider's `oci://` URL is accepted). In `promote` and `release` (required): the image to promote, as the production overlay names it.",
+        description: "Image repository without tag, e.g. `ghcr.io/org/app`. Required in `develop-build`, `staging-build` and `patch`. In `patch`: the image as the manifest names it (a Kustomization's `images[].name`). In `select`: the image whose tags are listed from the registry when `tags-file` is not given (a provider's `oci://` URL is accepted). In `promote` and `release` (required): the image to promote, as the production overlay names it. In `rollback` (required): the image to roll back.",
         default: None,
         kind: Kind::Text,
         modes: &[
@@ -192,6 +202,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Select,
             Mode::Promote,
             Mode::Release,
+            Mode::Rollback,
         ],
         cli: true,
         per_mode: &[
@@ -218,6 +229,10 @@ pub const INPUTS: &[InputSpec] = &[
             (
                 Mode::Release,
                 "Image repository without tag, e.g. `ghcr.io/org/app`, as the production overlay names it (a Kustomization's `images[].name`). Required.",
+            ),
+            (
+                Mode::Rollback,
+                "The image to roll back, as the production overlay names it, e.g. `ghcr.io/org/app`. Required.",
             ),
         ],
         runner_only: &[],
@@ -387,7 +402,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "YAML file to patch, relative to the repository root (no `..`, no absolute path, no symlink out of the repository). Default: `flux/apps/{app}/{environment}/kustomization.yaml`. In `promote`: the production overlay, read from the base branch's tip; in `release`: the overlay whose change at the pushed commit is released.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch, Mode::Promote, Mode::Release],
+        modes: &[Mode::Patch, Mode::Promote, Mode::Release, Mode::Rollback],
         cli: true,
         per_mode: &[
             (
@@ -402,6 +417,10 @@ pub const INPUTS: &[InputSpec] = &[
                 Mode::Release,
                 "The production overlay whose change at the pushed commit is released, relative to the repository root. Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
             ),
+            (
+                Mode::Rollback,
+                "The production overlay, relative to the repository root (no `..`, no absolute path), read from the base branch's tip; its git history in the checkout says which releases production ran. Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
+            ),
         ],
         runner_only: &[],
     },
@@ -410,7 +429,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Application directory under `flux/apps/`, for the default `manifest`. In `promote` it defaults to the image's last path segment and names the application in the branch, the commit and the pull request.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch, Mode::Promote, Mode::Release],
+        modes: &[Mode::Patch, Mode::Promote, Mode::Release, Mode::Rollback],
         cli: true,
         per_mode: &[
             (
@@ -425,6 +444,10 @@ pub const INPUTS: &[InputSpec] = &[
                 Mode::Release,
                 "Application directory under `flux/apps/`, for the default `manifest`. Default: the image's last path segment.",
             ),
+            (
+                Mode::Rollback,
+                "Application directory under `flux/apps/`, for the default `manifest`; it names the application in the branch, the commit and the pull request. Default: the image's last path segment.",
+            ),
         ],
         runner_only: &[],
     },
@@ -433,7 +456,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Environment directory (`develop`, `staging`, `production`), for the default `manifest`. In `promote` it defaults to `production`.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch, Mode::Promote, Mode::Release],
+        modes: &[Mode::Patch, Mode::Promote, Mode::Release, Mode::Rollback],
         cli: true,
         per_mode: &[
             (
@@ -447,6 +470,10 @@ pub const INPUTS: &[InputSpec] = &[
             (
                 Mode::Release,
                 "Environment directory, for the default `manifest`. Default: `production`.",
+            ),
+            (
+                Mode::Rollback,
+                "Environment directory of the overlay, for the default `manifest`. Default: `production`.",
             ),
         ],
         runner_only: &[],
@@ -504,6 +531,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Lint,
             Mode::Promote,
             Mode::Release,
+            Mode::Rollback,
         ],
         cli: true,
         per_mode: &[
@@ -518,6 +546,10 @@ pub const INPUTS: &[InputSpec] = &[
             (
                 Mode::Release,
                 "GitHub token: publishes the GitHub release (`contents: write`) and pushes a missing git tag over https (user `x-access-token`); the default registry password on ghcr.io (`packages: write`). The CLI reads `GITHUB_TOKEN` when the flag is absent.",
+            ),
+            (
+                Mode::Rollback,
+                "GitHub token for the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`) and, with `commit-via: git`, the https password of the push; also the default registry password on ghcr.io (`packages: write` to move the moving tag). Default: `GITHUB_TOKEN` from the environment.",
             ),
         ],
         runner_only: &[Mode::DevelopBuild, Mode::Retag, Mode::Select, Mode::Lint],
@@ -611,7 +643,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "The tag production's Flux provider follows. With `pull-request: true` it does not move in `promote` (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed. `release` moves it to the digest the merged overlay pins.",
         default: Some("production-latest"),
         kind: Kind::Text,
-        modes: PROMOTION,
+        modes: &[Mode::Promote, Mode::Release, Mode::Rollback],
         cli: true,
         per_mode: &[
             (
@@ -622,6 +654,10 @@ pub const INPUTS: &[InputSpec] = &[
                 Mode::Release,
                 "The tag production's Flux provider follows: moved to the digest the merged overlay pins.",
             ),
+            (
+                Mode::Rollback,
+                "The tag production's Flux provider follows. With `immediate: true` (or `pull-request: false`) it moves to the target's digest in this run; otherwise it moves back when the merged change is released.",
+            ),
         ],
         runner_only: &[],
     },
@@ -630,19 +666,28 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Branch the production overlay is read from and the pull request targets (or, with `pull-request: false`, the branch committed to). Default: the repository's default branch.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
         cli: true,
         per_mode: &[],
         runner_only: &[],
     },
     InputSpec {
         name: "branch",
-        description: "Branch of the promotion commit. Placeholders: {app} {environment} {production-tag} {staging-tag}. `promote-{app}-{production-tag}` suits a monorepo.",
-        default: Some("promote-{production-tag}"),
+        description: "Branch of the proposed commit. In `promote`: placeholders {app} {environment} {production-tag} {staging-tag}, default `promote-{production-tag}` (`promote-{app}-{production-tag}` suits a monorepo). In `rollback`: placeholders {app} {environment} {from-tag} {to-tag}, default `rollback-{to-tag}`.",
+        default: None,
         kind: Kind::Text,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
         cli: true,
-        per_mode: &[],
+        per_mode: &[
+            (
+                Mode::Promote,
+                "Branch of the promotion commit. Placeholders: {app} {environment} {production-tag} {staging-tag}. `promote-{app}-{production-tag}` suits a monorepo. Default: `promote-{production-tag}`.",
+            ),
+            (
+                Mode::Rollback,
+                "Branch of the rollback commit. Placeholders: {app} {environment} {from-tag} {to-tag}. Default: `rollback-{to-tag}`.",
+            ),
+        ],
         runner_only: &[],
     },
     InputSpec {
@@ -650,9 +695,12 @@ pub const INPUTS: &[InputSpec] = &[
         description: "`true` or `false`. `true`: commit on `branch` and open (or update) a pull request for review; the moving tag is not moved. `false`: commit straight to `base-branch` and move the moving tag in the same run (for teams that gate with a GitHub Environment's required reviewers).",
         default: Some("true"),
         kind: Kind::Bool,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
         cli: true,
-        per_mode: &[],
+        per_mode: &[(
+            Mode::Rollback,
+            "`true` or `false`. `true`: commit on `branch` and open (or update) a pull request for review; the moving tag moves only with `immediate`. `false`: commit straight to `base-branch` and move the moving tag in the same run.",
+        )],
         runner_only: &[],
     },
     InputSpec {
@@ -660,7 +708,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "`api` or `git`. `api`: the GitHub REST Git Data API (GitHub signs the commit; no push credentials, `persist-credentials: false` works). `git`: a normal commit pushed with git to `origin` (any git server; `github-token` is the https password, never put in a URL).",
         default: Some("api"),
         kind: Kind::Choice(&["api", "git"]),
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
         cli: true,
         per_mode: &[],
         runner_only: &[],
@@ -686,12 +734,21 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "labels",
-        description: "Labels for the pull request, comma- or newline-separated (missing labels are created by GitHub).",
-        default: Some("promotion"),
+        description: "Labels for the pull request, comma- or newline-separated (missing labels are created by GitHub). Default: `promotion` in `promote`, `rollback` in `rollback`.",
+        default: None,
         kind: Kind::Text,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
         cli: true,
-        per_mode: &[],
+        per_mode: &[
+            (
+                Mode::Promote,
+                "Labels for the pull request, comma- or newline-separated (missing labels are created by GitHub). Default: `promotion`.",
+            ),
+            (
+                Mode::Rollback,
+                "Labels for the pull request, comma- or newline-separated (missing labels are created by GitHub). Default: `rollback`.",
+            ),
+        ],
         runner_only: &[],
     },
     InputSpec {
@@ -699,7 +756,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Reviewers to request on the pull request, comma- or newline-separated: user logins, and teams as `org/team-slug`.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
         cli: true,
         per_mode: &[],
         runner_only: &[],
@@ -709,7 +766,27 @@ pub const INPUTS: &[InputSpec] = &[
         description: "`true` or `false`. Open the pull request as a draft.",
         default: Some("false"),
         kind: Kind::Bool,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
+        cli: true,
+        per_mode: &[],
+        runner_only: &[],
+    },
+    InputSpec {
+        name: "to",
+        description: "The release to roll back to, e.g. `v1.2.0`: a tag the overlay pinned before (its git history in the checkout) and lower than the current one, that the registry still has. Default: the production release before the one that runs now.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Rollback],
+        cli: true,
+        per_mode: &[],
+        runner_only: &[],
+    },
+    InputSpec {
+        name: "immediate",
+        description: "`true` or `false`. For an incident: also move the moving tag to the target's digest now, before the commit, and record that in the pull request, so git catches up with what runs.",
+        default: Some("false"),
+        kind: Kind::Bool,
+        modes: &[Mode::Rollback],
         cli: true,
         per_mode: &[],
         runner_only: &[],
@@ -726,6 +803,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Patch,
             Mode::Promote,
             Mode::Release,
+            Mode::Rollback,
         ],
         cli: true,
         per_mode: &[],
@@ -770,13 +848,14 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "digest",
-        description: "The source image's digest, which every tag now points to (`sha256:…`). In `develop-build`/`staging-build`: the digest of `source-image` (set only when it is given). In `promote`: the staging image's digest, pinned in the overlay; in `release`: the digest the merged overlay pins, which the moving tag now points to.",
+        description: "The source image's digest, which every tag now points to (`sha256:…`). In `develop-build`/`staging-build`: the digest of `source-image` (set only when it is given). In `promote`: the staging image's digest, pinned in the overlay; in `release`: the digest the merged overlay pins, which the moving tag now points to; in `rollback`: the target's digest, pinned in the overlay.",
         modes: &[
             Mode::DevelopBuild,
             Mode::StagingBuild,
             Mode::Retag,
             Mode::Promote,
             Mode::Release,
+            Mode::Rollback,
         ],
     },
     OutputSpec {
@@ -821,43 +900,43 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "production-tag",
-        description: "The production version tag, e.g. `v1.2.3`.",
-        modes: &[Mode::Promote],
+        description: "The production version tag, e.g. `v1.2.3` (in `rollback`: the target, as `to-tag`).",
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "branch",
         description: "The branch the promotion commit is on (`base-branch` with `pull-request: false`).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "commit",
         description: "The promotion commit's SHA (the existing one when nothing changed; empty when the base branch already pins the image).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "commit-operation",
         description: "What happened to the commit: `created`, `updated` (the branch was reset onto the base branch's new tip), `unchanged` or `skipped` (in a dry run `would-create` and `would-update` instead).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "pr-number",
         description: "The pull request's number (empty without one).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "pr-url",
         description: "The pull request's URL (empty without one).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "pr-operation",
         description: "What happened to the pull request: `created`, `updated`, `unchanged` or `skipped` (in a dry run `would-create` and `would-update` instead).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "moving-tag-operation",
         description: "What happened to the moving tag: `created`, `moved`, `unchanged` or `skipped`.",
-        modes: &[Mode::Release],
+        modes: &[Mode::Release, Mode::Rollback],
     },
     OutputSpec {
         name: "tag-operation",
@@ -873,6 +952,16 @@ pub const OUTPUTS: &[OutputSpec] = &[
         name: "release-url",
         description: "The GitHub release's URL (empty without one).",
         modes: &[Mode::Release],
+    },
+    OutputSpec {
+        name: "from-tag",
+        description: "The release production ran before the rollback (the overlay's tag at the base branch's tip).",
+        modes: &[Mode::Rollback],
+    },
+    OutputSpec {
+        name: "to-tag",
+        description: "The release rolled back to.",
+        modes: &[Mode::Rollback],
     },
     OutputSpec {
         name: "json",

@@ -47,5 +47,6 @@ pub fn run(
         Mode::Lint => modes::lint::run(invocation, github, console),
         Mode::Promote => modes::promote::run(invocation, github, console),
         Mode::Release => modes::release::run(invocation, github, console),
+        Mode::Rollback => modes::rollback::run(invocation, github, console),
     }
 }
