@@ -288,7 +288,7 @@ impl Rollback {
         let mut md = format!(
             "## {}\n\n{} goes back to `{}`, an earlier production release, pinned by digest: no rebuild.\n\n{}\n",
             self.title(),
-            self.environment,
+            capitalized(&self.environment),
             self.to_tag,
             markdown_table(&rows)
         );
@@ -319,6 +319,14 @@ impl Rollback {
         ));
         md
     }
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Pure: the plan from the rollback, the moving tag's retag steps and the repository facts.

@@ -16,6 +16,7 @@ mod promote;
 mod quickstart;
 mod release;
 mod retag;
+mod rollback;
 mod select;
 mod wiring;
 mod wrapper;
