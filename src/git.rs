@@ -502,6 +502,38 @@ impl GitRepo {
         }
     }
 
+    /// The commits reachable from HEAD that changed `path` against their first parent, newest first.
+    pub fn file_history(&self, path: &str) -> Result<Vec<String>> {
+        let mut walk = self
+            .repo
+            .revwalk()
+            .map_err(|e| git_error("can't walk history", e))?;
+        walk.push_head()
+            .map_err(|e| git_error("can't walk history", e))?;
+        walk.simplify_first_parent()
+            .map_err(|e| git_error("can't walk history", e))?;
+        let blob = |commit: &git2::Commit<'_>| {
+            commit
+                .tree()
+                .ok()
+                .and_then(|t| t.get_path(Path::new(path)).ok())
+                .map(|e| e.id())
+        };
+        let mut out = Vec::new();
+        for oid in walk {
+            let oid = oid.map_err(|e| git_error("can't walk history", e))?;
+            let commit = self
+                .repo
+                .find_commit(oid)
+                .map_err(|e| git_error("can't read a commit", e))?;
+            let parent = commit.parent(0).ok();
+            if blob(&commit) != parent.as_ref().and_then(blob) {
+                out.push(oid.to_string());
+            }
+        }
+        Ok(out)
+    }
+
     /// `(sha, message)` of the commits reachable from `to` and not from `from`, newest first.
     pub fn commits_between(&self, from: Option<&str>, to: &str) -> Result<Vec<(String, String)>> {
         let mut walk = self

@@ -26,6 +26,7 @@ pub enum Mode {
     Promote,
     Release,
     Plan,
+    Rollback,
 }
 
 impl Mode {
@@ -39,6 +40,7 @@ impl Mode {
         Mode::Promote,
         Mode::Release,
         Mode::Plan,
+        Mode::Rollback,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +54,7 @@ impl Mode {
             Mode::Promote => "promote",
             Mode::Release => "release",
             Mode::Plan => "plan",
+            Mode::Rollback => "rollback",
         }
     }
 
@@ -78,6 +81,9 @@ impl Mode {
             }
             Mode::Plan => {
                 "Show what runs where: each application's environments, drift, the next promotion (read-only)"
+            }
+            Mode::Rollback => {
+                "Roll production back to an earlier release through a reviewed pull request (or at once)"
             }
         }
     }
@@ -170,16 +176,20 @@ const REGISTRY: &[Mode] = &[
     Mode::Promote,
     Mode::Release,
     Mode::Plan,
+    Mode::Rollback,
 ];
 
 /// Modes that commit and read the production overlay.
 const PROMOTION: &[Mode] = &[Mode::Promote, Mode::Release];
 
+/// Modes that propose an overlay change on a branch with a pull request.
+const PROPOSAL: &[Mode] = &[Mode::Promote, Mode::Rollback];
+
 /// Every input. Add new ones here; `action.yml`, the CLI and the README follow.
 pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "mode",
-        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint, promote, release, plan. Empty on a manual run (`workflow_dispatch`) means `plan`.",
+        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint, promote, release, rollback, plan. Empty on a manual run (`workflow_dispatch`) means `plan`.",
         default: None,
         kind: Kind::Text,
         modes: &[],
@@ -189,7 +199,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "image",
-        description: "Image repository without tag, e.g. `ghcr.io/org/app`. Required in `develop-build`, `staging-build` and `patch`. In `patch`: the image as the manifest names it (a Kustomization's `images[].name`). In `select`: the image whose tags are listed from the registry when `tags-file` is not given (a provider's `oci://` URL is accepted). In `promote` and `release` (required): the image to promote, as the production overlay names it.",
+        description: "Image repository without tag, e.g. `ghcr.io/org/app`. Required in `develop-build`, `staging-build` and `patch`. In `patch`: the image as the manifest names it (a Kustomization's `images[].name`). In `select`: the image whose tags are listed from the registry when `tags-file` is not given (a provider's `oci://` URL is accepted). In `promote` and `release` (required): the image to promote, as the production overlay names it. In `rollback` (required): the image to roll back.",
         default: None,
         kind: Kind::Text,
         modes: &[
@@ -199,6 +209,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Select,
             Mode::Promote,
             Mode::Release,
+            Mode::Rollback,
         ],
         cli: true,
         per_mode: &[
@@ -225,6 +236,10 @@ pub const INPUTS: &[InputSpec] = &[
             (
                 Mode::Release,
                 "The image whose merged promotion is released, as the production overlay names it, e.g. `ghcr.io/org/app`. Required.",
+            ),
+            (
+                Mode::Rollback,
+                "The image to roll back, as the production overlay names it, e.g. `ghcr.io/org/app`. Required.",
             ),
         ],
         runner_only: &[],
@@ -394,7 +409,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "YAML file to patch, relative to the repository root (no `..`, no absolute path, no symlink out of the repository). Default: `flux/apps/{app}/{environment}/kustomization.yaml`. In `promote`: the production overlay, read from the base branch's tip; in `release`: the overlay whose change at the pushed commit is released.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch, Mode::Promote, Mode::Release],
+        modes: &[Mode::Patch, Mode::Promote, Mode::Release, Mode::Rollback],
         cli: true,
         per_mode: &[
             (
@@ -409,6 +424,10 @@ pub const INPUTS: &[InputSpec] = &[
                 Mode::Release,
                 "The production overlay, relative to the repository root (no `..`, no absolute path): its change at the pushed commit is what is released. Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
             ),
+            (
+                Mode::Rollback,
+                "The production overlay, relative to the repository root (no `..`, no absolute path), read from the base branch's tip; its git history in the checkout says which releases production ran. Default: `flux/apps/{app}/{environment}/kustomization.yaml`.",
+            ),
         ],
         runner_only: &[],
     },
@@ -417,7 +436,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Application directory under `flux/apps/`, for the default `manifest`. In `promote` it defaults to the image's last path segment and names the application in the branch, the commit and the pull request.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch, Mode::Promote, Mode::Release],
+        modes: &[Mode::Patch, Mode::Promote, Mode::Release, Mode::Rollback],
         cli: true,
         per_mode: &[
             (
@@ -432,6 +451,10 @@ pub const INPUTS: &[InputSpec] = &[
                 Mode::Release,
                 "Application directory under `flux/apps/`, for the default `manifest`. Default: the image's last path segment.",
             ),
+            (
+                Mode::Rollback,
+                "Application directory under `flux/apps/`, for the default `manifest`; it names the application in the branch, the commit and the pull request. Default: the image's last path segment.",
+            ),
         ],
         runner_only: &[],
     },
@@ -440,7 +463,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Environment directory (`develop`, `staging`, `production`), for the default `manifest`. In `promote` it defaults to `production`.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Patch, Mode::Promote, Mode::Release],
+        modes: &[Mode::Patch, Mode::Promote, Mode::Release, Mode::Rollback],
         cli: true,
         per_mode: &[
             (
@@ -453,6 +476,10 @@ pub const INPUTS: &[InputSpec] = &[
             ),
             (
                 Mode::Release,
+                "Environment directory of the overlay, for the default `manifest`. Default: `production`.",
+            ),
+            (
+                Mode::Rollback,
                 "Environment directory of the overlay, for the default `manifest`. Default: `production`.",
             ),
         ],
@@ -512,6 +539,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Promote,
             Mode::Release,
             Mode::Plan,
+            Mode::Rollback,
         ],
         cli: true,
         per_mode: &[
@@ -526,6 +554,10 @@ pub const INPUTS: &[InputSpec] = &[
             (
                 Mode::Release,
                 "GitHub token: the https password (user `x-access-token`) for pushing the git tag, and the GitHub API for the release (the job needs `contents: write`); also the default registry password on ghcr.io (`packages: write`). Default: `GITHUB_TOKEN` from the environment.",
+            ),
+            (
+                Mode::Rollback,
+                "GitHub token for the GitHub API (commits: `contents: write`; the pull request: `pull-requests: write`) and, with `commit-via: git`, the https password of the push; also the default registry password on ghcr.io (`packages: write` to move the moving tag). Default: `GITHUB_TOKEN` from the environment.",
             ),
         ],
         runner_only: &[
@@ -626,7 +658,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "The tag production's Flux provider follows. With `pull-request: true` it does not move in `promote` (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed. `release` moves it to the digest the merged overlay pins. `plan` compares where it points with what the production overlay pins.",
         default: Some("production-latest"),
         kind: Kind::Text,
-        modes: &[Mode::Promote, Mode::Release, Mode::Plan],
+        modes: &[Mode::Promote, Mode::Release, Mode::Plan, Mode::Rollback],
         cli: true,
         per_mode: &[
             (
@@ -641,6 +673,10 @@ pub const INPUTS: &[InputSpec] = &[
                 Mode::Plan,
                 "The tag production's Flux provider follows: where it points is compared with what the production overlay pins (a difference is drift).",
             ),
+            (
+                Mode::Rollback,
+                "The tag production's Flux provider follows. With `immediate: true` (or `pull-request: false`) it moves to the target's digest in this run; otherwise it moves back when the merged change is released.",
+            ),
         ],
         runner_only: &[],
     },
@@ -651,16 +687,7 @@ pub const INPUTS: &[InputSpec] = &[
         kind: Kind::Bool,
         modes: &[Mode::Plan],
         cli: true,
-        per_mode: &[
-            (
-                Mode::Promote,
-                "The tag production's Flux provider follows. With `pull-request: true` it does not move here (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed.",
-            ),
-            (
-                Mode::Release,
-                "The tag production's Flux provider follows: moved to the digest the merged overlay pins.",
-            ),
-        ],
+        per_mode: &[],
         runner_only: &[],
     },
     InputSpec {
@@ -668,19 +695,28 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Branch the production overlay is read from and the pull request targets (or, with `pull-request: false`, the branch committed to). Default: the repository's default branch.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
         cli: true,
         per_mode: &[],
         runner_only: &[],
     },
     InputSpec {
         name: "branch",
-        description: "Branch of the promotion commit. Placeholders: {app} {environment} {production-tag} {staging-tag}. `promote-{app}-{production-tag}` suits a monorepo.",
-        default: Some("promote-{production-tag}"),
+        description: "Branch of the proposed commit. In `promote`: placeholders {app} {environment} {production-tag} {staging-tag}, default `promote-{production-tag}` (`promote-{app}-{production-tag}` suits a monorepo). In `rollback`: placeholders {app} {environment} {from-tag} {to-tag}, default `rollback-{to-tag}`.",
+        default: None,
         kind: Kind::Text,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
         cli: true,
-        per_mode: &[],
+        per_mode: &[
+            (
+                Mode::Promote,
+                "Branch of the promotion commit. Placeholders: {app} {environment} {production-tag} {staging-tag}. `promote-{app}-{production-tag}` suits a monorepo. Default: `promote-{production-tag}`.",
+            ),
+            (
+                Mode::Rollback,
+                "Branch of the rollback commit. Placeholders: {app} {environment} {from-tag} {to-tag}. Default: `rollback-{to-tag}`.",
+            ),
+        ],
         runner_only: &[],
     },
     InputSpec {
@@ -688,9 +724,12 @@ pub const INPUTS: &[InputSpec] = &[
         description: "`true` or `false`. `true`: commit on `branch` and open (or update) a pull request for review; the moving tag is not moved. `false`: commit straight to `base-branch` and move the moving tag in the same run (for teams that gate with a GitHub Environment's required reviewers).",
         default: Some("true"),
         kind: Kind::Bool,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
         cli: true,
-        per_mode: &[],
+        per_mode: &[(
+            Mode::Rollback,
+            "`true` or `false`. `true`: commit on `branch` and open (or update) a pull request for review; the moving tag moves only with `immediate`. `false`: commit straight to `base-branch` and move the moving tag in the same run.",
+        )],
         runner_only: &[],
     },
     InputSpec {
@@ -698,7 +737,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "`api` or `git`. `api`: the GitHub REST Git Data API (GitHub signs the commit; no push credentials, `persist-credentials: false` works). `git`: a normal commit pushed with git to `origin` (any git server; `github-token` is the https password, never put in a URL).",
         default: Some("api"),
         kind: Kind::Choice(&["api", "git"]),
-        modes: PROMOTION,
+        modes: &[Mode::Promote, Mode::Release, Mode::Rollback],
         cli: true,
         per_mode: &[],
         runner_only: &[],
@@ -734,12 +773,21 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "labels",
-        description: "Labels for the pull request, comma- or newline-separated (missing labels are created by GitHub).",
-        default: Some("promotion"),
+        description: "Labels for the pull request, comma- or newline-separated (missing labels are created by GitHub). Default: `promotion` in `promote`, `rollback` in `rollback`.",
+        default: None,
         kind: Kind::Text,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
         cli: true,
-        per_mode: &[],
+        per_mode: &[
+            (
+                Mode::Promote,
+                "Labels for the pull request, comma- or newline-separated (missing labels are created by GitHub). Default: `promotion`.",
+            ),
+            (
+                Mode::Rollback,
+                "Labels for the pull request, comma- or newline-separated (missing labels are created by GitHub). Default: `rollback`.",
+            ),
+        ],
         runner_only: &[],
     },
     InputSpec {
@@ -747,7 +795,7 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Reviewers to request on the pull request, comma- or newline-separated: user logins, and teams as `org/team-slug`.",
         default: None,
         kind: Kind::Text,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
         cli: true,
         per_mode: &[],
         runner_only: &[],
@@ -757,7 +805,27 @@ pub const INPUTS: &[InputSpec] = &[
         description: "`true` or `false`. Open the pull request as a draft.",
         default: Some("false"),
         kind: Kind::Bool,
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
+        cli: true,
+        per_mode: &[],
+        runner_only: &[],
+    },
+    InputSpec {
+        name: "to",
+        description: "The release to roll back to, e.g. `v1.2.0`: a tag the overlay pinned before (its git history in the checkout) and lower than the current one, that the registry still has. Default: the production release before the one that runs now.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Rollback],
+        cli: true,
+        per_mode: &[],
+        runner_only: &[],
+    },
+    InputSpec {
+        name: "immediate",
+        description: "`true` or `false`. For an incident: also move the moving tag to the target's digest now, before the commit, and record that in the pull request, so git catches up with what runs.",
+        default: Some("false"),
+        kind: Kind::Bool,
+        modes: &[Mode::Rollback],
         cli: true,
         per_mode: &[],
         runner_only: &[],
@@ -774,6 +842,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Patch,
             Mode::Promote,
             Mode::Release,
+            Mode::Rollback,
         ],
         cli: true,
         per_mode: &[],
@@ -818,13 +887,14 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "digest",
-        description: "The source image's digest, which every tag now points to (`sha256:…`). In `develop-build`/`staging-build`: the digest of `source-image` (set only when it is given). In `promote`: the staging image's digest, pinned in the overlay; in `release`: the digest the merged overlay pins, which the moving tag now points to.",
+        description: "The source image's digest, which every tag now points to (`sha256:…`). In `develop-build`/`staging-build`: the digest of `source-image` (set only when it is given). In `promote`: the staging image's digest, pinned in the overlay; in `release`: the digest the merged overlay pins, which the moving tag now points to; in `rollback`: the target's digest, pinned in the overlay.",
         modes: &[
             Mode::DevelopBuild,
             Mode::StagingBuild,
             Mode::Retag,
             Mode::Promote,
             Mode::Release,
+            Mode::Rollback,
         ],
     },
     OutputSpec {
@@ -869,43 +939,43 @@ pub const OUTPUTS: &[OutputSpec] = &[
     },
     OutputSpec {
         name: "production-tag",
-        description: "The production version tag, e.g. `v1.2.3`.",
-        modes: &[Mode::Promote],
+        description: "The production version tag, e.g. `v1.2.3` (in `rollback`: the target, as `to-tag`).",
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "branch",
         description: "The branch the promotion commit is on (`base-branch` with `pull-request: false`).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "commit",
         description: "The promotion commit's SHA (the existing one when nothing changed; empty when the base branch already pins the image).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "commit-operation",
         description: "What happened to the commit: `created`, `updated` (the branch was reset onto the base branch's new tip), `unchanged` or `skipped` (in a dry run `would-create` and `would-update` instead).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "pr-number",
         description: "The pull request's number (empty without one).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "pr-url",
         description: "The pull request's URL (empty without one).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "pr-operation",
         description: "What happened to the pull request: `created`, `updated`, `unchanged` or `skipped` (in a dry run `would-create` and `would-update` instead).",
-        modes: &[Mode::Promote],
+        modes: PROPOSAL,
     },
     OutputSpec {
         name: "moving-tag-operation",
         description: "What happened to the moving tag: `created`, `moved`, `unchanged` or `skipped`.",
-        modes: &[Mode::Release],
+        modes: &[Mode::Release, Mode::Rollback],
     },
     OutputSpec {
         name: "tag-operation",
@@ -926,6 +996,16 @@ pub const OUTPUTS: &[OutputSpec] = &[
         name: "matrix",
         description: "The pending promotions as a job matrix, `{\"include\":[{\"app\",\"image\",\"staging-tag\",\"production-tag\",\"manifest\"}]}`, for a job's `strategy.matrix` (`fromJSON(needs.plan.outputs.matrix)`: one `promote` job per application; `include` is empty when nothing is pending).",
         modes: &[Mode::Plan],
+    },
+    OutputSpec {
+        name: "from-tag",
+        description: "The release production ran before the rollback (the overlay's tag at the base branch's tip).",
+        modes: &[Mode::Rollback],
+    },
+    OutputSpec {
+        name: "to-tag",
+        description: "The release rolled back to.",
+        modes: &[Mode::Rollback],
     },
     OutputSpec {
         name: "json",

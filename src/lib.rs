@@ -48,5 +48,6 @@ pub fn run(
         Mode::Promote => modes::promote::run(invocation, github, console),
         Mode::Release => modes::release::run(invocation, github, console),
         Mode::Plan => modes::plan::run(invocation, github, console),
+        Mode::Rollback => modes::rollback::run(invocation, github, console),
     }
 }

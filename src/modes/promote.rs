@@ -14,31 +14,39 @@ use serde_json::json;
 
 use crate::actions::{Annotation, Console};
 use crate::apply::{self, Effects};
-use crate::branches::{BranchHost, GitRemote};
 use crate::changes::{self, Changes};
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::flux::discover::Model;
 use crate::flux::{self, Environment, normalize_image};
-use crate::git::{self, GitRepo};
+use crate::git::GitRepo;
 use crate::github;
 use crate::image::ImageName;
-use crate::inputs::{Invocation, Mode, Secret, split_list};
-use crate::manifests::{self, Request, files};
+use crate::inputs::{Invocation, Mode};
+use crate::manifests;
+use crate::modes::proposal::{
+    self, Host, OverlayChange, ProposalInputs, Requests, edit_request, non_empty, operation_of,
+    pull_up_to_date, read_overlay, read_repo_facts, reference,
+};
 use crate::modes::registry_inputs::{mask_login, read_registry_settings};
 use crate::modes::releasing;
 use crate::modes::retagging::{Rules, drain, gather, plan_steps};
 use crate::modes::tags::TagReader;
-use crate::plan::{Applied, CommitVia, Edit, Operation, Plan, Step, retag_operation};
-use crate::registry::{self, Client, Reference};
+use crate::plan::{Applied, CommitVia, Operation, Plan, Step};
+use crate::registry::{self, Client};
 use crate::report::{Report, markdown_table, text_table};
 use crate::template::is_valid_oci_tag;
 
-/// The remote `commit-via: git` pushes to (what actions/checkout names it).
-pub const REMOTE: &str = "origin";
+pub use crate::modes::proposal::{REMOTE, RepoFacts};
 
 /// Placeholders of the `branch` template.
 pub const BRANCH_PLACEHOLDERS: &[&str] = &["app", "environment", "production-tag", "staging-tag"];
+
+/// The `branch` of a promotion when the input is empty.
+pub const DEFAULT_BRANCH: &str = "promote-{production-tag}";
+
+/// The `labels` of a promotion's pull request when the input is empty.
+pub const DEFAULT_LABELS: &str = "promotion";
 
 /// Trailer keys of the promotion commit, read back by `release` after the merge.
 pub mod trailer {
@@ -59,16 +67,8 @@ pub struct PromoteSettings {
     pub app: String,
     pub environment: String,
     pub manifest: String,
-    pub base_branch: Option<String>,
-    pub branch_template: String,
-    pub pull_request: bool,
-    pub commit_via: CommitVia,
+    pub proposal: ProposalInputs,
     pub create_release: bool,
-    pub github_token: Option<Secret>,
-    pub labels: Vec<String>,
-    pub reviewers: Vec<String>,
-    pub team_reviewers: Vec<String>,
-    pub draft: bool,
     pub dry_run: bool,
     pub flux_path: String,
     pub registry: registry::Settings,
@@ -79,15 +79,6 @@ fn tag_problem(input: &str, value: &str) -> InputProblem {
         .help("a tag is `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, e.g. `v1.2.3`")
 }
 
-fn one_directory(r: &mut crate::inputs::Reader<'_>, input: &str, value: &str) {
-    if value.is_empty() || value.contains('/') || value.contains('\\') || value == ".." {
-        r.problem(InputProblem::new(
-            input,
-            format!("`{value}` must be one directory name"),
-        ));
-    }
-}
-
 /// Checks a `branch` template: only known placeholders, balanced braces.
 ///
 /// ```
@@ -96,39 +87,7 @@ fn one_directory(r: &mut crate::inputs::Reader<'_>, input: &str, value: &str) {
 /// assert!(check_branch_template("promote-{version}").is_err());
 /// ```
 pub fn check_branch_template(template: &str) -> std::result::Result<(), InputProblem> {
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            return Err(InputProblem::new(
-                "branch",
-                format!("`{template}` has an unclosed `{{`"),
-            ));
-        };
-        let name = &rest[open + 1..open + close];
-        if !BRANCH_PLACEHOLDERS.contains(&name) {
-            return Err(InputProblem::new(
-                "branch",
-                format!("`{{{name}}}` is not a placeholder of `branch`"),
-            )
-            .help(format!(
-                "use {}",
-                BRANCH_PLACEHOLDERS
-                    .iter()
-                    .map(|p| format!("{{{p}}}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )));
-        }
-        rest = &rest[open + close + 1..];
-    }
-    Ok(())
-}
-
-/// Renders the `branch` template.
-pub fn render_branch(template: &str, values: &[(&str, &str)]) -> String {
-    values.iter().fold(template.to_string(), |s, (k, v)| {
-        s.replace(&format!("{{{k}}}"), v)
-    })
+    proposal::check_branch_template(template, BRANCH_PLACEHOLDERS)
 }
 
 /// The production tag a staging tag becomes: the same version without its prerelease (and build) part.
@@ -187,98 +146,16 @@ impl PromoteSettings {
                 .help("give the version, e.g. `v1.2.3`"),
             );
         }
-        let app = r
-            .text("app")
-            .or_else(|| {
-                image
-                    .as_ref()
-                    .and_then(|i| i.repository.rsplit('/').next().map(str::to_string))
-            })
-            .unwrap_or_default();
-        let environment = r
-            .text("environment")
-            .unwrap_or_else(|| "production".to_string());
-        let manifest = match r.text("manifest") {
-            Some(m) => {
-                if let Err(p) = files::check_relative("manifest", &m) {
-                    r.problem(p);
-                }
-                m
-            }
-            None => {
-                if image.is_some() || r.text("app").is_some() {
-                    one_directory(&mut r, "app", &app);
-                }
-                one_directory(&mut r, "environment", &environment);
-                files::default_manifest(&app, &environment)
-            }
-        };
-        let base_branch = r.text("base-branch");
-        if let Some(b) = &base_branch
-            && !git::is_valid_branch_name(b)
-        {
-            r.problem(
-                InputProblem::new("base-branch", format!("`{b}` is not a valid branch name"))
-                    .help("give a branch name such as `main`"),
-            );
-        }
-        let branch_template = r.text("branch").unwrap_or_default();
-        if let Err(p) = check_branch_template(&branch_template) {
-            r.problem(p);
-        }
-        let pull_request = r.bool("pull-request");
-        let commit_via = match r.text("commit-via").as_deref() {
-            Some("git") => CommitVia::Git,
-            Some("api") | None => CommitVia::Api,
-            Some(other) => {
-                r.problem(
-                    InputProblem::new("commit-via", format!("`{other}` is not one of: api, git"))
-                        .help("use `api` (GitHub's API, signed commits) or `git` (push to origin)"),
-                );
-                CommitVia::Api
-            }
-        };
+        let (app, environment, manifest) = read_overlay(&mut r, image.as_ref());
+        let proposal = ProposalInputs::read(
+            &mut r,
+            github,
+            BRANCH_PLACEHOLDERS,
+            DEFAULT_BRANCH,
+            DEFAULT_LABELS,
+        );
         let create_release = r.bool("create-release");
-        let draft = r.bool("draft");
         let dry_run = r.bool("dry-run");
-        let github_token = r.secret("github-token");
-        let labels = r.text("labels").map(|l| split_list(&l)).unwrap_or_default();
-        let (mut reviewers, mut team_reviewers) = (Vec::new(), Vec::new());
-        for reviewer in r
-            .text("reviewers")
-            .map(|l| split_list(&l))
-            .unwrap_or_default()
-        {
-            match reviewer.split_once('/') {
-                Some((_org, team)) if !team.is_empty() && !team.contains('/') => {
-                    team_reviewers.push(team.to_string())
-                }
-                None if !reviewer.contains(char::is_whitespace) => reviewers.push(reviewer),
-                _ => r.problem(
-                    InputProblem::new(
-                        "reviewers",
-                        format!("`{reviewer}` is neither a login nor `org/team`"),
-                    )
-                    .help("list user logins and teams as `org/team-slug`, comma-separated"),
-                ),
-            }
-        }
-        let needs_github = pull_request || commit_via == CommitVia::Api;
-        if needs_github && github_token.is_none() {
-            r.problem(
-                InputProblem::new("github-token", "is required to commit through the GitHub API or open a pull request")
-                    .help("pass `github-token: ${{ secrets.GITHUB_TOKEN }}` (the default in a workflow) with `permissions: contents: write, pull-requests: write`; the CLI reads GITHUB_TOKEN"),
-            );
-        }
-        if needs_github && non_empty(&github.repository).is_none() {
-            r.problem(
-                InputProblem::new(
-                    "github-token",
-                    "the repository is unknown: `GITHUB_REPOSITORY` is not set",
-                )
-                .help("run as a workflow step, or export GITHUB_REPOSITORY=owner/name for the CLI"),
-            );
-        }
         let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
         let registry = read_registry_settings(&mut r, github);
         r.finish()?;
@@ -291,16 +168,8 @@ impl PromoteSettings {
             app,
             environment,
             manifest,
-            base_branch,
-            branch_template,
-            pull_request,
-            commit_via,
+            proposal,
             create_release,
-            github_token,
-            labels,
-            reviewers,
-            team_reviewers,
-            draft,
             dry_run,
             flux_path,
             registry,
@@ -309,12 +178,8 @@ impl PromoteSettings {
 
     /// Whether the run talks to GitHub's API.
     pub fn needs_github(&self) -> bool {
-        self.pull_request || self.commit_via == CommitVia::Api
+        self.proposal.needs_github()
     }
-}
-
-fn non_empty(value: &Option<String>) -> Option<&str> {
-    value.as_deref().filter(|v| !v.is_empty())
 }
 
 /// How the staging tag was chosen, for the summary.
@@ -563,20 +428,6 @@ impl Promotion {
     }
 }
 
-/// What the repository host says, read before planning.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RepoFacts {
-    pub repository: String,
-    pub base_branch: String,
-    pub base_sha: String,
-    pub before: String,
-    pub branch: String,
-    pub branch_sha: Option<String>,
-    /// The promotion branch already holds exactly this change on the base's tip.
-    pub branch_up_to_date: bool,
-    pub pull: Option<github::Pull>,
-}
-
 /// Pure: the plan from the promotion, the registry's retag steps and the repository facts.
 pub fn plan(
     settings: &PromoteSettings,
@@ -589,12 +440,19 @@ pub fn plan(
     let mut plan = Plan::new(Mode::Promote, settings.dry_run);
     plan.steps.extend(version_step);
     let changed = facts.before != after;
-    let edit = Edit::Image(edit_request(
-        settings,
-        &promotion.production_tag,
-        &promotion.digest,
-    ));
-    if settings.pull_request {
+    let p = &settings.proposal;
+    let change = OverlayChange {
+        manifest: &settings.manifest,
+        message: promotion.commit_message(),
+        edit: edit_request(
+            &settings.image,
+            &promotion.production_tag,
+            &promotion.digest,
+        ),
+        diff: &promotion.diff,
+        after,
+    };
+    if p.pull_request {
         if !changed {
             plan.skipped.push(format!(
                 "`{}` on `{}` already pins `{}` at `{}`: nothing to review",
@@ -602,75 +460,21 @@ pub fn plan(
             ));
             return plan;
         }
-        plan.steps.push(Step::Commit {
-            via: settings.commit_via,
-            repository: facts.repository.clone(),
-            branch: facts.branch.clone(),
-            base_branch: facts.base_branch.clone(),
-            base_sha: facts.base_sha.clone(),
-            branch_sha: facts.branch_sha.clone(),
-            up_to_date: facts.branch_up_to_date,
-            file: settings.manifest.clone(),
-            message: promotion.commit_message(),
-            edit,
-            diff: promotion.diff.clone(),
-            after: after.to_string(),
-        });
-        let title = promotion.title();
-        let body = promotion.pull_request_body();
-        plan.steps.push(Step::PullRequest {
-            repository: facts.repository.clone(),
-            branch: facts.branch.clone(),
-            base_branch: facts.base_branch.clone(),
-            title,
-            body,
-            labels: settings.labels.clone(),
-            reviewers: settings.reviewers.clone(),
-            team_reviewers: settings.team_reviewers.clone(),
-            draft: settings.draft,
-            existing: facts.pull.as_ref().map(|p| p.number),
-        });
+        plan.steps
+            .push(proposal::commit_to_branch(p, facts, change));
+        plan.steps.push(proposal::pull_request(
+            p,
+            facts,
+            promotion.title(),
+            promotion.pull_request_body(),
+        ));
     } else {
-        plan.steps.push(Step::Commit {
-            via: settings.commit_via,
-            repository: facts.repository.clone(),
-            branch: facts.base_branch.clone(),
-            base_branch: facts.base_branch.clone(),
-            base_sha: facts.base_sha.clone(),
-            branch_sha: Some(facts.base_sha.clone()),
-            up_to_date: !changed,
-            file: settings.manifest.clone(),
-            message: promotion.commit_message(),
-            edit,
-            diff: promotion.diff.clone(),
-            after: after.to_string(),
-        });
+        plan.steps
+            .push(proposal::commit_to_base(p, facts, change, changed));
         // After the commit landed: the reviewed record first, then what production follows.
         plan.steps.extend(moving_step);
     }
     plan
-}
-
-/// What the pull request step would do with the open pull request found when planning.
-fn pull_up_to_date(pull: &github::Pull, title: &str, body: &str, labels: &[String]) -> bool {
-    pull.title == title
-        && pull.body.trim_end() == body.trim_end()
-        && labels.iter().all(|l| pull.labels.contains(l))
-}
-
-/// Where commits go, for this run.
-enum Host<'a> {
-    Api(&'a github::Client),
-    Git(GitRemote<'a>),
-}
-
-impl Host<'_> {
-    fn as_dyn(&self) -> &dyn BranchHost {
-        match self {
-            Host::Api(c) => *c,
-            Host::Git(g) => g,
-        }
-    }
 }
 
 /// Runs `promote` end to end.
@@ -681,14 +485,14 @@ pub fn run(
 ) -> Result<Report> {
     let settings = PromoteSettings::read(invocation, github)?;
     mask_login(console, &settings.registry);
-    if let Some(token) = &settings.github_token {
+    if let Some(token) = &settings.proposal.github_token {
         console.mask(token.expose());
     }
     let mut annotations = Vec::new();
     // The checkout: the Flux objects (staging's selection, the layout), the history for the change list and,
     // with `commit-via: git`, the remote to push to. The API path works without one.
     let git = GitRepo::open(&invocation.repo);
-    let git = match (git, settings.commit_via) {
+    let git = match (git, settings.proposal.commit_via) {
         (Ok(g), _) => Some(g),
         (Err(e), CommitVia::Git) => return Err(e),
         (Err(_), CommitVia::Api) => None,
@@ -735,23 +539,16 @@ pub fn run(
             ),
         )));
     }
-    let branch = if settings.pull_request {
-        let b = render_branch(
-            &settings.branch_template,
+    let branch = if settings.proposal.pull_request {
+        proposal::render_branch(
+            &settings.proposal.branch_template,
             &[
                 ("app", &settings.app),
                 ("environment", &settings.environment),
                 ("production-tag", &production_tag),
                 ("staging-tag", &staging.tag),
             ],
-        );
-        if !git::is_valid_branch_name(&b) {
-            return Err(Error::input(
-                InputProblem::new("branch", format!("`{b}` is not a valid branch name"))
-                    .help("change `branch`; its placeholders are filled with the app, environment and tags"),
-            ));
-        }
-        b
+        )?
     } else {
         String::new()
     };
@@ -760,7 +557,7 @@ pub fn run(
     let version_target = reference(&settings.image, &production_tag);
     let moving_target = reference(&settings.image, &settings.moving_tag);
     let mut targets = vec![version_target.clone()];
-    if !settings.pull_request {
+    if !settings.proposal.pull_request {
         targets.push(moving_target);
     }
     console.group(&format!("Resolve `{source}` and the production tags"));
@@ -781,36 +578,28 @@ pub fn run(
     let repository = non_empty(&github.repository)
         .unwrap_or_default()
         .to_string();
+    let mut github_client = proposal::github_client(&settings.proposal, github)?;
     // A direct promotion also publishes the release when it can reach GitHub (as `release` would after a merge).
-    let releases_directly = !settings.pull_request
+    if github_client.is_none()
+        && !settings.proposal.pull_request
         && settings.create_release
-        && settings.github_token.is_some()
-        && !repository.is_empty();
-    let github_client = if settings.needs_github() || releases_directly {
-        Some(github::Client::new(
-            github::Settings::for_run(github.api_url(), settings.github_token.clone(), &repository)
-                .map_err(Error::input)?,
-        )?)
-    } else {
-        None
-    };
-    let host = match (settings.commit_via, &github_client, &git) {
-        (CommitVia::Api, Some(c), _) => Host::Api(c),
-        (CommitVia::Git, _, Some(g)) => Host::Git(GitRemote {
-            repo: g,
-            remote: REMOTE,
-            token: settings.github_token.as_ref(),
-        }),
-        _ => {
-            return Err(Error::new(
-                Kind::Upstream,
-                "no repository host to commit to",
-            ));
-        }
-    };
+        && settings.proposal.github_token.is_some()
+        && !repository.is_empty()
+    {
+        github_client = Some(github::Client::new(
+            github::Settings::for_run(
+                github.api_url(),
+                settings.proposal.github_token.clone(),
+                &repository,
+            )
+            .map_err(Error::input)?,
+        )?);
+    }
+    let host = Host::pick(&settings.proposal, github_client.as_ref(), git.as_ref())?;
     console.group("Read the base branch, the overlay and the promotion branch");
     let repo_facts = read_repo_facts(
-        &settings,
+        &settings.proposal,
+        &settings.manifest,
         &host,
         github_client.as_ref(),
         &repository,
@@ -828,7 +617,7 @@ pub fn run(
     let patched = manifests::patch(
         &before,
         &settings.manifest,
-        &edit_request(&settings, &production_tag, &digest),
+        &edit_request(&settings.image, &production_tag, &digest),
     )?;
     let previous = patched
         .changes
@@ -836,15 +625,13 @@ pub fn run(
         .find(|c| c.field.ends_with("newTag"))
         .and_then(|c| c.old.clone());
     let diff = manifests::unified_diff(&settings.manifest, &before, &patched.text);
-    let branch_up_to_date = match (&repo_facts.branch_sha, settings.pull_request) {
-        (Some(tip), true) => {
-            let host = host.as_dyn();
-            host.parents(tip)? == [repo_facts.base_sha.clone()]
-                && host.file(&branch, tip, &settings.manifest)?.as_deref()
-                    == Some(patched.text.as_str())
-        }
-        _ => false,
-    };
+    let branch_up_to_date = proposal::branch_up_to_date(
+        &settings.proposal,
+        &repo_facts,
+        &host,
+        &settings.manifest,
+        &patched.text,
+    )?;
     repo_facts.branch_up_to_date = branch_up_to_date;
     repo_facts.before = before;
     let promotion = Promotion {
@@ -858,12 +645,12 @@ pub fn run(
         manifest: settings.manifest.clone(),
         diff,
         base_branch: repo_facts.base_branch.clone(),
-        branch: if settings.pull_request {
+        branch: if settings.proposal.pull_request {
             branch.clone()
         } else {
             repo_facts.base_branch.clone()
         },
-        pull_request: settings.pull_request,
+        pull_request: settings.proposal.pull_request,
         create_release: settings.create_release,
         layout: layout(&model, &settings.image, &settings.environment),
         changes: changes::list(
@@ -880,7 +667,7 @@ pub fn run(
         &repo_facts,
         &patched.text,
     );
-    if !settings.pull_request {
+    if !settings.proposal.pull_request {
         release_directly(
             &settings,
             &promotion,
@@ -895,25 +682,16 @@ pub fn run(
             &mut annotations,
         )?;
     }
-    if settings.pull_request
-        && let Some(token) = &settings.github_token
-        && token.expose().starts_with("ghs_")
-        && repo_facts.pull.is_none()
-        && plan
-            .steps
-            .iter()
-            .any(|s| matches!(s, Step::PullRequest { .. }))
-    {
-        annotations.push(Annotation::notice(
-            "gitops-promote: CI on the promotion pull request",
-            github::workflow_token_notice(),
-        ));
-    }
+    annotations.extend(proposal::workflow_token_notice(
+        &settings.proposal,
+        &repo_facts,
+        &plan.steps,
+    ));
     let applied = apply::apply(
         &plan,
         &mut Effects {
             git: git.as_ref(),
-            github_token: settings.github_token.as_ref(),
+            github_token: settings.proposal.github_token.as_ref(),
             registry: Some(&client),
             branches: Some(host.as_dyn()),
             github: github_client.as_ref(),
@@ -963,7 +741,7 @@ fn release_directly(
         fallback_commit: &head.sha,
         previous: promotion.changes.previous.clone(),
         repository,
-        token: settings.github_token.as_ref(),
+        token: settings.proposal.github_token.as_ref(),
     };
     let changes_to = releasing::plan_git_tag(git, &released, plan, annotations)?;
     match (settings.create_release, github_client) {
@@ -979,150 +757,6 @@ fn release_directly(
         }
     }
     Ok(())
-}
-
-fn reference(image: &ImageName, tag: &str) -> Reference {
-    Reference {
-        image: image.clone(),
-        tag: Some(tag.to_string()),
-        digest: None,
-    }
-}
-
-fn edit_request(settings: &PromoteSettings, tag: &str, digest: &str) -> Request {
-    Request {
-        image: settings.image.to_string(),
-        tag: Some(tag.to_string()),
-        digest: Some(digest.to_string()),
-        new_name: None,
-        field_path: None,
-    }
-}
-
-/// Reads the base branch (its tip and the overlay there) and the promotion branch and its pull request.
-fn read_repo_facts(
-    settings: &PromoteSettings,
-    host: &Host<'_>,
-    github_client: Option<&github::Client>,
-    repository: &str,
-    branch: &str,
-) -> Result<(RepoFacts, String)> {
-    let repository = match host {
-        Host::Api(_) => repository.to_string(),
-        Host::Git(g) => g.repo.remote_url(REMOTE)?,
-    };
-    let base_branch = match (&settings.base_branch, host) {
-        (Some(b), _) => b.clone(),
-        (None, Host::Api(c)) => c.repository()?.default_branch,
-        (None, Host::Git(g)) => g
-            .repo
-            .remote_default_branch(REMOTE, settings.github_token.as_ref())?
-            .ok_or_else(|| {
-                Error::input(
-                    InputProblem::new("base-branch", "the remote names no default branch")
-                        .help("set `base-branch`, e.g. `main`"),
-                )
-            })?,
-    };
-    let host = host.as_dyn();
-    let base_sha = host.tip(&base_branch)?.ok_or_else(|| {
-        Error::input(
-            InputProblem::new(
-                "base-branch",
-                format!("branch `{base_branch}` does not exist in `{repository}`"),
-            )
-            .help("set `base-branch` to the branch the production overlay lives on"),
-        )
-    })?;
-    let before = host
-        .file(&base_branch, &base_sha, &settings.manifest)?
-        .ok_or_else(|| {
-            Error::input(
-                InputProblem::new(
-                    "manifest",
-                    format!(
-                        "`{}` does not exist on `{base_branch}` of `{repository}`",
-                        settings.manifest
-                    ),
-                )
-                .help("set `manifest` (or `app` and `environment` for flux/apps/{app}/{environment}/kustomization.yaml)"),
-            )
-        })?;
-    let (branch_sha, pull) = if settings.pull_request {
-        let tip = host.tip(branch)?;
-        let pull = match github_client {
-            Some(c) => c.find_pull(branch, &base_branch)?,
-            None => None,
-        };
-        (tip, pull)
-    } else {
-        (None, None)
-    };
-    Ok((
-        RepoFacts {
-            repository,
-            base_branch,
-            base_sha,
-            before: String::new(),
-            branch: branch.to_string(),
-            branch_sha,
-            branch_up_to_date: false,
-            pull,
-        },
-        before,
-    ))
-}
-
-/// Requests sent, for the summary and the request-count benchmark.
-#[derive(Debug, Clone, Copy, Serialize)]
-struct Requests {
-    registry: u64,
-    github: u64,
-}
-
-/// The operation a step had, or (dry run) would have.
-fn operation_of(
-    step: &Step,
-    applied: &[Applied],
-    dry_run: bool,
-) -> Option<(Operation, BTreeMap<String, String>)> {
-    if let Some(a) = applied.iter().find(|a| &a.step == step) {
-        return Some((a.operation, a.produced.clone()));
-    }
-    if !dry_run {
-        return None;
-    }
-    let planned = match step {
-        Step::Retag {
-            digest, old_digest, ..
-        } => retag_operation(old_digest.as_deref(), digest),
-        Step::Commit {
-            up_to_date: true, ..
-        } => Operation::Unchanged,
-        Step::Commit {
-            branch,
-            base_branch,
-            branch_sha,
-            ..
-        } => {
-            if branch == base_branch || branch_sha.is_none() {
-                Operation::Created
-            } else {
-                Operation::Updated
-            }
-        }
-        Step::PullRequest { existing: None, .. } => Operation::Created,
-        Step::PullRequest { .. } => Operation::Updated,
-        Step::Release {
-            up_to_date: true, ..
-        } => Operation::Unchanged,
-        Step::Release {
-            existing: Some(_), ..
-        } => Operation::Updated,
-        Step::Release { .. } | Step::GitTag { .. } => Operation::Created,
-        _ => return None,
-    };
-    Some((planned, BTreeMap::new()))
 }
 
 fn report(
@@ -1234,7 +868,7 @@ fn report(
     );
 
     let short = |s: &str| s.get(..7).unwrap_or(s).to_string();
-    let moving_row = if settings.pull_request {
+    let moving_row = if settings.proposal.pull_request {
         format!(
             "`{}` not moved: it moves when the merged change is released",
             promotion.moving_tag
@@ -1273,12 +907,12 @@ fn report(
                     short(&commit),
                     promotion.branch,
                     word(&commit_op),
-                    settings.commit_via.as_str()
+                    settings.proposal.commit_via.as_str()
                 )
             },
         ),
     ];
-    if settings.pull_request {
+    if settings.proposal.pull_request {
         rows.push((
             "Pull request",
             if pr_url.is_empty() {
@@ -1290,7 +924,7 @@ fn report(
     }
     rows.push((
         "Deploys",
-        match (promotion.layout, settings.pull_request) {
+        match (promotion.layout, settings.proposal.pull_request) {
             (Layout::Gitless, true) => format!(
                 "on `release` after the merge (`{}` moves)",
                 promotion.moving_tag
@@ -1433,16 +1067,18 @@ mod tests {
             app: "backend".into(),
             environment: "production".into(),
             manifest: "flux/apps/backend/production/kustomization.yaml".into(),
-            base_branch: None,
-            branch_template: "promote-{production-tag}".into(),
-            pull_request,
-            commit_via: CommitVia::Api,
+            proposal: ProposalInputs {
+                base_branch: None,
+                branch_template: "promote-{production-tag}".into(),
+                pull_request,
+                commit_via: CommitVia::Api,
+                github_token: None,
+                labels: vec!["promotion".into()],
+                reviewers: Vec::new(),
+                team_reviewers: Vec::new(),
+                draft: false,
+            },
             create_release: true,
-            github_token: None,
-            labels: vec!["promotion".into()],
-            reviewers: Vec::new(),
-            team_reviewers: Vec::new(),
-            draft: false,
             dry_run: false,
             flux_path: "flux".into(),
             registry: registry::Settings::default(),

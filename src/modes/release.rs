@@ -21,6 +21,7 @@ use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode, Secret};
 use crate::manifests::{self, Pin, files};
 use crate::modes::promote::trailer;
+use crate::modes::proposal;
 use crate::modes::registry_inputs::{mask_login, read_registry_settings};
 use crate::modes::releasing::{self, REVISION, Release};
 use crate::modes::retagging::{Rules, drain, gather, plan_steps};
@@ -56,26 +57,7 @@ impl ReleaseSettings {
         } else {
             r.parse("image", ImageName::parse)
         };
-        let app = r
-            .text("app")
-            .or_else(|| {
-                image
-                    .as_ref()
-                    .and_then(|i| i.repository.rsplit('/').next().map(str::to_string))
-            })
-            .unwrap_or_default();
-        let environment = r
-            .text("environment")
-            .unwrap_or_else(|| "production".to_string());
-        let manifest = match r.text("manifest") {
-            Some(m) => {
-                if let Err(p) = files::check_relative("manifest", &m) {
-                    r.problem(p);
-                }
-                m
-            }
-            None => files::default_manifest(&app, &environment),
-        };
+        let (_app, _environment, manifest) = proposal::read_overlay(&mut r, image.as_ref());
         let moving_tag = r.text("moving-tag").unwrap_or_default();
         if !crate::template::is_valid_oci_tag(&moving_tag) {
             r.problem(InputProblem::new(
@@ -102,17 +84,7 @@ impl ReleaseSettings {
         {
             r.problem(p);
         }
-        let commit_via = match r.text("commit-via").as_deref() {
-            Some("git") => CommitVia::Git,
-            Some("api") | None => CommitVia::Api,
-            Some(other) => {
-                r.problem(
-                    InputProblem::new("commit-via", format!("`{other}` is not one of: api, git"))
-                        .help("use `api` (GitHub's API, signed commits) or `git` (push to origin)"),
-                );
-                CommitVia::Api
-            }
-        };
+        let commit_via = proposal::read_commit_via(&mut r);
         let dry_run = r.bool("dry-run");
         let registry = read_registry_settings(&mut r, github);
         r.finish()?;

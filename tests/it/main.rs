@@ -17,6 +17,7 @@ mod promote;
 mod quickstart;
 mod release;
 mod retag;
+mod rollback;
 mod select;
 mod wiring;
 mod wrapper;

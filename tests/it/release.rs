@@ -11,7 +11,7 @@ const OVERLAY: &str = "flux/apps/backend/production/kustomization.yaml";
 
 /// Promotes `v0.2.0` (or `production_tag`) through a pull request, merges it on the test GitHub and brings the
 /// checkout to the merged commit, as `actions/checkout` of the push would.
-fn merged_promotion(w: &World, production_tag: &str) -> String {
+pub fn merged_promotion(w: &World, production_tag: &str) -> String {
     w.promote(
         &Runner::new(),
         &[
@@ -28,7 +28,7 @@ fn merged_promotion(w: &World, production_tag: &str) -> String {
     merged
 }
 
-fn release(w: &World, runner: &Runner, inputs: &[(&str, &str)]) -> assert_cmd::assert::Assert {
+pub fn release(w: &World, runner: &Runner, inputs: &[(&str, &str)]) -> assert_cmd::assert::Assert {
     let mut all = vec![
         ("mode", "release"),
         ("image", w.image.as_str()),

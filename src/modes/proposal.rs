@@ -1,0 +1,643 @@
+//! Owns what `promote` and `rollback` share: a change of the production overlay proposed on a branch with a pull
+//! request (or committed straight to the base branch): the inputs that shape it, the repository facts (the base
+//! branch and the overlay at its tip as the host has it, the proposal branch and its open pull request), the
+//! `Commit` and `PullRequest` steps, and reading back what they did.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::branches::{BranchHost, GitRemote};
+use crate::env::GithubContext;
+use crate::error::{Error, InputProblem, Kind, Result};
+use crate::git::{self, GitRepo};
+use crate::github;
+use crate::image::ImageName;
+use crate::inputs::{Reader, Secret, split_list};
+use crate::manifests::{Request, files};
+use crate::plan::{Applied, CommitVia, Edit, Operation, Step, retag_operation};
+use crate::registry::Reference;
+
+/// The remote `commit-via: git` pushes to (what actions/checkout names it).
+pub const REMOTE: &str = "origin";
+
+/// The inputs that shape the proposal: where it goes and how it is reviewed.
+#[derive(Debug, Clone)]
+pub struct ProposalInputs {
+    pub base_branch: Option<String>,
+    pub branch_template: String,
+    pub pull_request: bool,
+    pub commit_via: CommitVia,
+    pub github_token: Option<Secret>,
+    pub labels: Vec<String>,
+    pub reviewers: Vec<String>,
+    pub team_reviewers: Vec<String>,
+    pub draft: bool,
+}
+
+impl ProposalInputs {
+    /// Reads `base-branch`, `branch` (checked against `placeholders`), `pull-request`, `commit-via`,
+    /// `github-token`, `labels`, `reviewers` and `draft`; the mode gives the defaults of `branch` and `labels`.
+    pub fn read(
+        r: &mut Reader<'_>,
+        github: &GithubContext,
+        placeholders: &[&str],
+        default_branch: &str,
+        default_labels: &str,
+    ) -> Self {
+        let base_branch = r.text("base-branch");
+        if let Some(b) = &base_branch
+            && !git::is_valid_branch_name(b)
+        {
+            r.problem(
+                InputProblem::new("base-branch", format!("`{b}` is not a valid branch name"))
+                    .help("give a branch name such as `main`"),
+            );
+        }
+        let branch_template = r
+            .text("branch")
+            .unwrap_or_else(|| default_branch.to_string());
+        if let Err(p) = check_branch_template(&branch_template, placeholders) {
+            r.problem(p);
+        }
+        let pull_request = r.bool("pull-request");
+        let commit_via = read_commit_via(r);
+        let draft = r.bool("draft");
+        let github_token = r.secret("github-token");
+        let labels = split_list(
+            &r.text("labels")
+                .unwrap_or_else(|| default_labels.to_string()),
+        );
+        let (mut reviewers, mut team_reviewers) = (Vec::new(), Vec::new());
+        for reviewer in r
+            .text("reviewers")
+            .map(|l| split_list(&l))
+            .unwrap_or_default()
+        {
+            match reviewer.split_once('/') {
+                Some((_org, team)) if !team.is_empty() && !team.contains('/') => {
+                    team_reviewers.push(team.to_string())
+                }
+                None if !reviewer.contains(char::is_whitespace) => reviewers.push(reviewer),
+                _ => r.problem(
+                    InputProblem::new(
+                        "reviewers",
+                        format!("`{reviewer}` is neither a login nor `org/team`"),
+                    )
+                    .help("list user logins and teams as `org/team-slug`, comma-separated"),
+                ),
+            }
+        }
+        let needs_github = pull_request || commit_via == CommitVia::Api;
+        if needs_github && github_token.is_none() {
+            r.problem(
+                InputProblem::new("github-token", "is required to commit through the GitHub API or open a pull request")
+                    .help("pass `github-token: ${{ secrets.GITHUB_TOKEN }}` (the default in a workflow) with `permissions: contents: write, pull-requests: write`; the CLI reads GITHUB_TOKEN"),
+            );
+        }
+        if needs_github && non_empty(&github.repository).is_none() {
+            r.problem(
+                InputProblem::new(
+                    "github-token",
+                    "the repository is unknown: `GITHUB_REPOSITORY` is not set",
+                )
+                .help("run as a workflow step, or export GITHUB_REPOSITORY=owner/name for the CLI"),
+            );
+        }
+        Self {
+            base_branch,
+            branch_template,
+            pull_request,
+            commit_via,
+            github_token,
+            labels,
+            reviewers,
+            team_reviewers,
+            draft,
+        }
+    }
+
+    /// Whether the run talks to GitHub's API.
+    pub fn needs_github(&self) -> bool {
+        self.pull_request || self.commit_via == CommitVia::Api
+    }
+}
+
+/// `commit-via`: `api` (the default) or `git`.
+pub fn read_commit_via(r: &mut Reader<'_>) -> CommitVia {
+    match r.text("commit-via").as_deref() {
+        Some("git") => CommitVia::Git,
+        Some("api") | None => CommitVia::Api,
+        Some(other) => {
+            r.problem(
+                InputProblem::new("commit-via", format!("`{other}` is not one of: api, git"))
+                    .help("use `api` (GitHub's API, signed commits) or `git` (push to origin)"),
+            );
+            CommitVia::Api
+        }
+    }
+}
+
+/// The application, environment and overlay: `app` defaults to the image's last path segment, `environment`
+/// to `production`, `manifest` to `flux/apps/{app}/{environment}/kustomization.yaml`.
+pub fn read_overlay(r: &mut Reader<'_>, image: Option<&ImageName>) -> (String, String, String) {
+    let app = r
+        .text("app")
+        .or_else(|| image.and_then(|i| i.repository.rsplit('/').next().map(str::to_string)))
+        .unwrap_or_default();
+    let environment = r
+        .text("environment")
+        .unwrap_or_else(|| "production".to_string());
+    let manifest = match r.text("manifest") {
+        Some(m) => {
+            if let Err(p) = files::check_relative("manifest", &m) {
+                r.problem(p);
+            }
+            m
+        }
+        None => {
+            if image.is_some() || r.text("app").is_some() {
+                one_directory(r, "app", &app);
+            }
+            one_directory(r, "environment", &environment);
+            files::default_manifest(&app, &environment)
+        }
+    };
+    (app, environment, manifest)
+}
+
+fn one_directory(r: &mut Reader<'_>, input: &str, value: &str) {
+    if value.is_empty() || value.contains('/') || value.contains('\\') || value == ".." {
+        r.problem(InputProblem::new(
+            input,
+            format!("`{value}` must be one directory name"),
+        ));
+    }
+}
+
+/// Checks a `branch` template: only the given placeholders, balanced braces.
+pub fn check_branch_template(
+    template: &str,
+    placeholders: &[&str],
+) -> std::result::Result<(), InputProblem> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            return Err(InputProblem::new(
+                "branch",
+                format!("`{template}` has an unclosed `{{`"),
+            ));
+        };
+        let name = &rest[open + 1..open + close];
+        if !placeholders.contains(&name) {
+            return Err(InputProblem::new(
+                "branch",
+                format!("`{{{name}}}` is not a placeholder of `branch`"),
+            )
+            .help(format!(
+                "use {}",
+                placeholders
+                    .iter()
+                    .map(|p| format!("{{{p}}}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    Ok(())
+}
+
+/// Renders the `branch` template; a result that is not a branch name is an input error.
+pub fn render_branch(template: &str, values: &[(&str, &str)]) -> Result<String> {
+    let b = values.iter().fold(template.to_string(), |s, (k, v)| {
+        s.replace(&format!("{{{k}}}"), v)
+    });
+    if !git::is_valid_branch_name(&b) {
+        return Err(Error::input(
+            InputProblem::new("branch", format!("`{b}` is not a valid branch name")).help(
+                "change `branch`; its placeholders are filled with the app, environment and tags",
+            ),
+        ));
+    }
+    Ok(b)
+}
+
+pub fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
+/// A reference to `image:tag`.
+pub fn reference(image: &ImageName, tag: &str) -> Reference {
+    Reference {
+        image: image.clone(),
+        tag: Some(tag.to_string()),
+        digest: None,
+    }
+}
+
+/// The overlay edit: `image` pinned to `tag` at `digest`.
+pub fn edit_request(image: &ImageName, tag: &str, digest: &str) -> Request {
+    Request {
+        image: image.to_string(),
+        tag: Some(tag.to_string()),
+        digest: Some(digest.to_string()),
+        new_name: None,
+        field_path: None,
+    }
+}
+
+/// What the repository host says, read before planning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepoFacts {
+    pub repository: String,
+    pub base_branch: String,
+    pub base_sha: String,
+    pub before: String,
+    pub branch: String,
+    pub branch_sha: Option<String>,
+    /// The proposal branch already holds exactly this change on the base's tip.
+    pub branch_up_to_date: bool,
+    pub pull: Option<github::Pull>,
+}
+
+/// Where commits go, for this run.
+pub enum Host<'a> {
+    Api(&'a github::Client),
+    Git(GitRemote<'a>),
+}
+
+impl<'a> Host<'a> {
+    /// The host `commit-via` names.
+    pub fn pick(
+        inputs: &'a ProposalInputs,
+        github_client: Option<&'a github::Client>,
+        git: Option<&'a GitRepo>,
+    ) -> Result<Self> {
+        match (inputs.commit_via, github_client, git) {
+            (CommitVia::Api, Some(c), _) => Ok(Host::Api(c)),
+            (CommitVia::Git, _, Some(g)) => Ok(Host::Git(GitRemote {
+                repo: g,
+                remote: REMOTE,
+                token: inputs.github_token.as_ref(),
+            })),
+            _ => Err(Error::new(
+                Kind::Upstream,
+                "no repository host to commit to",
+            )),
+        }
+    }
+
+    pub fn as_dyn(&self) -> &dyn BranchHost {
+        match self {
+            Host::Api(c) => *c,
+            Host::Git(g) => g,
+        }
+    }
+}
+
+/// The GitHub client the run needs (`None` when it commits with git and opens no pull request).
+pub fn github_client(
+    inputs: &ProposalInputs,
+    github: &GithubContext,
+) -> Result<Option<github::Client>> {
+    if !inputs.needs_github() {
+        return Ok(None);
+    }
+    let repository = non_empty(&github.repository).unwrap_or_default();
+    Ok(Some(github::Client::new(
+        github::Settings::for_run(github.api_url(), inputs.github_token.clone(), repository)
+            .map_err(Error::input)?,
+    )?))
+}
+
+/// Reads the base branch (its tip and the overlay there): the facts without the proposal branch, and the
+/// overlay's text.
+pub fn read_base(
+    inputs: &ProposalInputs,
+    manifest: &str,
+    host: &Host<'_>,
+    repository: &str,
+) -> Result<(RepoFacts, String)> {
+    let repository = match host {
+        Host::Api(_) => repository.to_string(),
+        Host::Git(g) => g.repo.remote_url(REMOTE)?,
+    };
+    let base_branch = match (&inputs.base_branch, host) {
+        (Some(b), _) => b.clone(),
+        (None, Host::Api(c)) => c.repository()?.default_branch,
+        (None, Host::Git(g)) => g
+            .repo
+            .remote_default_branch(REMOTE, inputs.github_token.as_ref())?
+            .ok_or_else(|| {
+                Error::input(
+                    InputProblem::new("base-branch", "the remote names no default branch")
+                        .help("set `base-branch`, e.g. `main`"),
+                )
+            })?,
+    };
+    let host = host.as_dyn();
+    let base_sha = host.tip(&base_branch)?.ok_or_else(|| {
+        Error::input(
+            InputProblem::new(
+                "base-branch",
+                format!("branch `{base_branch}` does not exist in `{repository}`"),
+            )
+            .help("set `base-branch` to the branch the production overlay lives on"),
+        )
+    })?;
+    let before = host
+        .file(&base_branch, &base_sha, manifest)?
+        .ok_or_else(|| {
+            Error::input(
+                InputProblem::new(
+                    "manifest",
+                    format!(
+                        "`{manifest}` does not exist on `{base_branch}` of `{repository}`"
+                    ),
+                )
+                .help("set `manifest` (or `app` and `environment` for flux/apps/{app}/{environment}/kustomization.yaml)"),
+            )
+        })?;
+    Ok((
+        RepoFacts {
+            repository,
+            base_branch,
+            base_sha,
+            before: String::new(),
+            branch: String::new(),
+            branch_sha: None,
+            branch_up_to_date: false,
+            pull: None,
+        },
+        before,
+    ))
+}
+
+/// Reads the proposal branch's tip and its open pull request (with `pull-request: true`).
+pub fn read_branch(
+    inputs: &ProposalInputs,
+    facts: &mut RepoFacts,
+    host: &Host<'_>,
+    github_client: Option<&github::Client>,
+    branch: &str,
+) -> Result<()> {
+    facts.branch = branch.to_string();
+    if inputs.pull_request {
+        facts.branch_sha = host.as_dyn().tip(branch)?;
+        facts.pull = match github_client {
+            Some(c) => c.find_pull(branch, &facts.base_branch)?,
+            None => None,
+        };
+    }
+    Ok(())
+}
+
+/// Reads the base branch (its tip and the overlay there) and the proposal branch and its pull request.
+pub fn read_repo_facts(
+    inputs: &ProposalInputs,
+    manifest: &str,
+    host: &Host<'_>,
+    github_client: Option<&github::Client>,
+    repository: &str,
+    branch: &str,
+) -> Result<(RepoFacts, String)> {
+    let (mut facts, before) = read_base(inputs, manifest, host, repository)?;
+    read_branch(inputs, &mut facts, host, github_client, branch)?;
+    Ok((facts, before))
+}
+
+/// Whether the proposal branch already holds exactly `after` as one commit on the base's tip.
+pub fn branch_up_to_date(
+    inputs: &ProposalInputs,
+    facts: &RepoFacts,
+    host: &Host<'_>,
+    manifest: &str,
+    after: &str,
+) -> Result<bool> {
+    match (&facts.branch_sha, inputs.pull_request) {
+        (Some(tip), true) => {
+            let host = host.as_dyn();
+            Ok(host.parents(tip)? == [facts.base_sha.clone()]
+                && host.file(&facts.branch, tip, manifest)?.as_deref() == Some(after))
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The overlay change a proposal commits.
+pub struct OverlayChange<'a> {
+    pub manifest: &'a str,
+    pub message: String,
+    pub edit: Request,
+    pub diff: &'a str,
+    pub after: &'a str,
+}
+
+/// The commit on the proposal branch (created, or reset onto the base's tip).
+pub fn commit_to_branch(inputs: &ProposalInputs, facts: &RepoFacts, change: OverlayChange) -> Step {
+    Step::Commit {
+        via: inputs.commit_via,
+        repository: facts.repository.clone(),
+        branch: facts.branch.clone(),
+        base_branch: facts.base_branch.clone(),
+        base_sha: facts.base_sha.clone(),
+        branch_sha: facts.branch_sha.clone(),
+        up_to_date: facts.branch_up_to_date,
+        file: change.manifest.to_string(),
+        message: change.message,
+        edit: Edit::Image(change.edit),
+        diff: change.diff.to_string(),
+        after: change.after.to_string(),
+    }
+}
+
+/// The pull request of the proposal branch (opened, or the open one updated).
+pub fn pull_request(
+    inputs: &ProposalInputs,
+    facts: &RepoFacts,
+    title: String,
+    body: String,
+) -> Step {
+    Step::PullRequest {
+        repository: facts.repository.clone(),
+        branch: facts.branch.clone(),
+        base_branch: facts.base_branch.clone(),
+        title,
+        body,
+        labels: inputs.labels.clone(),
+        reviewers: inputs.reviewers.clone(),
+        team_reviewers: inputs.team_reviewers.clone(),
+        draft: inputs.draft,
+        existing: facts.pull.as_ref().map(|p| p.number),
+    }
+}
+
+/// The commit straight to the base branch (`pull-request: false`); `changed`: the overlay differs there.
+pub fn commit_to_base(
+    inputs: &ProposalInputs,
+    facts: &RepoFacts,
+    change: OverlayChange,
+    changed: bool,
+) -> Step {
+    Step::Commit {
+        via: inputs.commit_via,
+        repository: facts.repository.clone(),
+        branch: facts.base_branch.clone(),
+        base_branch: facts.base_branch.clone(),
+        base_sha: facts.base_sha.clone(),
+        branch_sha: Some(facts.base_sha.clone()),
+        up_to_date: !changed,
+        file: change.manifest.to_string(),
+        message: change.message,
+        edit: Edit::Image(change.edit),
+        diff: change.diff.to_string(),
+        after: change.after.to_string(),
+    }
+}
+
+/// What the pull request step would do with the open pull request found when planning.
+pub fn pull_up_to_date(pull: &github::Pull, title: &str, body: &str, labels: &[String]) -> bool {
+    pull.title == title
+        && pull.body.trim_end() == body.trim_end()
+        && labels.iter().all(|l| pull.labels.contains(l))
+}
+
+/// Requests sent, for the summary and the request-count benchmark.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Requests {
+    pub registry: u64,
+    pub github: u64,
+}
+
+/// The operation a step had, or (dry run) would have.
+pub fn operation_of(
+    step: &Step,
+    applied: &[Applied],
+    dry_run: bool,
+) -> Option<(Operation, BTreeMap<String, String>)> {
+    if let Some(a) = applied.iter().find(|a| &a.step == step) {
+        return Some((a.operation, a.produced.clone()));
+    }
+    if !dry_run {
+        return None;
+    }
+    let planned = match step {
+        Step::Retag {
+            digest, old_digest, ..
+        } => retag_operation(old_digest.as_deref(), digest),
+        Step::Commit {
+            up_to_date: true, ..
+        } => Operation::Unchanged,
+        Step::Commit {
+            branch,
+            base_branch,
+            branch_sha,
+            ..
+        } => {
+            if branch == base_branch || branch_sha.is_none() {
+                Operation::Created
+            } else {
+                Operation::Updated
+            }
+        }
+        Step::PullRequest { existing: None, .. } => Operation::Created,
+        Step::PullRequest { .. } => Operation::Updated,
+        _ => return None,
+    };
+    Some((planned, BTreeMap::new()))
+}
+
+/// What the commit and pull request steps did: the outputs both modes give.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub commit: String,
+    pub commit_operation: String,
+    pub pr_number: String,
+    pub pr_url: String,
+    pub pr_operation: String,
+}
+
+/// Reads back the commit and pull request steps of `steps` (and the open pull request found when planning).
+pub fn outcome(
+    steps: &[Step],
+    applied: &[Applied],
+    pull: Option<&github::Pull>,
+    dry: bool,
+) -> Outcome {
+    let commit_step = steps.iter().find(|s| matches!(s, Step::Commit { .. }));
+    let pr_step = steps.iter().find(|s| matches!(s, Step::PullRequest { .. }));
+    let op = |step: Option<&Step>| step.and_then(|s| operation_of(s, applied, dry));
+    let commit_op = op(commit_step);
+    let mut pr_op = op(pr_step);
+    // An open pull request that already says all of this: the plan's update is a no-op.
+    if dry
+        && let (
+            Some(Step::PullRequest {
+                title,
+                body,
+                labels,
+                ..
+            }),
+            Some(pull),
+        ) = (pr_step, pull)
+        && pull_up_to_date(pull, title, body, labels)
+    {
+        pr_op = Some((Operation::Unchanged, BTreeMap::new()));
+    }
+    let commit = commit_op
+        .as_ref()
+        .and_then(|(_, p)| p.get("commit").cloned())
+        .or_else(|| match commit_step {
+            Some(Step::Commit {
+                up_to_date: true,
+                branch_sha,
+                ..
+            }) => branch_sha.clone(),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let (pr_number, pr_url) = match (&pr_op, pull) {
+        (Some((_, p)), _) if p.contains_key("pr-number") => (
+            p.get("pr-number").cloned().unwrap_or_default(),
+            p.get("pr-url").cloned().unwrap_or_default(),
+        ),
+        (_, Some(pull)) => (pull.number.to_string(), pull.html_url.clone()),
+        _ => (String::new(), String::new()),
+    };
+    Outcome {
+        commit,
+        commit_operation: word(&commit_op, dry),
+        pr_number,
+        pr_url,
+        pr_operation: word(&pr_op, dry),
+    }
+}
+
+/// The reported word of an operation, `skipped` without one.
+pub fn word(op: &Option<(Operation, BTreeMap<String, String>)>, dry: bool) -> String {
+    op.as_ref()
+        .map(|(op, _)| op.reported(dry))
+        .unwrap_or_else(|| "skipped".to_string())
+}
+
+/// Notice when a workflow token opens the pull request: it starts no other workflow.
+pub fn workflow_token_notice(
+    inputs: &ProposalInputs,
+    facts: &RepoFacts,
+    steps: &[Step],
+) -> Option<crate::actions::Annotation> {
+    (inputs.pull_request
+        && inputs
+            .github_token
+            .as_ref()
+            .is_some_and(|t| t.expose().starts_with("ghs_"))
+        && facts.pull.is_none()
+        && steps.iter().any(|s| matches!(s, Step::PullRequest { .. })))
+    .then(|| {
+        crate::actions::Annotation::notice(
+            "gitops-promote: CI on the promotion pull request",
+            github::workflow_token_notice(),
+        )
+    })
+}
