@@ -26,7 +26,7 @@ use crate::inputs::{Invocation, Mode};
 use crate::manifests;
 use crate::modes::proposal::{
     self, Host, OverlayChange, ProposalInputs, Requests, edit_request, non_empty, operation_of,
-    pull_up_to_date, read_overlay, read_repo_facts, reference,
+    read_overlay, read_repo_facts, reference,
 };
 use crate::modes::registry_inputs::{mask_login, read_registry_settings};
 use crate::modes::releasing;
@@ -776,54 +776,18 @@ fn report(
     let moving_step = find(
         &|s| matches!(s, Step::Retag { target, .. } if target.ends_with(&format!(":{}", promotion.moving_tag))),
     );
-    let commit_step = find(&|s| matches!(s, Step::Commit { .. }));
-    let pr_step = find(&|s| matches!(s, Step::PullRequest { .. }));
     let release_step = find(&|s| matches!(s, Step::Release { .. }));
     let op = |step: Option<&Step>| step.and_then(|s| operation_of(s, applied, dry));
-    let word = |o: &Option<(Operation, BTreeMap<String, String>)>| {
-        o.as_ref()
-            .map(|(op, _)| op.reported(dry))
-            .unwrap_or_else(|| "skipped".to_string())
-    };
+    let word = |o: &Option<(Operation, BTreeMap<String, String>)>| proposal::word(o, dry);
     let version_op = op(version_step);
     let moving_op = op(moving_step);
-    let commit_op = op(commit_step);
-    let mut pr_op = op(pr_step);
-    // An open pull request that already says all of this: the plan's update is a no-op.
-    if dry
-        && let (
-            Some(Step::PullRequest {
-                title,
-                body,
-                labels,
-                ..
-            }),
-            Some(pull),
-        ) = (pr_step, &facts.pull)
-        && pull_up_to_date(pull, title, body, labels)
-    {
-        pr_op = Some((Operation::Unchanged, BTreeMap::new()));
-    }
-    let commit = commit_op
-        .as_ref()
-        .and_then(|(_, p)| p.get("commit").cloned())
-        .or_else(|| match commit_step {
-            Some(Step::Commit {
-                up_to_date: true,
-                branch_sha,
-                ..
-            }) => branch_sha.clone(),
-            _ => None,
-        })
-        .unwrap_or_default();
-    let (pr_number, pr_url) = match (&pr_op, &facts.pull) {
-        (Some((_, p)), _) if p.contains_key("pr-number") => (
-            p.get("pr-number").cloned().unwrap_or_default(),
-            p.get("pr-url").cloned().unwrap_or_default(),
-        ),
-        (_, Some(pull)) => (pull.number.to_string(), pull.html_url.clone()),
-        _ => (String::new(), String::new()),
-    };
+    let proposal::Outcome {
+        commit,
+        commit_operation,
+        pr_number,
+        pr_url,
+        pr_operation,
+    } = proposal::outcome(&plan.steps, applied, facts.pull.as_ref(), dry);
 
     let mut outputs = BTreeMap::new();
     outputs.insert("digest".to_string(), promotion.digest.clone());
@@ -834,10 +798,10 @@ fn report(
     );
     outputs.insert("branch".to_string(), promotion.branch.clone());
     outputs.insert("commit".to_string(), commit.clone());
-    outputs.insert("commit-operation".to_string(), word(&commit_op));
+    outputs.insert("commit-operation".to_string(), commit_operation.clone());
     outputs.insert("pr-number".to_string(), pr_number.clone());
     outputs.insert("pr-url".to_string(), pr_url.clone());
-    outputs.insert("pr-operation".to_string(), word(&pr_op));
+    outputs.insert("pr-operation".to_string(), pr_operation.clone());
     let release_op = op(release_step);
     outputs.insert("release-operation".to_string(), word(&release_op));
     outputs.insert(
@@ -854,10 +818,10 @@ fn report(
         "production_tag_operation": word(&version_op),
         "moving_tag_operation": word(&moving_op),
         "commit": commit,
-        "commit_operation": word(&commit_op),
+        "commit_operation": commit_operation,
         "pr_number": pr_number,
         "pr_url": pr_url,
-        "pr_operation": word(&pr_op),
+        "pr_operation": pr_operation,
         "requests": requests,
         "plan": plan,
         "applied": applied,
@@ -900,13 +864,13 @@ fn report(
         (
             "Commit",
             if commit.is_empty() {
-                format!("{} (nothing to commit)", word(&commit_op))
+                format!("{} (nothing to commit)", commit_operation.clone())
             } else {
                 format!(
                     "`{}` on `{}` {} via {}",
                     short(&commit),
                     promotion.branch,
-                    word(&commit_op),
+                    commit_operation.clone(),
                     settings.proposal.commit_via.as_str()
                 )
             },
@@ -916,9 +880,9 @@ fn report(
         rows.push((
             "Pull request",
             if pr_url.is_empty() {
-                word(&pr_op)
+                pr_operation.clone()
             } else {
-                format!("[#{pr_number}]({pr_url}) {}", word(&pr_op))
+                format!("[#{pr_number}]({pr_url}) {}", pr_operation.clone())
             },
         ));
     }
