@@ -452,28 +452,16 @@ pub fn plan(
         diff: &promotion.diff,
         after,
     };
-    if p.pull_request {
-        if !changed {
-            plan.skipped.push(format!(
-                "`{}` on `{}` already pins `{}` at `{}`: nothing to review",
-                settings.manifest, facts.base_branch, promotion.production_tag, promotion.digest
-            ));
-            return plan;
-        }
-        plan.steps
-            .push(proposal::commit_to_branch(p, facts, change));
-        plan.steps.push(proposal::pull_request(
-            p,
-            facts,
-            promotion.title(),
-            promotion.pull_request_body(),
-        ));
-    } else {
-        plan.steps
-            .push(proposal::commit_to_base(p, facts, change, changed));
-        // After the commit landed: the reviewed record first, then what production follows.
-        plan.steps.extend(moving_step);
-    }
+    proposal::propose(
+        &mut plan,
+        p,
+        facts,
+        change,
+        changed,
+        (promotion.title(), promotion.pull_request_body()),
+        (&promotion.production_tag, &promotion.digest),
+        moving_step,
+    );
     plan
 }
 

@@ -548,6 +548,38 @@ pub fn operation_of(
     Some((planned, BTreeMap::new()))
 }
 
+/// The proposal's steps after what the mode plans first: the commit on the proposal branch and the pull request,
+/// or (`pull-request: false`) the commit to the base branch followed by `after_commit`. A pull request with
+/// nothing to change is skipped with a reason.
+#[allow(clippy::too_many_arguments)]
+pub fn propose(
+    plan: &mut crate::plan::Plan,
+    inputs: &ProposalInputs,
+    facts: &RepoFacts,
+    change: OverlayChange<'_>,
+    changed: bool,
+    (title, body): (String, String),
+    pinned: (&str, &str),
+    after_commit: Vec<Step>,
+) {
+    if inputs.pull_request {
+        if !changed {
+            plan.skipped.push(format!(
+                "`{}` on `{}` already pins `{}` at `{}`: nothing to review",
+                change.manifest, facts.base_branch, pinned.0, pinned.1
+            ));
+            return;
+        }
+        plan.steps.push(commit_to_branch(inputs, facts, change));
+        plan.steps.push(pull_request(inputs, facts, title, body));
+    } else {
+        plan.steps
+            .push(commit_to_base(inputs, facts, change, changed));
+        // After the commit landed: the reviewed record first, then what production follows.
+        plan.steps.extend(after_commit);
+    }
+}
+
 /// What the commit and pull request steps did: the outputs both modes give.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {

@@ -354,27 +354,16 @@ pub fn plan(
         diff: &rollback.diff,
         after,
     };
-    if p.pull_request {
-        if !changed {
-            plan.skipped.push(format!(
-                "`{}` on `{}` already pins `{}` at `{}`: nothing to review",
-                settings.manifest, facts.base_branch, rollback.to_tag, rollback.digest
-            ));
-            return plan;
-        }
-        plan.steps
-            .push(proposal::commit_to_branch(p, facts, change));
-        plan.steps.push(proposal::pull_request(
-            p,
-            facts,
-            rollback.title(),
-            rollback.pull_request_body(),
-        ));
-    } else {
-        plan.steps
-            .push(proposal::commit_to_base(p, facts, change, changed));
-        plan.steps.extend(later);
-    }
+    proposal::propose(
+        &mut plan,
+        p,
+        facts,
+        change,
+        changed,
+        (rollback.title(), rollback.pull_request_body()),
+        (&rollback.to_tag, &rollback.digest),
+        later,
+    );
     plan
 }
 
