@@ -3,14 +3,12 @@
 
 use std::fmt;
 
-use serde::Serialize;
-use tree_sitter::{Node, Tree};
-
-use super::yaml::{self, Style, ValueKind};
+use super::yaml::{self, Node, Style, Tree, ValueKind};
 use super::{
     Change, Collected, Form, Planned, Request, same_image, set_reference, split_reference,
 };
 use crate::error::InputProblem;
+use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -110,7 +108,7 @@ impl FieldPath {
 }
 
 /// The scalar's node at `path` in one document, or why not.
-fn resolve<'t>(src: &str, top: Node<'t>, path: &FieldPath) -> Result<Option<Node<'t>>, String> {
+fn resolve<'t>(top: Node<'t>, path: &FieldPath) -> Result<Option<Node<'t>>, String> {
     let mut node = top;
     let mut walked = String::new();
     for (i, seg) in path.segments.iter().enumerate() {
@@ -119,13 +117,12 @@ fn resolve<'t>(src: &str, top: Node<'t>, path: &FieldPath) -> Result<Option<Node
         } else {
             format!("`{walked}`")
         };
-        let inner = yaml::inner(node);
         match seg {
             Segment::Key(key) => {
-                if !yaml::is_mapping(inner) {
+                if !yaml::is_mapping(node) {
                     return Err(format!("{here} is not a mapping"));
                 }
-                let pair = yaml::find_pair(src, inner, key)
+                let pair = yaml::find_pair(node, key)
                     .ok_or_else(|| format!("{here} has no key `{key}`"))?;
                 match pair.value {
                     Some(v) => node = v,
@@ -139,10 +136,10 @@ fn resolve<'t>(src: &str, top: Node<'t>, path: &FieldPath) -> Result<Option<Node
                 walked.push_str(key);
             }
             Segment::Index(index) => {
-                if !yaml::is_sequence(inner) {
+                if !yaml::is_sequence(node) {
                     return Err(format!("{here} is not a list"));
                 }
-                let items = yaml::items(inner);
+                let items = yaml::items(node);
                 node = *items
                     .get(*index)
                     .ok_or_else(|| format!("{here} has {} items, not [{index}]", items.len()))?;
@@ -208,7 +205,7 @@ pub fn collect(
         } else {
             path.to_string()
         };
-        let node = match resolve(src, *top, path) {
+        let node = match resolve(*top, path) {
             Ok(node) => node,
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -219,7 +216,7 @@ pub fn collect(
         let Some(node) = node else {
             return Err(format!("`{path}` has no value to replace"));
         };
-        match yaml::value_kind(src, node) {
+        match yaml::value_kind(node) {
             ValueKind::Scalar(s) => {
                 let Some(new) = new_value(&s.value, request, path)? else {
                     continue;

@@ -128,7 +128,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             file.set_permissions(meta.permissions())
                 .map_err(|e| io("keep the permissions of", e))?;
         }
-        file.sync_all().map_err(|e| io("flush", e))?;
+        // No fsync: the rename alone is what makes the write atomic for readers and for a crashed or killed
+        // run (the old file or the new one, never half of one). An fsync would only add durability across a
+        // power loss, which a CI checkout does not need: git holds the truth, the file matters only until
+        // the commit or push that follows, and a runner that loses power loses the whole job and its
+        // checkout. It cost 1–3 ms per file here, 90 % of a `patch`.
         drop(file);
         fs::rename(&tmp, path).map_err(|e| io("replace", e))
     })();

@@ -6,11 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use regex::Regex;
-use tree_sitter::{Node, Tree};
-
-use super::yaml::{self, Scalar};
+use super::yaml::{self, Node, Scalar, Tree};
 use super::{Change, Collected, Form, Planned, Request, same_image, split_reference};
+use regex::Regex;
 
 static MARKER: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)] // a literal pattern
@@ -50,10 +48,14 @@ fn parse_setter(setter: &str) -> Option<(String, Part)> {
 }
 
 fn markers<'t>(src: &str, tree: &'t Tree) -> Vec<Marker<'t>> {
-    let scalars = yaml::value_scalars(tree);
     let mut out = Vec::new();
+    let mut scalars: Option<Vec<Node<'t>>> = None;
     for comment in yaml::comments(tree) {
-        let text = &src[comment.byte_range()];
+        let text = &src[comment.range.clone()];
+        // Most comments are prose: skip the pattern unless the marker's key is there.
+        if !text.contains("$imagepolicy") {
+            continue;
+        }
         let Some(caps) = MARKER.captures(text) else {
             continue;
         };
@@ -63,13 +65,13 @@ fn markers<'t>(src: &str, tree: &'t Tree) -> Vec<Marker<'t>> {
         let Some((policy, part)) = parse_setter(&setter) else {
             continue;
         };
-        let row = comment.start_position().row;
+        let scalars = scalars.get_or_insert_with(|| yaml::value_scalars(tree));
         let target = scalars
             .iter()
-            .filter(|s| s.end_position().row == row && s.end_byte() <= comment.start_byte())
+            .filter(|s| s.end_line() == comment.line && s.end_byte() <= comment.range.start)
             .max_by_key(|s| s.end_byte());
         if let Some(node) = target
-            && let Some(scalar) = yaml::scalar(src, *node)
+            && let Some(scalar) = yaml::scalar(*node)
         {
             out.push(Marker {
                 setter: format!(
@@ -86,25 +88,22 @@ fn markers<'t>(src: &str, tree: &'t Tree) -> Vec<Marker<'t>> {
 }
 
 /// The image a `:tag`/`:digest` marker's mapping names in a sibling `repository`/`image`/`name` key.
-fn sibling_image(src: &str, node: Node<'_>) -> Option<String> {
-    let wrapper = node.parent()?;
-    let pair = wrapper.parent()?;
-    let mapping = pair.parent()?;
-    if !yaml::is_mapping(mapping) {
+fn sibling_image(node: Node<'_>) -> Option<String> {
+    let mapping = node.parent()?;
+    if !yaml::is_mapping(mapping) || node.is_key() {
         return None;
     }
     let get = |key: &str| {
-        yaml::find_pair(src, mapping, key)
+        yaml::find_pair(mapping, key)
             .and_then(|p| p.value)
-            .and_then(|v| yaml::scalar(src, v))
-            .map(|s| s.value)
+            .and_then(|v| v.scalar_value())
     };
     let repo = get("repository")
         .or_else(|| get("image"))
         .or_else(|| get("name"))?;
     match get("registry") {
         Some(registry) if !registry.is_empty() => Some(format!("{registry}/{repo}")),
-        _ => Some(repo),
+        _ => Some(repo.to_string()),
     }
 }
 
@@ -136,7 +135,7 @@ pub fn collect(
             Part::Whole => ours(split_reference(&m.scalar.value).0),
             Part::Name => ours(&m.scalar.value),
             Part::Tag | Part::Digest => {
-                sibling_image(src, m.node).is_some_and(|i| ours(split_reference(&i).0))
+                sibling_image(m.node).is_some_and(|i| ours(split_reference(&i).0))
             }
         });
         if !matched {

@@ -3,49 +3,47 @@
 
 use std::path::Path;
 
-use tree_sitter::{Node, Tree};
-
-use super::yaml::{self, Edit, Style};
+use super::yaml::{self, Edit, Kind, Node, Style, Tree};
 use super::{Change, Collected, Form, Planned, Request, same_image};
 
 /// File names `kustomize build` reads as a Kustomization.
 pub const FILE_NAMES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Whether the file is a Kustomization: by its name, or by `kind: Kustomization` from kustomize's API group.
-pub fn applies(src: &str, tree: &Tree, file: &str) -> bool {
+pub fn applies(tree: &Tree, file: &str) -> bool {
     let base = Path::new(file)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or(file);
-    FILE_NAMES.contains(&base) || document(src, tree).is_some_and(|(_, by_kind)| by_kind)
+    FILE_NAMES.contains(&base) || document(tree).is_some_and(|(_, by_kind)| by_kind)
 }
 
 /// The document holding the Kustomization: one with `kind: Kustomization` of the kustomize API, else one
 /// with `images`, else the first mapping. The flag says whether `kind` identified it.
-fn document<'t>(src: &str, tree: &'t Tree) -> Option<(Node<'t>, bool)> {
+fn document(tree: &Tree) -> Option<(Node<'_>, bool)> {
     let mappings: Vec<_> = yaml::documents(tree)
         .into_iter()
-        .map(yaml::inner)
         .filter(|n| yaml::is_mapping(*n))
         .collect();
     let is_kustomize = |m: &Node<'_>| {
-        let kind = yaml::find_pair(src, *m, "kind")
-            .and_then(|p| p.value)
-            .and_then(|v| yaml::scalar(src, v));
-        let api = yaml::find_pair(src, *m, "apiVersion")
-            .and_then(|p| p.value)
-            .and_then(|v| yaml::scalar(src, v));
-        kind.is_some_and(|k| k.value == "Kustomization")
-            && api.is_some_and(|a| a.value.starts_with("kustomize.config.k8s.io/"))
+        text(*m, "kind") == Some("Kustomization")
+            && text(*m, "apiVersion").is_some_and(|a| a.starts_with("kustomize.config.k8s.io/"))
     };
     if let Some(m) = mappings.iter().find(|m| is_kustomize(m)) {
         return Some((*m, true));
     }
     mappings
         .iter()
-        .find(|m| yaml::find_pair(src, **m, "images").is_some())
+        .find(|m| yaml::find_pair(**m, "images").is_some())
         .or(mappings.first())
         .map(|m| (*m, false))
+}
+
+/// The scalar value of `key` in mapping `m`.
+fn text<'t>(m: Node<'t>, key: &str) -> Option<&'t str> {
+    yaml::find_pair(m, key)
+        .and_then(|p| p.value)
+        .and_then(|v| v.scalar_value())
 }
 
 /// The fields to set (`Some`) or remove (`None`), in kustomize's own order.
@@ -72,18 +70,18 @@ pub fn collect(
     request: &Request,
     out: &mut Collected,
 ) -> Result<(), String> {
-    let Some((top, _)) = document(src, tree) else {
+    let Some((top, _)) = document(tree) else {
         return Err("the Kustomization is not a mapping".to_string());
     };
     let eol = yaml::line_ending(src);
     let layout = yaml::layout(src, tree);
     let want = wanted(request);
-    let images = yaml::find_pair(src, top, "images");
-    let seq = images.and_then(|p| p.value).map(yaml::inner);
+    let images = yaml::find_pair(top, "images");
+    let seq = images.as_ref().and_then(|p| p.value);
     match (images, seq) {
         (None, _) => {
             // No `images:` yet: append the list to the top mapping.
-            if top.kind() != "block_mapping" {
+            if top.kind() != Kind::BlockMapping {
                 return Err(
                     "the Kustomization is a flow mapping `{…}`: add `images:` by hand once".into(),
                 );
@@ -92,7 +90,7 @@ pub fn collect(
             let dash = key_col + if layout.indentless { 0 } else { layout.unit };
             let mut lines = vec![format!("{}images:", " ".repeat(key_col))];
             lines.extend(entry_lines(request, &want, dash, 2, Style::Plain));
-            let last = yaml::pairs(top).last().map(|p| p.node.end_byte());
+            let last = yaml::pairs(top).last().map(|p| p.range.end);
             push_lines(
                 src,
                 eol,
@@ -105,22 +103,13 @@ pub fn collect(
         }
         (Some(pair), Some(seq)) if yaml::is_sequence(seq) => {
             let entries = yaml::items(seq);
-            let name_of = |item: Node<'_>| {
-                let m = yaml::inner(item);
-                yaml::is_mapping(m)
-                    .then(|| yaml::find_pair(src, m, "name"))
-                    .flatten()
+            let field_of = |item: Node<'_>, key: &str| {
+                yaml::find_pair(item, key)
                     .and_then(|p| p.value)
-                    .and_then(|v| yaml::scalar(src, v))
+                    .and_then(yaml::scalar)
             };
-            let new_name_of = |item: Node<'_>| {
-                let m = yaml::inner(item);
-                yaml::is_mapping(m)
-                    .then(|| yaml::find_pair(src, m, "newName"))
-                    .flatten()
-                    .and_then(|p| p.value)
-                    .and_then(|v| yaml::scalar(src, v))
-            };
+            let name_of = |item: Node<'_>| field_of(item, "name");
+            let new_name_of = |item: Node<'_>| field_of(item, "newName");
             // kustomize matches `name` as written; then the same repository spelled differently; then an
             // entry that already renames some placeholder to this image.
             let found = entries
@@ -137,7 +126,7 @@ pub fn collect(
                     })
                 });
             match found {
-                Some(index) => edit_entry(src, eol, yaml::inner(entries[index]), index, &want, out),
+                Some(index) => edit_entry(src, eol, entries[index], index, &want, out),
                 None => {
                     let style = entries
                         .first()
@@ -145,14 +134,14 @@ pub fn collect(
                         .map(|s| s.style)
                         .unwrap_or(Style::Plain);
                     add_entry(
-                        src, eol, layout, pair, seq, &entries, request, &want, style, out,
+                        src, eol, layout, &pair, seq, &entries, request, &want, style, out,
                     )
                 }
             }
         }
         (Some(pair), value) => {
             let null = value.is_none_or(|v| {
-                yaml::scalar(src, v).is_some_and(|s| {
+                yaml::scalar(v).is_some_and(|s| {
                     s.style == Style::Plain
                         && matches!(s.value.as_str(), "" | "~" | "null" | "Null" | "NULL")
                 })
@@ -161,14 +150,10 @@ pub fn collect(
                 return Err("`images` is not a list".to_string());
             }
             // `images:` with no value (or `~`): the entry goes under the key.
-            let key_col = yaml::column(src, pair.node.start_byte());
+            let key_col = yaml::column(src, pair.range.start);
             let dash = key_col + if layout.indentless { 0 } else { layout.unit };
             let lines = entry_lines(request, &want, dash, 2, Style::Plain);
-            let key_end = pair.key.end_byte();
-            let colon = src[key_end..pair.node.end_byte()]
-                .find(':')
-                .map(|i| key_end + i + 1)
-                .unwrap_or(pair.node.end_byte());
+            let colon = after_colon(src, &pair);
             let range = match value {
                 Some(v) => colon..v.end_byte(),
                 None => colon..colon,
@@ -177,7 +162,7 @@ pub fn collect(
                 .iter()
                 .map(|l| format!("{eol}{l}"))
                 .collect::<String>();
-            let line = yaml::line_number(src, pair.node.start_byte());
+            let line = yaml::line_number(src, pair.range.start);
             for change in new_entry_changes(request, &want, 0, line) {
                 out.planned.push(Planned {
                     edit: Edit {
@@ -282,7 +267,7 @@ fn add_entry(
     src: &str,
     eol: &str,
     layout: yaml::Layout,
-    pair: yaml::Pair<'_>,
+    pair: &yaml::Pair<'_>,
     seq: Node<'_>,
     entries: &[Node<'_>],
     request: &Request,
@@ -291,7 +276,7 @@ fn add_entry(
     out: &mut Collected,
 ) -> Result<(), String> {
     let index = entries.len();
-    if seq.kind() == "flow_sequence" {
+    if seq.kind() == Kind::FlowSequence {
         let mut fields = vec![format!(
             "name: {}",
             yaml::render_scalar(&request.image, style)
@@ -319,21 +304,15 @@ fn add_entry(
         return Ok(());
     }
     // Follow the existing entries: their dash column and the offset of their keys from the dash.
-    let first_item = {
-        let mut c = seq.walk();
-        seq.named_children(&mut c)
-            .find(|n| n.kind() == "block_sequence_item")
+    // A block sequence starts at its first dash.
+    let dash = if entries.is_empty() {
+        yaml::column(src, pair.range.start) + if layout.indentless { 0 } else { layout.unit }
+    } else {
+        yaml::column(src, seq.start_byte())
     };
-    let dash = first_item
-        .map(|i| yaml::column(src, i.start_byte()))
-        .unwrap_or_else(|| {
-            yaml::column(src, pair.node.start_byte())
-                + if layout.indentless { 0 } else { layout.unit }
-        });
     let pad = entries
         .first()
-        .map(|e| yaml::inner(*e))
-        .filter(|m| m.kind() == "block_mapping")
+        .filter(|m| m.kind() == Kind::BlockMapping)
         .map(|m| yaml::column(src, m.start_byte()).saturating_sub(dash))
         .filter(|p| *p > 0)
         .unwrap_or(2);
@@ -362,15 +341,12 @@ fn edit_entry(
         let existing = pairs
             .iter()
             .enumerate()
-            .find(|(_, p)| yaml::scalar(src, p.key).is_some_and(|s| s.value == *key));
+            .find(|(_, p)| p.key.scalar_value() == Some(*key));
         match (existing, value) {
             (None, None) => {}
             (None, Some(v)) => additions.push((key, v.clone())),
             (Some((i, pair)), None) => {
-                let old = pair
-                    .value
-                    .and_then(|v| yaml::scalar(src, v))
-                    .map(|s| s.value);
+                let old = pair.value.and_then(yaml::scalar).map(|s| s.value);
                 out.planned.push(Planned {
                     edit: Edit {
                         range: removal_range(src, mapping, &pairs, i)?,
@@ -379,22 +355,18 @@ fn edit_entry(
                     change: Change {
                         form: Form::Kustomize,
                         field,
-                        line: yaml::line_number(src, pair.node.start_byte()),
+                        line: yaml::line_number(src, pair.range.start),
                         old,
                         new: None,
                     },
                 });
             }
             (Some((_, pair)), Some(v)) => {
-                let line = yaml::line_number(src, pair.node.start_byte());
-                match pair.value.map(|n| yaml::value_kind(src, n)) {
+                let line = yaml::line_number(src, pair.range.start);
+                match pair.value.map(yaml::value_kind) {
                     None => {
                         // `newTag:` with no value: write one after the colon.
-                        let key_end = pair.key.end_byte();
-                        let colon = src[key_end..pair.node.end_byte()]
-                            .find(':')
-                            .map(|i| key_end + i + 1)
-                            .unwrap_or(pair.node.end_byte());
+                        let colon = after_colon(src, pair);
                         out.planned.push(Planned {
                             edit: Edit {
                                 range: colon..colon,
@@ -444,12 +416,12 @@ fn edit_entry(
     }
     let style = pairs
         .iter()
-        .find_map(|p| p.value.and_then(|v| yaml::scalar(src, v)))
+        .find_map(|p| p.value.and_then(yaml::scalar))
         .map(|s| s.style)
         .unwrap_or(Style::Plain);
     let line = pairs
         .last()
-        .map(|p| yaml::line_number(src, p.node.end_byte()))
+        .map(|p| yaml::line_number(src, p.range.end))
         .unwrap_or(1);
     let change = |key: &str, v: &str| Change {
         form: Form::Kustomize,
@@ -458,10 +430,10 @@ fn edit_entry(
         old: None,
         new: Some(v.to_string()),
     };
-    if mapping.kind() == "flow_mapping" {
+    if mapping.kind() == Kind::FlowMapping {
         let at = pairs
             .last()
-            .map(|p| p.node.end_byte())
+            .map(|p| p.range.end)
             .unwrap_or(mapping.start_byte() + 1);
         for (n, (key, v)) in additions.iter().enumerate() {
             let sep = if pairs.is_empty() && n == 0 { "" } else { ", " };
@@ -477,11 +449,11 @@ fn edit_entry(
     }
     let indent = pairs
         .first()
-        .map(|p| yaml::column(src, p.node.start_byte()))
+        .map(|p| yaml::column(src, p.range.start))
         .unwrap_or(0);
     let last = pairs
         .last()
-        .map(|p| p.node.end_byte())
+        .map(|p| p.range.end)
         .unwrap_or(mapping.end_byte());
     // Kustomize's own order is name, newName, newTag, digest: an added field follows its predecessor.
     let order = ["name", "newName", "newTag", "digest"];
@@ -490,12 +462,8 @@ fn edit_entry(
         let after = order[..position]
             .iter()
             .rev()
-            .find_map(|k| {
-                pairs
-                    .iter()
-                    .find(|p| yaml::scalar(src, p.key).is_some_and(|s| s.value == *k))
-            })
-            .map(|p| p.node.end_byte())
+            .find_map(|k| pairs.iter().find(|p| p.key.scalar_value() == Some(*k)))
+            .map(|p| p.range.end)
             .unwrap_or(last);
         let line_text = format!(
             "{}{key}: {}",
@@ -517,20 +485,20 @@ fn removal_range(
     pairs: &[yaml::Pair<'_>],
     i: usize,
 ) -> Result<std::ops::Range<usize>, String> {
-    let pair = pairs[i].node;
-    if mapping.kind() == "flow_mapping" {
+    let pair = pairs[i].range.clone();
+    if mapping.kind() == Kind::FlowMapping {
         return Ok(
-            match (i.checked_sub(1).map(|p| pairs[p]), pairs.get(i + 1)) {
-                (Some(prev), _) => prev.node.end_byte()..pair.end_byte(),
-                (None, Some(next)) => pair.start_byte()..next.node.start_byte(),
-                (None, None) => pair.start_byte()..pair.end_byte(),
+            match (i.checked_sub(1).map(|p| &pairs[p]), pairs.get(i + 1)) {
+                (Some(prev), _) => prev.range.end..pair.end,
+                (None, Some(next)) => pair.start..next.range.start,
+                (None, None) => pair,
             },
         );
     }
-    let start = yaml::line_start(src, pair.start_byte());
-    let prefix = &src[start..pair.start_byte()];
+    let start = yaml::line_start(src, pair.start);
+    let prefix = &src[start..pair.start];
     if prefix.chars().all(|c| c == ' ') {
-        let end = yaml::next_line_start(src, pair.end_byte());
+        let end = yaml::next_line_start(src, pair.end);
         if end == src.len() && !src.ends_with('\n') && start > 0 {
             // The last line of a file without a final newline: take the line break before it instead,
             // so the file still ends without one.
@@ -541,9 +509,18 @@ fn removal_range(
     }
     // The pair shares its line with the item's dash (`- digest: …`): pull the next pair up to the dash.
     match pairs.get(i + 1) {
-        Some(next) => Ok(pair.start_byte()..next.node.start_byte()),
+        Some(next) => Ok(pair.start..next.range.start),
         None => {
             Err("a stale `digest` shares its line with the entry's dash; remove it by hand".into())
         }
     }
+}
+
+/// Just past the colon of `pair` (`newTag:|`), where a value for an empty key goes.
+fn after_colon(src: &str, pair: &yaml::Pair<'_>) -> usize {
+    let key_end = pair.key.end_byte();
+    src[key_end..pair.range.end.max(key_end)]
+        .find(':')
+        .map(|i| key_end + i + 1)
+        .unwrap_or(pair.range.end)
 }

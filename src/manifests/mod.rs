@@ -11,9 +11,9 @@
 //!   sequence's own dash column, and neither handles flow sequences or CRLF files;
 //! - `yamlpath` queries only the first document of a stream.
 //!
-//! So edits here are byte ranges located on the same tree-sitter-yaml tree `yamlpath` builds ([`yaml`]),
-//! with new text written in the style of the text around it. After editing, the result is parsed again and
-//! every value is compared with the original's: only the intended values may differ.
+//! So edits here are byte ranges located on a syntax tree built from the loader's own parser ([`yaml`]),
+//! with new text written in the style of the text around it. After editing, the result is parsed again
+//! and every value written is read back from it.
 
 mod fieldpath;
 pub mod files;
@@ -147,7 +147,13 @@ pub fn patch(src: &str, file: &str, request: &Request) -> Result<Patched> {
         return Err(Error::new(Kind::Input, "nothing to set")
             .with_help("give at least one of `tag`, `digest` or `new-name`"));
     }
-    let tree = yaml::parse(src).map_err(|e| syntax_error(file, &e))?;
+    // Only Flux's setter markers are read from comments.
+    let comments = if src.contains("$imagepolicy") {
+        yaml::Comments::Keep
+    } else {
+        yaml::Comments::Skip
+    };
+    let tree = yaml::parse_with(src, comments).map_err(|e| syntax_error(file, &e))?;
     let mut collected = Collected::default();
     if let Some(path) = &request.field_path {
         fieldpath::collect(src, &tree, request, path, &mut collected).map_err(|m| {
@@ -158,7 +164,7 @@ pub fn patch(src: &str, file: &str, request: &Request) -> Result<Patched> {
     } else {
         flux::collect(src, &tree, request, &mut collected)
             .map_err(|m| Error::new(Kind::Conflict, format!("{file}: {m}")))?;
-        if kustomize::applies(src, &tree, file) {
+        if kustomize::applies(&tree, file) {
             kustomize::collect(src, &tree, request, &mut collected)
                 .map_err(|m| Error::new(Kind::Conflict, format!("{file}: {m}")))?;
         }
@@ -184,16 +190,32 @@ pub fn patch(src: &str, file: &str, request: &Request) -> Result<Patched> {
         a.edit == b.edit && a.change.old == b.change.old && a.change.new == b.change.new
     });
     let mut edits: Vec<yaml::Edit> = Vec::new();
+    let mut edit_of = Vec::with_capacity(planned.len());
     for p in &planned {
-        if !edits.contains(&p.edit) {
-            edits.push(p.edit.clone());
+        match edits.iter().position(|e| *e == p.edit) {
+            Some(i) => edit_of.push(i),
+            None => {
+                edit_of.push(edits.len());
+                edits.push(p.edit.clone());
+            }
         }
     }
-    let text = yaml::apply_edits(src, &edits)
+    let (text, placed) = yaml::splice(src, &edits)
         .map_err(|m| Error::new(Kind::Conflict, format!("{file}: {m}")))?;
     let changes: Vec<Change> = planned.into_iter().map(|p| p.change).collect();
     if !changes.is_empty() {
-        verify(src, &text, file)?;
+        let written: Vec<Written<'_>> = changes
+            .iter()
+            .zip(&edit_of)
+            .filter_map(|(c, &i)| {
+                Some(Written {
+                    field: &c.field,
+                    value: c.new.as_deref()?,
+                    at: placed[i].clone(),
+                })
+            })
+            .collect();
+        verify(src, &text, file, &written)?;
     }
     // Flux's `:tag` marker takes the tag only; a pin the file cannot hold must not pass silently.
     let mut warnings = Vec::new();
@@ -215,23 +237,58 @@ pub fn patch(src: &str, file: &str, request: &Request) -> Result<Patched> {
     })
 }
 
-/// The edited text must still parse (a guard against an editor bug ever reaching a repository).
-fn verify(before: &str, after: &str, file: &str) -> Result<()> {
-    if let Err(e) = yaml::parse(after) {
-        return Err(Error::new(
+/// A value the edit wrote, and where its new text lies in the result.
+struct Written<'a> {
+    field: &'a str,
+    value: &'a str,
+    at: std::ops::Range<usize>,
+}
+
+/// A guard against an editor bug ever reaching a repository: the edited text must load (with the same
+/// verdict a loader gives, see [`yaml::parse`]), keep its line endings, and every value written must read
+/// back, as a string, from the bytes written for it.
+///
+/// This replaces a second serde-saphyr pass plus a tree-sitter re-parse: [`yaml::parse`] accepts exactly
+/// what serde-saphyr accepts (one parser pass, and serde-saphyr itself whenever the file holds anything its
+/// extra rules depend on), and tree-sitter, once the source of the spans, is no longer used; the read-back
+/// is an addition, free on the tree that pass builds.
+fn verify(before: &str, after: &str, file: &str, written: &[Written<'_>]) -> Result<()> {
+    let bug = || "please report this with the file: it is a bug in gitops-promote";
+    let tree = yaml::parse_with(after, yaml::Comments::Skip).map_err(|e| {
+        Error::new(
             Kind::Conflict,
             format!(
                 "{file}: the edit would make the file unparseable at line {} ({}); the file was left as it was",
                 e.line, e.message
             ),
         )
-        .with_help("please report this with the file: it is a bug in gitops-promote"));
-    }
+        .with_help(bug())
+    })?;
     if yaml::line_ending(before) != yaml::line_ending(after) {
         return Err(Error::new(
             Kind::Conflict,
             format!("{file}: the edit would change the file's line endings"),
         ));
+    }
+    let scalars = yaml::value_scalars(&tree);
+    for w in written {
+        let reads_back = scalars.iter().any(|n| {
+            w.at.start <= n.start_byte()
+                && n.end_byte() <= w.at.end
+                && n.scalar_value() == Some(w.value)
+                // Plain, it must also load as a string (`true` would not).
+                && (n.style() != Some(yaml::Style::Plain) || yaml::plain_ok(w.value))
+        });
+        if !reads_back {
+            return Err(Error::new(
+                Kind::Conflict,
+                format!(
+                    "{file}: `{}` would not read back as `{}` after the edit; the file was left as it was",
+                    w.field, w.value
+                ),
+            )
+            .with_help(bug()));
+        }
     }
     Ok(())
 }
@@ -366,6 +423,56 @@ mod tests {
         let anchored = "images:\n- name: ghcr.io/org/app\n  newTag: &t v1\nx: *t\n";
         let p = patch(anchored, "kustomization.yaml", &req(Some("v2"), None)).expect("anchor");
         assert_eq!(p.text, anchored.replace("&t v1", "&t v2"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_as_the_loader_refuses_them() {
+        let src = "images:\n- name: ghcr.io/org/app\n  newTag: v1\n  newTag: v0\n";
+        let err = patch(src, "kustomization.yaml", &req(Some("v2"), None)).expect_err("duplicate");
+        assert!(
+            err.message.contains("duplicate mapping key"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.starts_with("kustomization.yaml:4:"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn an_edit_that_does_not_read_back_is_refused() {
+        let before = "a: v1\n";
+        let written = |value, at| {
+            vec![Written {
+                field: "a",
+                value,
+                at,
+            }]
+        };
+        assert!(verify(before, "a: v2\n", "f.yaml", &written("v2", 3..5)).is_ok());
+        for (after, value, at, says) in [
+            ("a: 'v2\n", "v2", 3..6, "unparseable"),
+            ("a: v3\n", "v2", 3..5, "read back"),
+            ("a: v2\n", "v2", 0..2, "read back"),
+            ("a: true\n", "true", 3..7, "read back"),
+            ("a: v2\r\n", "v2", 3..5, "line endings"),
+        ] {
+            let err = verify(before, after, "f.yaml", &written(value, at)).expect_err(after);
+            assert!(err.message.contains(says), "{after:?}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn markers_are_found_whichever_way_comments_are_read() {
+        // With more than 32 `#` the parser collects comments anyway; with a marker it must.
+        let many = "# note\n".repeat(40);
+        let src = format!(
+            "{many}image:\n  repository: ghcr.io/org/app\n  tag: v1 # {{\"$imagepolicy\": \"ns:app:tag\"}}\n"
+        );
+        let p = patch(&src, "values.yaml", &req(Some("v2"), None)).expect("patch");
+        assert_eq!(p.text, src.replace("tag: v1 #", "tag: v2 #"));
     }
 
     #[test]
