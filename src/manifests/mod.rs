@@ -476,6 +476,14 @@ mod tests {
     }
 
     #[test]
+    fn byte_offsets_hold_past_a_bom_and_multibyte_text() {
+        let src = "\u{feff}# café ☕ déploiement\nimages:\n- name: ghcr.io/org/app # «app»\n  newTag: \"v1\" # ✓\n";
+        let p = patch(src, "kustomization.yaml", &req(Some("v2"), None)).expect("patch");
+        assert_eq!(p.text, src.replace("\"v1\"", "\"v2\""));
+        assert_eq!(p.changes[0].line, 4);
+    }
+
+    #[test]
     fn unparseable_files_name_the_line() {
         let err = patch("images:\n  - name: [x\n", "k.yaml", &req(Some("v2"), None))
             .expect_err("bad yaml");
