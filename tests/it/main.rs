@@ -11,6 +11,7 @@ mod github_client;
 mod github_fake;
 mod lint;
 mod manifests;
+mod msrv;
 mod patch;
 mod plan;
 mod promote;
