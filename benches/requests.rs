@@ -281,29 +281,56 @@ fn median(mut runs: Vec<Run>) -> Run {
     runs[runs.len() / 2].clone()
 }
 
-/// First run and rerun (the rerun's figures: the median of five) of each system, at `latency`.
-fn measure(latency: Duration) -> [(Run, Run); 2] {
-    let w = World::new();
-    w.set_latency(latency);
-    let first = promote(&w);
-    let rerun = median((0..5).map(|_| promote(&w)).collect());
-    w.set_latency(Duration::ZERO);
-    assert_eq!(
-        images::digest(&format!("{}:{PRODUCTION}", w.image), None),
-        images::digest(&format!("{}:{STAGING}", w.image), None)
-    );
-    assert_eq!(w.github.pulls().len(), 1);
-    let promoted = (first, rerun);
+/// One system's figures: its first run without and with added latency (a fresh world each), and its rerun
+/// without and with it (medians of [`RERUNS`] reruns in the second world, the two latencies taking turns, so a busy
+/// machine slows both alike).
+struct Figures {
+    first: Run,
+    first_slow: Run,
+    rerun: Run,
+    rerun_slow: Run,
+}
 
-    let w = World::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let checkout = checkout(&w, dir.path());
-    w.set_latency(latency);
-    let first = script(&w, &checkout, GH_FIRST);
-    let rerun = median((0..5).map(|_| script(&w, &checkout, GH_RERUN)).collect());
-    w.set_latency(Duration::ZERO);
-    assert!(w.github.branch_sha(BRANCH).is_some(), "the script pushed");
-    [promoted, (first, rerun)]
+const RERUNS: usize = 7;
+
+/// `run(world, first)` on fresh worlds prepared by `setup`.
+fn figures(
+    latency: Duration,
+    setup: &dyn Fn(&World),
+    run: &dyn Fn(&World, bool) -> Run,
+) -> Figures {
+    let fast = World::new();
+    setup(&fast);
+    let first = run(&fast, true);
+    let slow = World::new();
+    setup(&slow);
+    slow.set_latency(latency);
+    let first_slow = run(&slow, true);
+    let (mut reruns, mut slow_reruns) = (Vec::new(), Vec::new());
+    for _ in 0..RERUNS {
+        slow.set_latency(Duration::ZERO);
+        reruns.push(run(&slow, false));
+        slow.set_latency(latency);
+        slow_reruns.push(run(&slow, false));
+    }
+    slow.set_latency(Duration::ZERO);
+    for w in [&fast, &slow] {
+        assert_eq!(
+            images::digest(&format!("{}:{PRODUCTION}", w.image), None),
+            images::digest(&format!("{}:{STAGING}", w.image), None),
+            "the production version is the staging image"
+        );
+        assert!(
+            w.github.branch_sha(BRANCH).is_some(),
+            "the branch was pushed"
+        );
+    }
+    Figures {
+        first,
+        first_slow,
+        rerun: median(reruns),
+        rerun_slow: median(slow_reruns),
+    }
 }
 
 /// `promote`'s reads, in the order of the steps they serve.
@@ -356,8 +383,17 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
     let latency = Duration::from_millis(latency_ms);
-    let [(p_first, p_rerun), (s_first, s_rerun)] = measure(Duration::ZERO);
-    let [(pl_first, pl_rerun), (sl_first, sl_rerun)] = measure(latency);
+    let p = figures(latency, &|_| {}, &|w, _| promote(w));
+    let s = figures(
+        latency,
+        &|w| {
+            checkout(w, w.scratch.dir.path());
+        },
+        &|w, first| {
+            let checkout = w.scratch.dir.path().join("checkout");
+            script(w, &checkout, if first { GH_FIRST } else { GH_RERUN })
+        },
+    );
 
     println!(
         "## Requests: gitops-promote promote (pull request, commit-via api) vs a skopeo + git + gh script\n"
@@ -366,8 +402,8 @@ fn main() {
         "| run | requests to | gitops-promote | script | script ÷ promote |\n|---|---|---:|---:|---:|"
     );
     for (run, p, s) in [
-        ("first run", &p_first, &s_first),
-        ("rerun", &p_rerun, &s_rerun),
+        ("first run", &p.first, &s.first),
+        ("rerun", &p.rerun, &s.rerun),
     ] {
         let rows = [
             ("registry", p.registry, s.registry, ""),
@@ -393,11 +429,19 @@ fn main() {
     );
 
     println!(
-        "\n## Wall time (first run once; rerun: median of 5)\n\n| run | added latency per request | gitops-promote | script (skopeo + git; gh not run) | gitops-promote: round trips waited |\n|---|---:|---:|---:|---:|"
+        "\n## Wall time (first run: once each; rerun: median of {RERUNS}, with and without latency in turns)\n\n\
+         | run | added latency per request | gitops-promote | script (skopeo + git; gh not run) | \
+         gitops-promote: latency waited, in round trips |\n|---|---:|---:|---:|---:|"
     );
     for (run, p0, pl, s0, sl) in [
-        ("first run", &p_first, &pl_first, &s_first, &sl_first),
-        ("rerun", &p_rerun, &pl_rerun, &s_rerun, &sl_rerun),
+        (
+            "first run",
+            &p.first,
+            &p.first_slow,
+            &s.first,
+            &s.first_slow,
+        ),
+        ("rerun", &p.rerun, &p.rerun_slow, &s.rerun, &s.rerun_slow),
     ] {
         println!(
             "| {run} | 0 ms | {} | {} | |",
@@ -406,27 +450,26 @@ fn main() {
         );
         let waited = (pl.seconds - p0.seconds) / latency.as_secs_f64().max(1e-9);
         println!(
-            "| {run} | {latency_ms} ms | {} | {} | {waited:.1} of {} requests |",
+            "| {run} | {latency_ms} ms | {} | {} | {waited:.1} for {} requests |",
             ms(pl.seconds),
             ms(sl.seconds),
             pl.registry + pl.github
         );
     }
-    let sent = pl_rerun.registry + pl_rerun.github;
+    let sent = p.rerun_slow.registry + p.rerun_slow.github;
     println!(
-        "\nWith {latency_ms} ms per request, a rerun that sent its {sent} reads one after another would wait {} ms; \
-         it waited {} ms more than without latency: the reads that need no answer of another (the source \
-         manifest and the version tag beside the base branch, the overlay and the promotion branch; the pull \
-         request beside all of them) overlap. The script's skopeo and git requests go one after another \
-         ({} ms more at {latency_ms} ms).",
+        "\nAt {latency_ms} ms per request, a rerun sending its {sent} reads one after another would wait {} ms; it \
+         waited {} ms (the longest chain is 3 reads: the default branch, then the base's tip, then the overlay \
+         and the promotion branch together; the pull request and the registry's two reads run beside it). The \
+         script's skopeo and git requests go one after another: {} ms.",
         sent * latency_ms,
-        ((pl_rerun.seconds - p_rerun.seconds) * 1000.0).round(),
-        ((sl_rerun.seconds - s_rerun.seconds) * 1000.0).round(),
+        ((p.rerun_slow.seconds - p.rerun.seconds) * 1000.0).round(),
+        ((s.rerun_slow.seconds - s.rerun.seconds) * 1000.0).round(),
     );
 
     for (title, run) in [
-        ("first run", &p_first),
-        ("rerun (reads only: one per step it checks)", &p_rerun),
+        ("first run", &p.first),
+        ("rerun (reads only: one per step it checks)", &p.rerun),
     ] {
         println!(
             "\n## gitops-promote's GitHub requests, {title}\n\n| request | serves |\n|---|---|"
@@ -434,14 +477,12 @@ fn main() {
         let mut log = run.github_log.clone();
         // Reads sent at once arrive in any order: show them in the order of the steps; writes as sent.
         log.sort_by_key(|(line, operation)| {
+            let read = line.starts_with("GET");
             let rank = STEPS
                 .iter()
                 .position(|s| s == operation)
                 .unwrap_or(STEPS.len());
-            (
-                !line.starts_with("GET"),
-                if line.starts_with("GET") { rank } else { 0 },
-            )
+            (!read, if read { rank } else { 0 })
         });
         for (line, operation) in &log {
             println!("| `{line}` | {} |", purpose(operation));
