@@ -335,23 +335,27 @@ fn figures(
 
 /// `promote`'s reads, in the order of the steps they serve.
 const STEPS: &[&str] = &[
+    "pulls/list",
     "repos/get",
     "repos/get-branch",
     "repos/get-content",
     "repos/compare-commits-with-basehead",
-    "pulls/list",
 ];
 
 /// The step a request of `promote` serves, by the description's operation id.
 fn purpose(operation: &str) -> &'static str {
     match operation {
-        "repos/get" => "base branch: its name (`base-branch` not given)",
+        "repos/get" => {
+            "base branch: its name (`base-branch` not given and no open pull request to name it)"
+        }
         "repos/get-branch" => "base branch: its tip and tree",
         "repos/get-content" => "overlay at the base's tip",
         "repos/compare-commits-with-basehead" => {
             "commit step: is the promotion branch one commit on that tip, changing only the overlay to this text?"
         }
-        "pulls/list" => "pull request step: the open one from the branch",
+        "pulls/list" => {
+            "pull request step: the open one from the branch (its answer names the default branch)"
+        }
         "git/create-tree" => "commit: the tree, the overlay's text inline",
         "git/create-commit" => "commit: the commit",
         "git/create-ref" => "commit: the promotion branch",
@@ -459,9 +463,9 @@ fn main() {
     let sent = p.rerun_slow.registry + p.rerun_slow.github;
     println!(
         "\nAt {latency_ms} ms per request, a rerun sending its {sent} reads one after another would wait {} ms; it \
-         waited {} ms (the longest chain is 3 reads: the default branch, then the base's tip, then the overlay \
-         and the promotion branch together; the pull request and the registry's two reads run beside it). The \
-         script's skopeo and git requests go one after another: {} ms.",
+         waited {} ms (the longest chain is 3 reads: the open pull request, which names the default branch, then \
+         the base's tip, then the overlay and the promotion branch together; the registry's two reads run beside \
+         it). The script's skopeo and git requests go one after another: {} ms.",
         sent * latency_ms,
         ((p.rerun_slow.seconds - p.rerun.seconds) * 1000.0).round(),
         ((s.rerun_slow.seconds - s.rerun.seconds) * 1000.0).round(),

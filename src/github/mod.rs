@@ -174,6 +174,9 @@ pub struct Pull {
     pub head_sha: String,
     /// The branch it merges into.
     pub base: String,
+    /// The repository's default branch, as the answer's base repository says (every pull request answer carries
+    /// it, so a run that found one needs no read of the repository).
+    pub default_branch: Option<String>,
     /// `open` or `closed`.
     pub state: String,
 }
@@ -1511,6 +1514,7 @@ fn pull_from(p: octocrab::models::pulls::PullRequest) -> Pull {
             .map(|t| t.slug)
             .collect(),
         head_sha: p.head.sha,
+        default_branch: p.base.repo.and_then(|r| r.default_branch),
         base: p.base.ref_field,
         state,
     }

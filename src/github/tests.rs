@@ -33,6 +33,11 @@ fn octocrab_models_read_the_descriptions_answers() {
     assert_eq!(pull.requested_reviewers, ["other_user"]);
     assert_eq!(pull.requested_teams, ["justice-league"]);
     assert_eq!(pull.head_sha, "6dcb09b5b57875f334f61aebed695e2e4193db5e");
+    assert_eq!(
+        (pull.base.as_str(), pull.default_branch.as_deref()),
+        ("master", Some("master")),
+        "the base repository names its default branch"
+    );
     let minimal = pull_from(read("pull-required", fixture!("pull-required.json")));
     assert_eq!((minimal.draft, minimal.body.as_str()), (false, ""));
 

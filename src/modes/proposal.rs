@@ -504,11 +504,13 @@ fn with_pulls<T>(
 }
 
 /// Reads everything a proposal rests on: the base branch, its tip and the overlay there, and (with
-/// `pull-request: true`) the proposal branch compared with that tip and its open pull request. Reads that
-/// do not need each other's answer are sent at once: through GitHub's API the pull request lookup (by head,
-/// so it needs no base) runs beside the base branch's chain, and the overlay and the comparison, which both
-/// need the base's tip, run beside each other; through a git remote one listing gives both tips while GitHub
-/// is asked for the pull request.
+/// `pull-request: true`) the proposal branch compared with that tip and its open pull request. Reads that do not
+/// need each other's answer are sent at once. Through GitHub's API: the pull request lookup (by head, so it needs
+/// no base) goes out with the base branch's read; the overlay and the comparison, which both need the base's tip,
+/// go out together. Without `base-branch` the base's name is the repository's default branch, which every pull
+/// request answer carries: the lookup goes first and names it, and the repository is read only when no pull
+/// request is open yet. Through a git remote one listing gives both tips while GitHub is asked for the pull
+/// request.
 pub fn read_repo_facts(
     inputs: &ProposalInputs,
     manifest: &str,
@@ -520,8 +522,8 @@ pub fn read_repo_facts(
     let pull_request = inputs.pull_request;
     let (mut facts, before) = match host {
         Host::Api(c) => c.block_on(async {
-            let base = async {
-                let base_branch = base_branch_async(inputs, c).await?;
+            // The base's tip, then its overlay and the proposal branch's comparison together.
+            let base_side = |base_branch: String| async move {
                 let tip = c
                     .branch_async(&base_branch)
                     .await?
@@ -540,15 +542,25 @@ pub fn read_repo_facts(
                 if pull_request {
                     set_compared(&mut facts, compared);
                 }
-                Ok((facts, before.text))
+                Ok::<_, Error>((facts, before.text))
             };
-            let pulls = async {
-                match pull_request {
-                    true => c.open_pulls_async(branch).await,
-                    false => Ok(Vec::new()),
+            let ((mut facts, before), pulls) = match (&inputs.base_branch, pull_request) {
+                (Some(base_branch), true) => {
+                    tokio::try_join!(base_side(base_branch.clone()), c.open_pulls_async(branch))?
                 }
+                (None, true) => {
+                    let pulls = c.open_pulls_async(branch).await?;
+                    let base_branch = match pulls.iter().find_map(|p| p.default_branch.clone()) {
+                        Some(b) => b,
+                        None => c.repository_async().await?.default_branch,
+                    };
+                    (base_side(base_branch).await?, pulls)
+                }
+                (_, false) => (
+                    base_side(base_branch_async(inputs, c).await?).await?,
+                    Vec::new(),
+                ),
             };
-            let ((mut facts, before), pulls) = tokio::try_join!(base, pulls)?;
             facts.pull = pull_into(pulls, &facts.base_branch);
             Ok((facts, before))
         })?,

@@ -551,7 +551,6 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     let reads = [
         "pulls/list",                          // the pull request step: open ones by head
         "repos/compare-commits-with-basehead", // the commit step: the promotion branch on the base's tip
-        "repos/get",                           // the base branch's name (`base-branch` not given)
         "repos/get-branch",                    // the base branch: its tip and tree
         "repos/get-content",                   // the overlay at that tip
     ];
@@ -563,7 +562,13 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
         "issues/add-labels",
         "pulls/request-reviewers",
     ];
-    let mut expected: Vec<String> = reads.iter().chain(&writes).map(|s| s.to_string()).collect();
+    // No pull request is open yet to name the default branch: the repository is read for it.
+    let mut expected: Vec<String> = reads
+        .iter()
+        .chain(&["repos/get"])
+        .chain(&writes)
+        .map(|s| s.to_string())
+        .collect();
     expected.sort();
     assert_eq!(operations(&w, 0), expected);
     // Writes go one after another, in this order (GitHub asks for mutations to be serial).
@@ -582,7 +587,7 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
         "registry: the source, the version tag, its write and the re-read"
     );
 
-    // The rerun: one read per step it checks, nothing written.
+    // The rerun: one read per step it checks, nothing written (the open pull request names the default branch).
     let seen = w.github.requests().len();
     let rerun = Runner::new();
     w.promote(&rerun, &inputs).success();
@@ -598,23 +603,18 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     let counted = &json(&rerun)["requests"];
     assert_eq!(
         (counted["github"].as_u64(), counted["registry"].as_u64()),
-        (Some(5), Some(2)),
+        (Some(4), Some(2)),
         "registry: the source and the version tag"
     );
 
-    // With `base-branch` given, the default branch is not asked for.
+    // With `base-branch` given: the same reads, the pull request beside the base branch.
     let seen = w.github.requests().len();
     let named = Runner::new();
     let mut with_base = inputs.to_vec();
     with_base.push(("base-branch", "main"));
     w.promote(&named, &with_base).success();
     assert_eq!(named.outputs()["pr-operation"], "unchanged");
-    let without_repo: Vec<&str> = reads
-        .iter()
-        .copied()
-        .filter(|r| *r != "repos/get")
-        .collect();
-    assert_eq!(operations(&w, seen), without_repo);
+    assert_eq!(operations(&w, seen), reads);
     assert!(
         w.github.response_mismatches().is_empty(),
         "the test GitHub's answers follow the description: {:?}",
