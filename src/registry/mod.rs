@@ -302,6 +302,13 @@ impl Client {
         self.rt.block_on(self.resolve_async(reference))
     }
 
+    /// HEADs every reference at once (see [`Client::resolve`]), answers in the same order.
+    pub fn resolve_all(&self, references: &[Reference]) -> Vec<Result<Option<Descriptor>>> {
+        self.rt.block_on(futures_util::future::join_all(
+            references.iter().map(|r| self.resolve_async(r)),
+        ))
+    }
+
     /// GET the manifest's raw bytes; the digest is checked against the bytes (and the reference's digest).
     pub fn get_manifest(&self, reference: &Reference) -> Result<Manifest> {
         self.rt.block_on(self.get_manifest_async(reference))
