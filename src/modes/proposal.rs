@@ -590,15 +590,10 @@ pub fn read_repo_facts(
 /// assert_eq!(git_blob_id("hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");
 /// ```
 pub fn git_blob_id(text: &str) -> String {
-    use sha1::{Digest as _, Sha1};
-    let mut hasher = Sha1::new();
-    hasher.update(format!("blob {}\0", text.len()).as_bytes());
-    hasher.update(text.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    // libgit2's hash of the object (pure: no repository is opened).
+    git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes())
+        .map(|oid| oid.to_string())
+        .unwrap_or_default()
 }
 
 /// Whether the proposal branch already holds exactly `after` as one commit on the base's tip. Through GitHub's
