@@ -1,7 +1,11 @@
-//! Benchmark: derive the version on a 10,000-commit history with 500 tags, next to `git describe` and
-//! `git rev-list --count` on the same repository in the same run. Prints a table; asserts nothing.
+//! Benchmark: derive the version on a 10,000-commit history with 500 tags, in process and as the processes a
+//! CI step starts (`develop-build --dry-run`, and `--version` for the start-up alone), next to the three git
+//! commands a script would run (`git describe`, `git rev-list --count`, `git log`) on the same repository in
+//! the same run. Prints a table with the ratios and the binary's size; asserts nothing.
 //!
-//! Run: `cargo bench --bench version` (optional args: COMMITS TAGS ITERATIONS).
+//! Run: `cargo bench --bench version` (optional args: COMMITS TAGS ITERATIONS, numbers, and BINARY, a path:
+//! the binary to time instead of the one cargo builds for the bench, e.g. the static musl build or an older
+//! build to compare with).
 
 #![allow(clippy::print_stdout)] // a benchmark reports on stdout
 
@@ -88,10 +92,16 @@ fn time(iterations: usize, mut f: impl FnMut()) -> Duration {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
+    let raw: Vec<String> = std::env::args()
         .skip(1)
-        .filter_map(|a| a.parse().ok())
+        .filter(|a| !a.starts_with("--"))
         .collect();
+    let args: Vec<usize> = raw.iter().filter_map(|a| a.parse().ok()).collect();
+    let binary_path = raw
+        .iter()
+        .find(|a| a.parse::<usize>().is_err())
+        .map(String::as_str)
+        .unwrap_or(env!("CARGO_BIN_EXE_gitops-promote"));
     let commits = args.first().copied().unwrap_or(10_000);
     let tags = args.get(1).copied().unwrap_or(500);
     let iterations = args.get(2).copied().unwrap_or(15);
@@ -120,7 +130,13 @@ fn main() {
             gitops_promote::run(&invocation, &github, &mut Console::sink()).expect("derive");
         tag = report.outputs["tag"].clone();
     });
-    let binary_path = env!("CARGO_BIN_EXE_gitops-promote");
+    let version = time(iterations, || {
+        let out = Command::new(binary_path)
+            .arg("--version")
+            .output()
+            .expect("run binary");
+        assert!(out.status.success());
+    });
     let binary = time(iterations, || {
         let out = Command::new(binary_path)
             .args([
@@ -148,21 +164,25 @@ fn main() {
     });
     let scripted = describe + count + log;
 
+    let size = std::fs::metadata(binary_path).expect("binary").len();
+
     println!("version derivation: {commits} commits, {tags} tags, median of {iterations} runs");
     println!("derived tag: {tag} (base {base})");
-    println!("| what | median | vs gitops-promote binary |");
+    println!("binary: {binary_path} ({:.1} MB)", size as f64 / 1e6);
+    println!("| what | median | vs the three git commands |");
     println!("|---|---|---|");
     let row = |name: &str, d: Duration| {
         println!(
             "| {name} | {:.2} ms | {:.2}× |",
             d.as_secs_f64() * 1e3,
-            d.as_secs_f64() / binary.as_secs_f64()
+            d.as_secs_f64() / scripted.as_secs_f64()
         );
     };
     row("gitops-promote library call (in process)", library);
-    row("gitops-promote develop-build --dry-run (process)", binary);
-    row("git describe --tags --abbrev=0", describe);
-    row("git rev-list --count BASE..HEAD", count);
-    row("git log BASE..HEAD (messages to classify)", log);
+    row("`gitops-promote develop-build --dry-run` (process)", binary);
+    row("`gitops-promote --version` (process)", version);
+    row("`git describe --tags --abbrev=0`", describe);
+    row("`git rev-list --count BASE..HEAD`", count);
+    row("`git log BASE..HEAD` (messages to classify)", log);
     row("the three git commands a script would run", scripted);
 }

@@ -12,7 +12,9 @@
 //!
 //! Stateless ("rpc") smart HTTP, as git's `http-backend` and GitHub serve it: `GET …/info/refs?service=…`
 //! for the advertisement, then one `POST …/git-upload-pack` per negotiation round (or one
-//! `POST …/git-receive-pack`), each request's body written whole by libgit2 before it reads the answer.
+//! `POST …/git-receive-pack`), each request's body written whole by libgit2 before it reads the answer (a
+//! push reads the server's `report-status`, which git's servers and GitHub always send). Proxies come from
+//! `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` as for curl and git; a loopback remote is never proxied.
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
@@ -119,9 +121,7 @@ fn http() -> Result<&'static Http, git2::Error> {
 
 impl Http {
     fn client(&self, url: &Url) -> &reqwest::Client {
-        let loopback = url
-            .host_str()
-            .is_some_and(crate::registry::is_loopback);
+        let loopback = url.host_str().is_some_and(crate::registry::is_loopback);
         if loopback {
             &self.direct
         } else {
@@ -462,5 +462,53 @@ impl Write for Stream {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("url")
+    }
+
+    #[test]
+    fn service_paths_go_below_the_repository_with_or_without_a_trailing_slash() {
+        for base in ["https://host/org/app.git", "https://host/org/app.git/"] {
+            assert_eq!(
+                join(&url(base), "info/refs?service=git-upload-pack")
+                    .expect("url")
+                    .as_str(),
+                "https://host/org/app.git/info/refs?service=git-upload-pack"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_stay_on_the_remotes_scheme_host_and_port() {
+        let remote = url("https://host/org/app.git");
+        assert!(same_origin(&url("https://host/other/info/refs"), &remote));
+        assert!(!same_origin(&url("http://host/org/app.git"), &remote));
+        assert!(!same_origin(&url("https://host:8443/org/app.git"), &remote));
+        assert!(!same_origin(&url("https://elsewhere/org/app.git"), &remote));
+    }
+
+    #[test]
+    fn the_token_of_an_operation_is_set_on_its_thread_only_while_it_runs() {
+        let token = Secret::new("ghs_x");
+        {
+            let _outer = Credentials::set(Some(&token));
+            assert_eq!(TOKEN.with_borrow(Clone::clone), Some(token.clone()));
+            std::thread::spawn(|| assert_eq!(TOKEN.with_borrow(Clone::clone), None))
+                .join()
+                .expect("thread");
+            {
+                let _inner = Credentials::set(None);
+                assert_eq!(TOKEN.with_borrow(Clone::clone), None);
+            }
+            assert_eq!(TOKEN.with_borrow(Clone::clone), Some(token.clone()));
+        }
+        assert_eq!(TOKEN.with_borrow(Clone::clone), None);
     }
 }
