@@ -78,17 +78,21 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-fn time(iterations: usize, mut f: impl FnMut()) -> Duration {
-    f(); // warm the page cache
-    median(
-        (0..iterations)
-            .map(|_| {
-                let start = Instant::now();
-                f();
-                start.elapsed()
-            })
-            .collect(),
-    )
+/// `iterations` timings of each job, the runs interleaved (one of each per round, after one untimed round that
+/// warms the page cache), so a change in the shared machine's load falls on every figure alike.
+fn interleaved(iterations: usize, jobs: &mut [&mut dyn FnMut()]) -> Vec<Vec<Duration>> {
+    for job in jobs.iter_mut() {
+        job();
+    }
+    let mut samples = vec![Vec::with_capacity(iterations); jobs.len()];
+    for _ in 0..iterations {
+        for (job, samples) in jobs.iter_mut().zip(&mut samples) {
+            let start = Instant::now();
+            job();
+            samples.push(start.elapsed());
+        }
+    }
+    samples
 }
 
 fn main() {
@@ -125,48 +129,60 @@ fn main() {
     };
     let github = GithubContext::default();
     let mut tag = String::new();
-    let library = time(iterations, || {
-        let report =
-            gitops_promote::run(&invocation, &github, &mut Console::sink()).expect("derive");
-        tag = report.outputs["tag"].clone();
-    });
-    let version = time(iterations, || {
-        let out = Command::new(binary_path)
-            .arg("--version")
-            .output()
-            .expect("run binary");
-        assert!(out.status.success());
-    });
-    let binary = time(iterations, || {
-        let out = Command::new(binary_path)
-            .args([
-                "develop-build",
-                "--image",
-                "ghcr.io/org/app",
-                "--dry-run",
-                "--repo",
-            ])
-            .arg(repo)
-            .output()
-            .expect("run binary");
-        assert!(out.status.success());
-    });
     let base = git(repo, &["describe", "--tags", "--abbrev=0"]);
-    let describe = time(iterations, || {
-        git(repo, &["describe", "--tags", "--abbrev=0"]);
-    });
     let range = format!("{base}..HEAD");
-    let count = time(iterations, || {
-        git(repo, &["rev-list", "--count", &range]);
-    });
-    let log = time(iterations, || {
-        git(repo, &["log", "--format=%s%n%b", &range]);
-    });
-    let scripted = describe + count + log;
+    let repo_arg = repo.to_str().expect("a UTF-8 temp path");
+    let process = |args: &[&str]| {
+        let out = Command::new(binary_path)
+            .args(args)
+            .output()
+            .expect("run binary");
+        assert!(out.status.success());
+    };
+    let samples = interleaved(
+        iterations,
+        &mut [
+            &mut || {
+                let report = gitops_promote::run(&invocation, &github, &mut Console::sink())
+                    .expect("derive");
+                tag = report.outputs["tag"].clone();
+            },
+            &mut || {
+                process(&[
+                    "develop-build",
+                    "--image",
+                    "ghcr.io/org/app",
+                    "--dry-run",
+                    "--repo",
+                    repo_arg,
+                ])
+            },
+            &mut || process(&["--version"]),
+            &mut || {
+                git(repo, &["describe", "--tags", "--abbrev=0"]);
+            },
+            &mut || {
+                git(repo, &["rev-list", "--count", &range]);
+            },
+            &mut || {
+                git(repo, &["log", "--format=%s%n%b", &range]);
+            },
+        ],
+    );
+    // What a script pays: the three commands one after another, in the same round.
+    let scripted = median(
+        (0..iterations)
+            .map(|i| samples[3][i] + samples[4][i] + samples[5][i])
+            .collect(),
+    );
+    let [library, binary, version, describe, count, log] =
+        std::array::from_fn(|i| median(samples[i].clone()));
 
     let size = std::fs::metadata(binary_path).expect("binary").len();
 
-    println!("version derivation: {commits} commits, {tags} tags, median of {iterations} runs");
+    println!(
+        "version derivation: {commits} commits, {tags} tags, median of {iterations} interleaved runs"
+    );
     println!("derived tag: {tag} (base {base})");
     println!("binary: {binary_path} ({:.1} MB)", size as f64 / 1e6);
     println!("| what | median | vs the three git commands |");
