@@ -30,7 +30,7 @@ use reqwest::{StatusCode, Url};
 use crate::inputs::Secret;
 
 /// The user name GitHub expects beside a token (actions/checkout's too).
-pub const TOKEN_USER: &str = "x-access-token";
+const TOKEN_USER: &str = "x-access-token";
 
 /// In the form git servers expect of a git client (`git/…`), as libgit2's `git/2.0 (libgit2 …)`.
 const AGENT: &str = concat!("git/2.0 (gitops-promote ", env!("CARGO_PKG_VERSION"), ")");
