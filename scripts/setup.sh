@@ -5,11 +5,12 @@ set -euo pipefail
 
 need_apt=()
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
-dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 [ -x /usr/sbin/lighttpd ] || need_apt+=(lighttpd)
+# The git-over-https tests serve TLS with lighttpd's OpenSSL module (the binary itself uses rustls).
+[ -e /usr/lib/lighttpd/mod_openssl.so ] || need_apt+=(lighttpd-mod-openssl)
 [ -x /usr/lib/git-core/git-http-backend ] || need_apt+=(git)
 command -v git >/dev/null || need_apt+=(git)
 # The registry tests' token issuer signs its JWTs with the openssl command.

@@ -533,7 +533,11 @@ impl Client {
             }
             None => None,
         };
+        let tls = crate::tls::client_config()
+            .map_err(|e| Error::new(Kind::Io, format!("can't set up TLS: {e}")))?;
         let http = reqwest::Client::builder()
+            // The roots are read on the first certificate to verify, not here (see crate::tls).
+            .tls_backend_preconfigured(tls)
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(Duration::from_secs(30))
             // A redirect could carry the Authorization header to another host; GitHub's API answers

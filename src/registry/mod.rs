@@ -242,8 +242,12 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| Error::new(Kind::Io, format!("can't start the async runtime: {e}")))?;
+        // The roots are read on the first certificate to verify, not here (see crate::tls).
+        let tls = crate::tls::client_config()
+            .map_err(|e| Error::new(Kind::Io, format!("can't set up TLS: {e}")))?;
         let builder = || {
             reqwest::Client::builder()
+                .tls_backend_preconfigured(tls.clone())
                 .user_agent(concat!("gitops-promote/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(15))
                 .read_timeout(Duration::from_secs(30))

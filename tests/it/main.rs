@@ -1,6 +1,7 @@
 //! One integration-test binary, a module per mode (ripgrep's layout).
 
 mod git_http;
+mod git_https;
 mod harness;
 mod support;
 
