@@ -8,17 +8,18 @@
 # tags in the comments, as found pinned in public repositories; they could not be resolved against Docker Hub
 # from the development machines. Refresh both together (`docker buildx imagetools inspect rust:1.95.0-alpine3.23`).
 
-# Build: a static binary. Alpine's Rust targets musl and links statically (crt-static), OpenSSL (libgit2's
-# https transport) is built from source by the `vendored-openssl` feature, so the binary needs no shared
-# library at all (the release workflow builds the Linux release binaries the same way).
+# Build: a static binary. Alpine's Rust targets musl and links statically (crt-static); TLS is rustls (git's
+# https too, see src/git/http.rs), so there is no OpenSSL to build and the binary needs no shared library at
+# all (the release workflow builds the Linux release binaries the same way).
 # rust:1.95.0-alpine3.23
 FROM rust:1.95.0-alpine3.23@sha256:606fd313a0f49743ee2a7bd49a0914bab7deedb12791f3a846a34a4711db7ed2 AS build
-# perl and make build the vendored OpenSSL. Package versions: see the run stage.
+# The C parts (libgit2, zlib, aws-lc) need only the musl headers beside the image's gcc. Package versions: see
+# the run stage.
 # hadolint ignore=DL3018
-RUN apk add --no-cache musl-dev perl make
+RUN apk add --no-cache musl-dev
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --features vendored-openssl --bin gitops-promote \
+RUN cargo build --release --locked --bin gitops-promote \
  && cp target/release/gitops-promote /gitops-promote
 
 # Run: git and CA certificates only.

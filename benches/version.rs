@@ -1,7 +1,11 @@
-//! Benchmark: derive the version on a 10,000-commit history with 500 tags, next to `git describe` and
-//! `git rev-list --count` on the same repository in the same run. Prints a table; asserts nothing.
+//! Benchmark: derive the version on a 10,000-commit history with 500 tags, in process and as the processes a
+//! CI step starts (`develop-build --dry-run`, and `--version` for the start-up alone), next to the three git
+//! commands a script would run (`git describe`, `git rev-list --count`, `git log`) on the same repository in
+//! the same run. Prints a table with the ratios and the binary's size; asserts nothing.
 //!
-//! Run: `cargo bench --bench version` (optional args: COMMITS TAGS ITERATIONS).
+//! Run: `cargo bench --bench version` (optional args: COMMITS TAGS ITERATIONS, numbers, and BINARY, a path:
+//! the binary to time instead of the one cargo builds for the bench, e.g. the static musl build or an older
+//! build to compare with).
 
 #![allow(clippy::print_stdout)] // a benchmark reports on stdout
 
@@ -74,24 +78,34 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-fn time(iterations: usize, mut f: impl FnMut()) -> Duration {
-    f(); // warm the page cache
-    median(
-        (0..iterations)
-            .map(|_| {
-                let start = Instant::now();
-                f();
-                start.elapsed()
-            })
-            .collect(),
-    )
+/// `iterations` timings of each job, the runs interleaved (one of each per round, after one untimed round that
+/// warms the page cache), so a change in the shared machine's load falls on every figure alike.
+fn interleaved(iterations: usize, jobs: &mut [&mut dyn FnMut()]) -> Vec<Vec<Duration>> {
+    for job in jobs.iter_mut() {
+        job();
+    }
+    let mut samples = vec![Vec::with_capacity(iterations); jobs.len()];
+    for _ in 0..iterations {
+        for (job, samples) in jobs.iter_mut().zip(&mut samples) {
+            let start = Instant::now();
+            job();
+            samples.push(start.elapsed());
+        }
+    }
+    samples
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
+    let raw: Vec<String> = std::env::args()
         .skip(1)
-        .filter_map(|a| a.parse().ok())
+        .filter(|a| !a.starts_with("--"))
         .collect();
+    let args: Vec<usize> = raw.iter().filter_map(|a| a.parse().ok()).collect();
+    let binary_path = raw
+        .iter()
+        .find(|a| a.parse::<usize>().is_err())
+        .map(String::as_str)
+        .unwrap_or(env!("CARGO_BIN_EXE_gitops-promote"));
     let commits = args.first().copied().unwrap_or(10_000);
     let tags = args.get(1).copied().unwrap_or(500);
     let iterations = args.get(2).copied().unwrap_or(15);
@@ -115,54 +129,76 @@ fn main() {
     };
     let github = GithubContext::default();
     let mut tag = String::new();
-    let library = time(iterations, || {
-        let report =
-            gitops_promote::run(&invocation, &github, &mut Console::sink()).expect("derive");
-        tag = report.outputs["tag"].clone();
-    });
-    let binary_path = env!("CARGO_BIN_EXE_gitops-promote");
-    let binary = time(iterations, || {
+    let base = git(repo, &["describe", "--tags", "--abbrev=0"]);
+    let range = format!("{base}..HEAD");
+    let repo_arg = repo.to_str().expect("a UTF-8 temp path");
+    let process = |args: &[&str]| {
         let out = Command::new(binary_path)
-            .args([
-                "develop-build",
-                "--image",
-                "ghcr.io/org/app",
-                "--dry-run",
-                "--repo",
-            ])
-            .arg(repo)
+            .args(args)
             .output()
             .expect("run binary");
         assert!(out.status.success());
-    });
-    let base = git(repo, &["describe", "--tags", "--abbrev=0"]);
-    let describe = time(iterations, || {
-        git(repo, &["describe", "--tags", "--abbrev=0"]);
-    });
-    let range = format!("{base}..HEAD");
-    let count = time(iterations, || {
-        git(repo, &["rev-list", "--count", &range]);
-    });
-    let log = time(iterations, || {
-        git(repo, &["log", "--format=%s%n%b", &range]);
-    });
-    let scripted = describe + count + log;
+    };
+    let samples = interleaved(
+        iterations,
+        &mut [
+            &mut || {
+                let report = gitops_promote::run(&invocation, &github, &mut Console::sink())
+                    .expect("derive");
+                tag = report.outputs["tag"].clone();
+            },
+            &mut || {
+                process(&[
+                    "develop-build",
+                    "--image",
+                    "ghcr.io/org/app",
+                    "--dry-run",
+                    "--repo",
+                    repo_arg,
+                ])
+            },
+            &mut || process(&["--version"]),
+            &mut || {
+                git(repo, &["describe", "--tags", "--abbrev=0"]);
+            },
+            &mut || {
+                git(repo, &["rev-list", "--count", &range]);
+            },
+            &mut || {
+                git(repo, &["log", "--format=%s%n%b", &range]);
+            },
+        ],
+    );
+    // What a script pays: the three commands one after another, in the same round.
+    let scripted = median(
+        (0..iterations)
+            .map(|i| samples[3][i] + samples[4][i] + samples[5][i])
+            .collect(),
+    );
+    let [library, binary, version, describe, count, log] =
+        std::array::from_fn(|i| median(samples[i].clone()));
 
-    println!("version derivation: {commits} commits, {tags} tags, median of {iterations} runs");
+    let size = std::fs::metadata(binary_path).expect("binary").len();
+
+    println!(
+        "version derivation: {commits} commits, {tags} tags, median of {iterations} interleaved runs"
+    );
     println!("derived tag: {tag} (base {base})");
-    println!("| what | median | vs gitops-promote binary |");
+    println!("binary: {binary_path} ({:.1} MB)", size as f64 / 1e6);
+    println!("| what | median | vs the three git commands |");
     println!("|---|---|---|");
     let row = |name: &str, d: Duration| {
         println!(
             "| {name} | {:.2} ms | {:.2}× |",
             d.as_secs_f64() * 1e3,
-            d.as_secs_f64() / binary.as_secs_f64()
+            d.as_secs_f64() / scripted.as_secs_f64()
         );
     };
     row("gitops-promote library call (in process)", library);
-    row("gitops-promote develop-build --dry-run (process)", binary);
-    row("git describe --tags --abbrev=0", describe);
-    row("git rev-list --count BASE..HEAD", count);
-    row("git log BASE..HEAD (messages to classify)", log);
+    row("`gitops-promote develop-build --dry-run` (process)", binary);
+    row("`gitops-promote --version` (process)", version);
+    row("`git describe --tags --abbrev=0`", describe);
+    row("`git rev-list --count BASE..HEAD`", count);
+    row("`git log BASE..HEAD` (messages to classify)", log);
     row("the three git commands a script would run", scripted);
 }

@@ -2,8 +2,9 @@
 # The local pipeline: the whole develop → staging → production flow that CI runs, on this machine. A scratch
 # application repository with a bare `origin` and the seed's `flux/` tree, a real OCI registry (CNCF
 # distribution) on 127.0.0.1, and images built as OCI layouts and pushed with skopeo (no container engine
-# needed). Every gitops-promote step runs exactly as GitHub runs the Docker action: INPUT_* variables in,
-# $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY out; both are printed.
+# needed). Every gitops-promote step runs exactly as GitHub runs the action: INPUT_* variables in,
+# $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY out; both are printed. The inputs of the pipeline's steps are the
+# `with:` blocks of examples/workflows/ (scripts/workflow_step.py reads them), so the demo runs what users copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo_root=$PWD
@@ -116,36 +117,50 @@ step() {
   return $rc
 }
 
+# A gitops-promote step of an example workflow (examples/workflows/$2, the step with `id: $3`): its `with:`
+# block becomes the INPUT_* variables, so the demo runs what users copy. The `${{ … }}` expressions it reads
+# come from `ctx` (an unknown one fails the demo). Arguments after the id are added (or override) as they are:
+# what only this loopback run needs.
+ctx=()
+example_step() {
+  local title=$1 workflow=$2 id=$3 inputs
+  shift 3
+  inputs=$(python3 "$repo_root/scripts/workflow_step.py" "$repo_root/examples/workflows/$workflow" "$id" "${ctx[@]}")
+  local with=()
+  mapfile -t with <<<"$inputs"
+  step "$title [$workflow: $id]" "${with[@]}" "$@"
+}
+
 bold "== merge to main: the first release =="
-build_image "build-$(git rev-parse --short HEAD)" 1
-step "staging-build (retags the built image to v0.1.0, cuts the git tag)" \
-  INPUT_MODE=staging-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)"
+# What every example workflow's `with:` blocks read (the pushed build's digest is set after each build).
+ctx=("steps.image.outputs.name=$image" "secrets.GITHUB_TOKEN=")
+built() { build_image "build-$1" "$2"; ctx+=("steps.build.outputs.digest=$(digest_of "build-$1")"); }
+built "$(git rev-parse --short HEAD)" 1
+example_step "staging-build (retags the built image to v0.1.0, cuts the git tag)" staging.yml tag
 
 bold "== push to develop: a release candidate =="
 git checkout -q -b develop
 git commit -q --allow-empty -m "feat(api): add the orders endpoint"
 git commit -q --allow-empty -m "fix: validate the quantity"
-build_image "build-$(git rev-parse --short HEAD)" 2
-step "develop-build (the develop provider must select the new RC)" \
-  INPUT_MODE=develop-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)"
+built "$(git rev-parse --short HEAD)" 2
+example_step "develop-build (the develop provider must select the new RC)" develop.yml tag
 
 bold "== merge develop to main =="
 git checkout -q main
 git merge -q --no-ff develop -m "Merge branch 'develop'"
 git push -q origin main develop
-build_image "build-$(git rev-parse --short HEAD)" 3
-step "staging-build, dry run (reads only, prints the plan)" \
-  INPUT_MODE=staging-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)" INPUT_DRY-RUN=true
-step "staging-build" \
-  INPUT_MODE=staging-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)"
-step "staging-build again (a rerun changes nothing)" \
-  INPUT_MODE=staging-build INPUT_IMAGE="$image" INPUT_SOURCE-IMAGE="$image:build-$(git rev-parse --short HEAD)"
+example_step "staging-build, dry run before the build (reads only: the version and the plan)" staging.yml version
+built "$(git rev-parse --short HEAD)" 3
+example_step "staging-build" staging.yml tag
+example_step "staging-build again (a rerun changes nothing)" staging.yml tag
 
 bold "== promote to production =="
-step "promote v0.1.0, no pull request: a git commit to main and production-latest moved (no GitHub at all)" \
-  INPUT_MODE=promote INPUT_IMAGE="$image" INPUT_STAGING-TAG=v0.1.0 INPUT_COMMIT-VIA=git INPUT_PULL-REQUEST=false
-step "promote again (unchanged)" \
-  INPUT_MODE=promote INPUT_IMAGE="$image" INPUT_STAGING-TAG=v0.1.0 INPUT_COMMIT-VIA=git INPUT_PULL-REQUEST=false
+# The first promotion skips review (no GitHub yet): the example's step plus `commit-via: git`,
+# `pull-request: false`, as a team promoting straight to main would set them.
+ctx+=("inputs.staging_tag=v0.1.0" "inputs.create_release=true")
+example_step "promote v0.1.0, no pull request: a git commit to main and production-latest moved (no GitHub at all)" \
+  promote-production.yml promote INPUT_COMMIT-VIA=git INPUT_PULL-REQUEST=false
+example_step "promote again (unchanged)" promote-production.yml promote INPUT_COMMIT-VIA=git INPUT_PULL-REQUEST=false
 
 # The project's test GitHub (the one the tests use): REST API on 127.0.0.1, branches kept in origin.git, every
 # request checked against GitHub's OpenAPI description.
@@ -155,12 +170,14 @@ github_pid=$!
 for _ in $(seq 100); do [ -s "$work/github.url" ] && break; sleep 0.1; done
 api=$(head -1 "$work/github.url")
 bold "test GitHub: $api (org/app, backed by origin.git)"
-step "promote, staging tag from the staging provider, through a pull request (dry run)" \
-  INPUT_MODE=promote INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api" INPUT_DRY-RUN=true
-step "promote through a pull request: v0.2.0 by digest, a signed API commit on promote-v0.2.0, the PR" \
-  INPUT_MODE=promote INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"
-step "promote again (the same branch and pull request: unchanged)" \
-  INPUT_MODE=promote INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"
+# `gh workflow run promote-production.yml` with no staging_tag: the tag staging runs now.
+ctx+=("secrets.GITHUB_TOKEN=$token" "inputs.staging_tag=")
+example_step "promote, staging tag from the staging provider, through a pull request (dry run)" \
+  promote-production.yml promote GITHUB_API_URL="$api" INPUT_DRY-RUN=true
+example_step "promote through a pull request: v0.2.0 by digest, a signed API commit on promote-v0.2.0, the PR" \
+  promote-production.yml promote GITHUB_API_URL="$api"
+example_step "promote again (the same branch and pull request: unchanged)" \
+  promote-production.yml promote GITHUB_API_URL="$api"
 printf '  the pull request on the test GitHub:\n'
 curl -fsS -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo \
   "$api/repos/org/app/pulls?state=open&head=org:promote-v0.2.0" \
@@ -173,16 +190,15 @@ number=$(curl -fsS -H "Authorization: Bearer $token" -A demo "$api/repos/org/app
 curl -fsS -X PUT -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo \
   -H 'Content-Type: application/json' -d '{"merge_method":"squash"}' "$api/repos/org/app/pulls/$number/merge" >/dev/null
 git pull -q --ff-only origin main
-step "release: production-latest to the merged digest, the GitHub release with its notes" \
-  INPUT_MODE=release INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"
-step "release again (unchanged)" \
-  INPUT_MODE=release INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"
+example_step "release: production-latest to the merged digest, the GitHub release with its notes" \
+  release-production.yml release GITHUB_API_URL="$api"
+example_step "release again (unchanged)" release-production.yml release GITHUB_API_URL="$api"
 
 bold "== revert the promotion (git revert + push): release rolls production back =="
 git revert --no-edit HEAD >/dev/null
 git push -q origin main
-step "release after the revert: production-latest back to v0.1.0, no new release" \
-  INPUT_MODE=release INPUT_IMAGE="$image" INPUT_GITHUB-TOKEN="$token" GITHUB_API_URL="$api"
+example_step "release after the revert: production-latest back to v0.1.0, no new release" \
+  release-production.yml release GITHUB_API_URL="$api"
 
 bold "== what Flux will run =="
 step "lint the flux/ tree (predictions from the registry's current tags)" INPUT_MODE=lint

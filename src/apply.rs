@@ -111,6 +111,8 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
             reviewers,
             team_reviewers,
             draft,
+            existing,
+            found,
             ..
         } => {
             let github = effects.github.ok_or_else(|| {
@@ -119,52 +121,52 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
                     "no GitHub client to open a pull request with",
                 )
             })?;
-            let (operation, pull) = match github.find_pull(branch, base_branch)? {
+            let wanted = WantedPull {
+                title,
+                body,
+                labels,
+                reviewers,
+                team_reviewers,
+            };
+            // The open pull request read when planning, moments ago, is what this step compares with: it is read
+            // again only when the plan names one without carrying it, or when opening one finds that another run
+            // opened it meanwhile (GitHub's 422 "A pull request already exists").
+            let open = match (found, existing) {
+                (Some(pull), _) => Some(pull.clone()),
+                (None, Some(_)) => github.find_pull(branch, base_branch)?,
+                (None, None) => None,
+            };
+            let (operation, pull) = match open {
+                Some(pull) => bring_up_to_date(github, pull, &wanted)?,
                 None => {
-                    let pull = github.create_pull(&github::NewPull {
+                    let new = github::NewPull {
                         title: title.clone(),
                         head: branch.clone(),
                         base: base_branch.clone(),
                         body: body.clone(),
                         draft: *draft,
-                    })?;
-                    if !labels.is_empty() {
-                        github.add_labels(pull.number, labels)?;
-                    }
-                    // Reviewers are requested once, when the pull request opens: GitHub drops a reviewer from
-                    // the requested list once they review, and asking again on every rerun would nag them.
-                    if !reviewers.is_empty() || !team_reviewers.is_empty() {
-                        github.request_reviewers(pull.number, reviewers, team_reviewers)?;
-                    }
-                    (Operation::Created, pull)
-                }
-                Some(pull) => {
-                    let mut operation = Operation::Unchanged;
-                    let pull = if pull.title != *title || pull.body.trim_end() != body.trim_end() {
-                        operation = Operation::Updated;
-                        github.update_pull(pull.number, title, body)?
-                    } else {
-                        pull
                     };
-                    let missing: Vec<String> = labels
-                        .iter()
-                        .filter(|l| !pull.labels.contains(l))
-                        .cloned()
-                        .collect();
-                    if !missing.is_empty() {
-                        operation = Operation::Updated;
-                        github.add_labels(pull.number, &missing)?;
+                    match github.create_pull(&new) {
+                        Ok(pull) => {
+                            if !labels.is_empty() {
+                                github.add_labels(pull.number, labels)?;
+                            }
+                            // Reviewers are requested once, when the pull request opens: GitHub drops a
+                            // reviewer from the requested list once they review, and asking again on every
+                            // rerun would nag them.
+                            if !reviewers.is_empty() || !team_reviewers.is_empty() {
+                                github.request_reviewers(pull.number, reviewers, team_reviewers)?;
+                            }
+                            (Operation::Created, pull)
+                        }
+                        Err(e) if e.kind == Kind::Conflict => {
+                            match github.find_pull(branch, base_branch)? {
+                                Some(pull) => bring_up_to_date(github, pull, &wanted)?,
+                                None => return Err(e),
+                            }
+                        }
+                        Err(e) => return Err(e),
                     }
-                    // No one requested at all: an earlier run opened it but could not ask (a reviewer who is
-                    // not a collaborator yet). Someone who already reviewed is not asked again otherwise.
-                    if pull.requested_reviewers.is_empty()
-                        && pull.requested_teams.is_empty()
-                        && (!reviewers.is_empty() || !team_reviewers.is_empty())
-                    {
-                        operation = Operation::Updated;
-                        github.request_reviewers(pull.number, reviewers, team_reviewers)?;
-                    }
-                    (operation, pull)
                 }
             };
             let mut produced = Produced::new();
@@ -333,6 +335,51 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
     }
 }
 
+/// What the pull request must say.
+struct WantedPull<'a> {
+    title: &'a str,
+    body: &'a str,
+    labels: &'a [String],
+    reviewers: &'a [String],
+    team_reviewers: &'a [String],
+}
+
+/// Brings an open pull request up to date: its title and body, missing labels, and reviewers when no one is
+/// requested at all.
+fn bring_up_to_date(
+    github: &github::Client,
+    pull: github::Pull,
+    wanted: &WantedPull<'_>,
+) -> Result<(Operation, github::Pull)> {
+    let mut operation = Operation::Unchanged;
+    let pull = if pull.title != wanted.title || pull.body.trim_end() != wanted.body.trim_end() {
+        operation = Operation::Updated;
+        github.update_pull(pull.number, wanted.title, wanted.body)?
+    } else {
+        pull
+    };
+    let missing: Vec<String> = wanted
+        .labels
+        .iter()
+        .filter(|l| !pull.labels.contains(l))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        operation = Operation::Updated;
+        github.add_labels(pull.number, &missing)?;
+    }
+    // No one requested at all: an earlier run opened it but could not ask (a reviewer who is not a
+    // collaborator yet). Someone who already reviewed is not asked again otherwise.
+    if pull.requested_reviewers.is_empty()
+        && pull.requested_teams.is_empty()
+        && (!wanted.reviewers.is_empty() || !wanted.team_reviewers.is_empty())
+    {
+        operation = Operation::Updated;
+        github.request_reviewers(pull.number, wanted.reviewers, wanted.team_reviewers)?;
+    }
+    Ok((operation, pull))
+}
+
 /// What a `Commit` step writes, and where.
 struct CommitTarget<'a> {
     branch: &'a str,
@@ -342,10 +389,11 @@ struct CommitTarget<'a> {
     edit: &'a Edit,
 }
 
-/// Commits the change on the base branch's current tip. The base may have moved since planning: then the
-/// file is read again at the new tip and the edit re-applied, so someone else's change is never reverted.
-/// A direct commit to the base retries when its non-forced update loses a race; the promotion branch is ours
-/// and is reset onto the base.
+/// Commits the change on the base branch's tip as planning read it, moments ago (not read again). A direct commit
+/// to the base is never forced: when the base moved meanwhile, GitHub (or the git remote) refuses the update,
+/// and then the tip and the file are read again and the edit re-applied on the new tip, so someone else's change
+/// is never reverted; this retries up to [`COMMIT_ATTEMPTS`] times. The promotion branch is ours and is reset
+/// onto the base; a promotion branch that already holds the change is left as it is.
 fn commit(
     host: &dyn BranchHost,
     target: &CommitTarget<'_>,
@@ -356,41 +404,40 @@ fn commit(
 ) -> Result<(Operation, Produced)> {
     let direct = target.branch == target.base_branch;
     let produced = |commit: &str| Produced::from([("commit".to_string(), commit.to_string())]);
-    if !direct && up_to_date {
-        let now = host.tip(target.branch)?;
-        if let Some(now) = now.as_deref().filter(|n| Some(*n) == branch_sha) {
-            return Ok((Operation::Unchanged, produced(now)));
-        }
+    if let (false, true, Some(tip)) = (direct, up_to_date, branch_sha) {
+        return Ok((Operation::Unchanged, produced(tip)));
     }
     let (mut base, mut content) = (planned.0.to_string(), planned.1.to_string());
     let mut up_to_date = up_to_date;
     for attempt in 1..=COMMIT_ATTEMPTS {
-        let base_now = host.tip(target.base_branch)?.ok_or_else(|| {
-            Error::new(
-                Kind::NotFound,
-                format!(
-                    "branch `{}` disappeared while committing",
-                    target.base_branch
-                ),
-            )
-        })?;
-        if base_now != base {
-            console.info(&format!(
-                "`{}` moved from {} to {}: reading `{}` again and re-applying the change",
-                target.base_branch,
-                &base[..base.len().min(7)],
-                &base_now[..base_now.len().min(7)],
-                target.file
-            ));
-            let before = host.file(target.base_branch, &base_now, target.file)?;
-            match target.edit.apply(target.file, before.as_deref())? {
-                Some(text) => {
-                    up_to_date = false;
-                    content = text;
+        if attempt > 1 {
+            let base_now = host.tip(target.base_branch)?.ok_or_else(|| {
+                Error::new(
+                    Kind::NotFound,
+                    format!(
+                        "branch `{}` disappeared while committing",
+                        target.base_branch
+                    ),
+                )
+            })?;
+            if base_now != base {
+                console.info(&format!(
+                    "`{}` moved from {} to {}: reading `{}` again and re-applying the change",
+                    target.base_branch,
+                    &base[..base.len().min(7)],
+                    &base_now[..base_now.len().min(7)],
+                    target.file
+                ));
+                let before = host.file(target.base_branch, &base_now, target.file)?;
+                match target.edit.apply(target.file, before.as_deref())? {
+                    Some(text) => {
+                        up_to_date = false;
+                        content = text;
+                    }
+                    None => up_to_date = true,
                 }
-                None => up_to_date = true,
+                base = base_now;
             }
-            base = base_now;
         }
         if direct && up_to_date {
             return Ok((Operation::Unchanged, produced(&base)));
@@ -406,9 +453,8 @@ fn commit(
             ));
             continue;
         }
-        let now = host.tip(target.branch)?;
-        host.set_branch(target.branch, &commit, now.is_none(), true)?;
-        let operation = if now.is_none() {
+        host.set_branch(target.branch, &commit, branch_sha.is_none(), true)?;
+        let operation = if branch_sha.is_none() {
             Operation::Created
         } else {
             Operation::Updated

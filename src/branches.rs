@@ -3,7 +3,7 @@
 //! (`commit-via: api`) and a git remote (`commit-via: git`), so planning and the retry on a moved base branch are
 //! written once.
 
-use crate::error::Result;
+use crate::error::{Kind, Result};
 use crate::git::GitRepo;
 use crate::github;
 use crate::inputs::Secret;
@@ -12,6 +12,10 @@ use crate::inputs::Secret;
 pub trait BranchHost {
     /// The commit `branch` points to, `None` when it does not exist.
     fn tip(&self, branch: &str) -> Result<Option<String>>;
+    /// The tips of several branches, in order; a host that lists every branch at once reads them in one go.
+    fn tips(&self, branches: &[&str]) -> Result<Vec<Option<String>>> {
+        branches.iter().map(|b| self.tip(b)).collect()
+    }
     /// The text of `path` at `commit` (a tip read from [`BranchHost::tip`]), `None` when the file is absent.
     fn file(&self, branch: &str, commit: &str, path: &str) -> Result<Option<String>>;
     /// The parents of `commit`.
@@ -19,14 +23,17 @@ pub trait BranchHost {
     /// Writes a commit on `parent` with `path` set to `content`; returns its id. No branch moves.
     fn commit_file(&self, parent: &str, path: &str, content: &str, message: &str)
     -> Result<String>;
-    /// Points `branch` at `commit`, creating it when `create`. Without `force` a branch that moved is not
-    /// overwritten: `Ok(false)`.
+    /// Points `branch` at `commit`, creating it when `create` (a branch created meanwhile is then moved, with
+    /// `force`; one deleted meanwhile is created). Without `force` a branch that moved is not overwritten:
+    /// `Ok(false)`.
     fn set_branch(&self, branch: &str, commit: &str, create: bool, force: bool) -> Result<bool>;
 }
 
 impl BranchHost for github::Client {
     fn tip(&self, branch: &str) -> Result<Option<String>> {
-        self.branch_tip(branch)
+        // The branches endpoint: the same one request as the ref, and it gives the tree a commit on this tip
+        // is written on.
+        Ok(self.branch(branch)?.map(|b| b.sha))
     }
 
     fn file(&self, _branch: &str, commit: &str, path: &str) -> Result<Option<String>> {
@@ -48,11 +55,26 @@ impl BranchHost for github::Client {
     }
 
     fn set_branch(&self, branch: &str, commit: &str, create: bool, force: bool) -> Result<bool> {
+        // Whether the branch exists was read when planning; a race with another writer is answered by GitHub
+        // (422 "Reference already exists" / "Reference does not exist") and handled here, not by a re-read.
         if create {
-            self.create_branch(branch, commit)?;
-            return Ok(true);
+            return match self.create_branch(branch, commit) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind == Kind::Conflict && force => {
+                    Ok(self.update_branch(branch, commit, true)? == github::RefUpdate::Updated)
+                }
+                Err(e) if e.kind == Kind::Conflict => Ok(false),
+                Err(e) => Err(e),
+            };
         }
-        Ok(self.update_branch(branch, commit, force)? == github::RefUpdate::Updated)
+        match self.update_branch(branch, commit, force) {
+            Ok(update) => Ok(update == github::RefUpdate::Updated),
+            Err(e) if e.kind == Kind::NotFound && force => {
+                self.create_branch(branch, commit)?;
+                Ok(true)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -69,6 +91,12 @@ impl BranchHost for GitRemote<'_> {
             .repo
             .remote_branches(self.remote, self.token)?
             .remove(branch))
+    }
+
+    fn tips(&self, branches: &[&str]) -> Result<Vec<Option<String>>> {
+        // One connection lists every branch.
+        let all = self.repo.remote_branches(self.remote, self.token)?;
+        Ok(branches.iter().map(|b| all.get(*b).cloned()).collect())
     }
 
     fn file(&self, branch: &str, commit: &str, path: &str) -> Result<Option<String>> {

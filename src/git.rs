@@ -1,17 +1,18 @@
 //! Owns the git repository: history and tags for the version rules, and creating and pushing a release tag.
 //!
 //! Reads with libgit2 (`git2`) rather than spawning `git`: no dependence on the runner's git version or
-//! config, and one process for a 10,000-commit walk. Pushes authenticate through a credential callback with
-//! the `github-token` input (user `x-access-token`), so the token never appears in a URL, a config file or
-//! a log line, and `persist-credentials: false` on checkout works.
+//! config, and one process for a 10,000-commit walk. HTTP remotes go through [`http`] (libgit2 built without
+//! its OpenSSL transport, see there), which sends the `github-token` input (user `x-access-token`) when the
+//! server asks for credentials, so the token never appears in a URL, a config file or a log line, and
+//! `persist-credentials: false` on checkout works.
 
-use std::cell::{Cell, RefCell};
+mod http;
+
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use git2::{
-    Cred, CredentialType, Direction, ObjectType, Oid, PushOptions, RemoteCallbacks, Repository,
-};
+use git2::{Direction, ObjectType, Oid, PushOptions, RemoteCallbacks, Repository};
 use serde::Serialize;
 
 use crate::error::{Error, InputProblem, Kind, Result};
@@ -40,7 +41,7 @@ pub struct GitRepo {
     path: PathBuf,
 }
 
-static OWNER_VALIDATION: Once = Once::new();
+static LIBGIT2_SETUP: Once = Once::new();
 
 fn git_error(context: &str, e: git2::Error) -> Error {
     let kind = match e.code() {
@@ -77,13 +78,16 @@ pub fn redact_url(url: &str) -> String {
 impl GitRepo {
     /// Opens the repository at `path` (not a parent: the path is the `--repo`/workspace the user named).
     pub fn open(path: &Path) -> Result<Self> {
-        OWNER_VALIDATION.call_once(|| {
+        LIBGIT2_SETUP.call_once(|| {
             // A Docker action runs as root over a workspace owned by the runner user; git's "dubious ownership"
             // check would refuse it exactly as it refuses `git` there. The workspace is the job's own checkout.
-            // SAFETY: called once, before any other libgit2 use in this process.
+            // SAFETY: called once, before any other libgit2 use in this process (no repository is open, so
+            // no transport is being created).
             #[allow(unsafe_code)]
             unsafe {
                 let _ = git2::opts::set_verify_owner_validation(false);
+                // Without it `http(s)://` remotes fail with "unsupported URL protocol", when first used.
+                let _ = http::register();
             }
         });
         let repo = Repository::open(path).map_err(|e| {
@@ -242,10 +246,9 @@ impl GitRepo {
     ) -> Result<Option<String>> {
         let mut r = self.find_remote(remote)?;
         let url = redact_url(r.url().unwrap_or(""));
-        let attempts = Cell::new(0);
-        let callbacks = credential_callbacks(token, &attempts);
+        let _credentials = http::Credentials::set(token);
         let connection = r
-            .connect_auth(Direction::Fetch, Some(callbacks), None)
+            .connect_auth(Direction::Fetch, None, None)
             .map_err(|e| remote_error(&url, "read tags from", e, token.is_some()))?;
         let full = format!("refs/tags/{name}");
         let peeled = format!("{full}^{{}}");
@@ -273,10 +276,9 @@ impl GitRepo {
     ) -> Result<std::collections::BTreeMap<String, String>> {
         let mut r = self.find_remote(remote)?;
         let url = redact_url(r.url().unwrap_or(""));
-        let attempts = Cell::new(0);
-        let callbacks = credential_callbacks(token, &attempts);
+        let _credentials = http::Credentials::set(token);
         let connection = r
-            .connect_auth(Direction::Fetch, Some(callbacks), None)
+            .connect_auth(Direction::Fetch, None, None)
             .map_err(|e| remote_error(&url, "read branches from", e, token.is_some()))?;
         let heads = connection
             .list()
@@ -298,10 +300,9 @@ impl GitRepo {
     ) -> Result<Option<String>> {
         let mut r = self.find_remote(remote)?;
         let url = redact_url(r.url().unwrap_or(""));
-        let attempts = Cell::new(0);
-        let callbacks = credential_callbacks(token, &attempts);
+        let _credentials = http::Credentials::set(token);
         let connection = r
-            .connect_auth(Direction::Fetch, Some(callbacks), None)
+            .connect_auth(Direction::Fetch, None, None)
             .map_err(|e| remote_error(&url, "read", e, token.is_some()))?;
         let head = connection.default_branch().ok();
         Ok(head
@@ -326,9 +327,8 @@ impl GitRepo {
         }
         let mut r = self.find_remote(remote)?;
         let url = redact_url(r.url().unwrap_or(""));
-        let attempts = Cell::new(0);
+        let _credentials = http::Credentials::set(token);
         let mut options = git2::FetchOptions::new();
-        options.remote_callbacks(credential_callbacks(token, &attempts));
         options.download_tags(git2::AutotagOption::None);
         options.update_fetchhead(true);
         let spec = format!("refs/heads/{branch}");
@@ -479,9 +479,9 @@ impl GitRepo {
     ) -> Result<Option<String>> {
         let mut r = self.find_remote(remote)?;
         let url = redact_url(r.url().unwrap_or(""));
-        let attempts = Cell::new(0);
+        let _credentials = http::Credentials::set(token);
         let rejected: RefCell<Option<String>> = RefCell::new(None);
-        let mut callbacks = credential_callbacks(token, &attempts);
+        let mut callbacks = RemoteCallbacks::new();
         callbacks.push_update_reference(|refname, status| {
             if let Some(status) = status {
                 *rejected.borrow_mut() = Some(format!("{refname}: {status}"));
@@ -577,32 +577,17 @@ impl GitRepo {
     }
 }
 
-fn credential_callbacks<'a>(
-    token: Option<&'a Secret>,
-    attempts: &'a Cell<u32>,
-) -> RemoteCallbacks<'a> {
-    let mut callbacks = RemoteCallbacks::new();
-    callbacks.credentials(move |_url, _username, allowed| {
-        // libgit2 calls again after a refusal; a second call means the token was refused, and looping
-        // would hang the job.
-        attempts.set(attempts.get() + 1);
-        match token {
-            Some(token)
-                if attempts.get() == 1 && allowed.contains(CredentialType::USER_PASS_PLAINTEXT) =>
-            {
-                Cred::userpass_plaintext("x-access-token", token.expose())
-            }
-            _ => Err(git2::Error::from_str("authentication failed")),
-        }
-    });
-    callbacks
-}
+/// What to do about a git server's certificate that is not trusted.
+const TRUST_HELP: &str = "the git server's certificate is not signed by a CA this machine trusts: for a private CA, add its certificate to the system store (`update-ca-certificates` on Debian and Ubuntu) or point `SSL_CERT_FILE` at a PEM bundle that contains it (`SSL_CERT_DIR` for a directory of certificates)";
 
 fn remote_error(url: &str, action: &str, e: git2::Error, had_token: bool) -> Error {
     let message = format!("can't {action} {url}: {}", e.message());
     let auth = e.code() == git2::ErrorCode::Auth
         || e.class() == git2::ErrorClass::Http && e.message().contains("401")
         || e.message().contains("authentication");
+    if e.message().contains("certificate is not trusted") {
+        return Error::new(Kind::Upstream, message).with_help(TRUST_HELP);
+    }
     if auth {
         let help = if had_token {
             "the token was refused: give the job `permissions: contents: write` and pass `github-token`"

@@ -25,6 +25,7 @@ pub mod plan;
 pub mod registry;
 pub mod report;
 pub mod template;
+pub mod tls;
 pub mod version;
 
 use actions::Console;

@@ -87,6 +87,10 @@ pub enum Step {
         draft: bool,
         /// The open pull request's number when planning.
         existing: Option<u64>,
+        /// That pull request as read when planning (title, body, labels, reviewers): what the step compares
+        /// with, so it is not read again.
+        #[serde(skip)]
+        found: Option<crate::github::Pull>,
     },
     /// Publish the GitHub release `tag` (on the existing git tag), or bring the existing one's notes up to date.
     Release {

@@ -17,6 +17,7 @@
 mod errors;
 mod retry;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -171,8 +172,44 @@ pub struct Pull {
     /// Team slugs.
     pub requested_teams: Vec<String>,
     pub head_sha: String,
+    /// The branch it merges into.
+    pub base: String,
+    /// The repository's default branch, as the answer's base repository says (every pull request answer carries
+    /// it, so a run that found one needs no read of the repository).
+    pub default_branch: Option<String>,
     /// `open` or `closed`.
     pub state: String,
+}
+
+/// A branch's tip as `GET /branches/{branch}` reports it: the commit and the commit's tree (a new commit on the
+/// tip is written on that tree, so no second read is needed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BranchTip {
+    pub sha: String,
+    pub tree: String,
+}
+
+/// A head branch compared with a base commit (`GET /compare/{base}...{head}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Comparison {
+    pub ahead_by: u64,
+    pub behind_by: u64,
+    /// The head's tip; `None` only when it is ahead by more commits than the answer lists.
+    pub head_sha: Option<String>,
+    /// The commits on the head that the base lacks, as listed (up to 250): each SHA with its parents.
+    pub commits: Vec<(String, Vec<String>)>,
+    /// The files that differ between the merge base and the head.
+    pub files: Vec<ChangedFile>,
+}
+
+/// One file of a [`Comparison`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangedFile {
+    pub filename: String,
+    /// `added`, `modified`, `removed`, …
+    pub status: String,
+    /// The file's blob at the head (`None` when GitHub leaves it out).
+    pub blob_sha: Option<String>,
 }
 
 /// A pull request to open: `head` is a branch of this repository.
@@ -272,6 +309,45 @@ struct ShaAnswer {
     sha: String,
 }
 
+/// `GET /branches/{branch}` and the commits of a comparison: a commit with its tree and parents.
+#[derive(Deserialize)]
+struct CommitAnswer {
+    sha: String,
+    commit: CommitTree,
+    #[serde(default)]
+    parents: Vec<ShaAnswer>,
+}
+
+#[derive(Deserialize)]
+struct CommitTree {
+    tree: ShaAnswer,
+}
+
+#[derive(Deserialize)]
+struct BranchAnswer {
+    commit: CommitAnswer,
+}
+
+#[derive(Deserialize)]
+struct CompareAnswer {
+    base_commit: CommitAnswer,
+    merge_base_commit: CommitAnswer,
+    ahead_by: u64,
+    behind_by: u64,
+    #[serde(default)]
+    commits: Vec<CommitAnswer>,
+    #[serde(default)]
+    files: Vec<DiffEntry>,
+}
+
+#[derive(Deserialize)]
+struct DiffEntry {
+    filename: String,
+    status: String,
+    #[serde(default)]
+    sha: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct ContentAnswer {
     #[serde(rename = "type")]
@@ -302,7 +378,9 @@ struct TreeEntry<'a> {
     mode: &'static str,
     #[serde(rename = "type")]
     kind: &'static str,
-    sha: &'a str,
+    /// The new text itself: GitHub writes the blob while it writes the tree, one request fewer per file than a
+    /// blob of its own.
+    content: &'a str,
 }
 
 #[derive(Serialize)]
@@ -398,6 +476,9 @@ pub struct Client {
     deadline: Instant,
     requests: AtomicU64,
     progress: Mutex<Vec<String>>,
+    /// The tree of every commit read this run, by commit SHA (immutable, so never stale): a commit written on a
+    /// tip read earlier needs no read of that tip's commit.
+    trees: Mutex<HashMap<String, String>>,
 }
 
 impl Client {
@@ -452,7 +533,11 @@ impl Client {
             }
             None => None,
         };
+        let tls = crate::tls::client_config()
+            .map_err(|e| Error::new(Kind::Io, format!("can't set up TLS: {e}")))?;
         let http = reqwest::Client::builder()
+            // The roots are read on the first certificate to verify, not here (see crate::tls).
+            .tls_backend_preconfigured(tls)
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(Duration::from_secs(30))
             // A redirect could carry the Authorization header to another host; GitHub's API answers
@@ -489,6 +574,7 @@ impl Client {
             },
             requests: AtomicU64::new(0),
             progress: Mutex::default(),
+            trees: Mutex::default(),
         })
     }
 
@@ -502,8 +588,19 @@ impl Client {
         std::mem::take(&mut *lock(&self.progress))
     }
 
+    /// Runs `reads` (several of the `*_async` reads, joined) to completion on the client's runtime: how a caller
+    /// sends independent reads at once. No error leaves with the token in it.
+    pub fn block_on<T>(&self, reads: impl Future<Output = Result<T>>) -> Result<T> {
+        self.run(reads)
+    }
+
     /// The repository: its full name, default branch and page.
     pub fn repository(&self) -> Result<Repository> {
+        self.run(self.repository_async())
+    }
+
+    /// [`Client::repository`], to join with other reads in [`Client::block_on`].
+    pub async fn repository_async(&self) -> Result<Repository> {
         let (o, r) = (self.owner(), self.repo());
         let op = Op {
             what: format!("read repository {o}/{r}"),
@@ -512,23 +609,115 @@ impl Client {
             need: Need::Read,
             repository: true,
         };
-        self.run(async {
-            let repo = self
-                .send(&op, || async move { self.octocrab.repos(o, r).get().await })
-                .await
-                .map_err(|f| f.into_error(&op))?;
-            let default_branch = repo.default_branch.ok_or_else(|| {
-                Error::new(
-                    Kind::Upstream,
-                    format!("can't {}: the answer has no `default_branch`", op.what),
-                )
-            })?;
-            Ok(Repository {
-                full_name: repo.full_name.unwrap_or_else(|| format!("{o}/{r}")),
-                default_branch,
-                html_url: repo.html_url.map(|u| u.to_string()).unwrap_or_default(),
-            })
+        let repo = self
+            .send(&op, || async move { self.octocrab.repos(o, r).get().await })
+            .await
+            .map_err(|f| f.into_error(&op))?;
+        let default_branch = repo.default_branch.ok_or_else(|| {
+            Error::new(
+                Kind::Upstream,
+                format!("can't {}: the answer has no `default_branch`", op.what),
+            )
+        })?;
+        Ok(Repository {
+            full_name: repo.full_name.unwrap_or_else(|| format!("{o}/{r}")),
+            default_branch,
+            html_url: repo.html_url.map(|u| u.to_string()).unwrap_or_default(),
         })
+    }
+
+    /// The tip of `branch` and its tree, or `None` when there is no such branch. One request, like
+    /// [`Client::branch_tip`]; the tree is remembered for a commit written on this tip.
+    pub fn branch(&self, branch: &str) -> Result<Option<BranchTip>> {
+        self.run(self.branch_async(branch))
+    }
+
+    /// [`Client::branch`], to join with other reads in [`Client::block_on`].
+    pub async fn branch_async(&self, branch: &str) -> Result<Option<BranchTip>> {
+        let op = self.op(
+            format!("read branch {branch}"),
+            "GET",
+            format!("{}/branches/{}", self.repo_path(), encode_segment(branch)),
+            Need::Read,
+        );
+        // Raw: only the commit and its tree are needed, whatever else the answer (protection, links) carries.
+        match self.send(&op, || self.raw_get(&op.path)).await {
+            Ok(text) => {
+                let answer: BranchAnswer = parse(&op, &text)?;
+                let commit = answer.commit;
+                self.remember_tree(&commit);
+                Ok(Some(BranchTip {
+                    sha: commit.sha,
+                    tree: commit.commit.tree.sha,
+                }))
+            }
+            Err(f) if f.status() == Some(404) => Ok(None),
+            Err(f) => Err(f.into_error(&op)),
+        }
+    }
+
+    /// `head_branch` compared with the commit `base`: what the branch adds (its commits and the files they
+    /// change), or `None` when there is no such branch. One request answers both "does the branch exist" and
+    /// "does it already hold this change".
+    pub fn compare(&self, base: &str, head_branch: &str) -> Result<Option<Comparison>> {
+        self.run(self.compare_async(base, head_branch))
+    }
+
+    /// [`Client::compare`], to join with other reads in [`Client::block_on`].
+    pub async fn compare_async(&self, base: &str, head_branch: &str) -> Result<Option<Comparison>> {
+        let op = self.op(
+            format!("compare branch {head_branch} with {base}"),
+            "GET",
+            format!(
+                "{}/compare/{}",
+                self.repo_path(),
+                encode_segment(&format!("{base}...{head_branch}"))
+            ),
+            Need::Read,
+        );
+        // Raw: octocrab's comparison model requires fields the description does not.
+        let text = match self.send(&op, || self.raw_get(&op.path)).await {
+            Ok(text) => text,
+            Err(f) if f.status() == Some(404) => return Ok(None),
+            Err(f) => return Err(f.into_error(&op)),
+        };
+        let answer: CompareAnswer = parse(&op, &text)?;
+        self.remember_tree(&answer.base_commit);
+        self.remember_tree(&answer.merge_base_commit);
+        for commit in &answer.commits {
+            self.remember_tree(commit);
+        }
+        // Not ahead: the head is the merge base. Ahead: the last commit listed, when the list is complete.
+        let head_sha = if answer.ahead_by == 0 {
+            Some(answer.merge_base_commit.sha.clone())
+        } else if answer.commits.len() as u64 == answer.ahead_by {
+            answer.commits.last().map(|c| c.sha.clone())
+        } else {
+            None
+        };
+        Ok(Some(Comparison {
+            ahead_by: answer.ahead_by,
+            behind_by: answer.behind_by,
+            head_sha,
+            commits: answer
+                .commits
+                .into_iter()
+                .map(|c| (c.sha, c.parents.into_iter().map(|p| p.sha).collect()))
+                .collect(),
+            files: answer
+                .files
+                .into_iter()
+                .map(|f| ChangedFile {
+                    filename: f.filename,
+                    status: f.status,
+                    blob_sha: f.sha.filter(|s| !s.is_empty()),
+                })
+                .collect(),
+        }))
+    }
+
+    fn remember_tree(&self, commit: &CommitAnswer) {
+        lock(&self.trees).insert(commit.sha.clone(), commit.commit.tree.sha.clone());
     }
 
     /// The commit `branch` points at, or `None` when there is no such branch.
@@ -575,6 +764,11 @@ impl Client {
 
     /// The text of `path` at `git_ref` (a branch, tag or SHA), or `None` when it does not exist there.
     pub fn file(&self, path: &str, git_ref: &str) -> Result<Option<File>> {
+        self.run(self.file_async(path, git_ref))
+    }
+
+    /// [`Client::file`], to join with other reads in [`Client::block_on`].
+    pub async fn file_async(&self, path: &str, git_ref: &str) -> Result<Option<File>> {
         let op = self.op(
             format!("read {path} at {git_ref}"),
             "GET",
@@ -586,80 +780,80 @@ impl Client {
             ),
             Need::Read,
         );
-        self.run(async {
-            // Raw: the path is encoded here segment by segment, and an answer for a file over 1 MB (no
-            // content, `encoding: none`) is followed to its blob.
-            let text = match self.send(&op, || self.raw_get(&op.path)).await {
-                Ok(text) => text,
-                Err(f) if f.status() == Some(404) => return Ok(None),
-                Err(f) => return Err(f.into_error(&op)),
-            };
-            let value: serde_json::Value = parse(&op, &text)?;
-            if value.is_array() {
-                return Err(Error::new(
-                    Kind::Input,
-                    format!("can't {}: {path} is a directory, not a file", op.what),
-                ));
+        // Raw: the path is encoded here segment by segment, and an answer for a file over 1 MB (no
+        // content, `encoding: none`) is followed to its blob.
+        let text = match self.send(&op, || self.raw_get(&op.path)).await {
+            Ok(text) => text,
+            Err(f) if f.status() == Some(404) => return Ok(None),
+            Err(f) => return Err(f.into_error(&op)),
+        };
+        let value: serde_json::Value = parse(&op, &text)?;
+        if value.is_array() {
+            return Err(Error::new(
+                Kind::Input,
+                format!("can't {}: {path} is a directory, not a file", op.what),
+            ));
+        }
+        let answer: ContentAnswer = parse(&op, &text)?;
+        if answer.kind != "file" {
+            return Err(Error::new(
+                Kind::Input,
+                format!("can't {}: {path} is a {}, not a file", op.what, answer.kind),
+            ));
+        }
+        let (content, encoding) = match (answer.content, answer.encoding.as_deref()) {
+            (Some(content), Some("base64")) => (content, "base64".to_string()),
+            _ => {
+                let blob_op = self.op(
+                    format!("read {path} at {git_ref} (blob {})", answer.sha),
+                    "GET",
+                    format!(
+                        "{}/git/blobs/{}",
+                        self.repo_path(),
+                        encode_segment(&answer.sha)
+                    ),
+                    Need::Read,
+                );
+                let text = self
+                    .send(&blob_op, || self.raw_get(&blob_op.path))
+                    .await
+                    .map_err(|f| f.into_error(&blob_op))?;
+                let blob: BlobAnswer = parse(&blob_op, &text)?;
+                (blob.content, blob.encoding)
             }
-            let answer: ContentAnswer = parse(&op, &text)?;
-            if answer.kind != "file" {
-                return Err(Error::new(
-                    Kind::Input,
-                    format!("can't {}: {path} is a {}, not a file", op.what, answer.kind),
-                ));
-            }
-            let (content, encoding) = match (answer.content, answer.encoding.as_deref()) {
-                (Some(content), Some("base64")) => (content, "base64".to_string()),
-                _ => {
-                    let blob_op = self.op(
-                        format!("read {path} at {git_ref} (blob {})", answer.sha),
-                        "GET",
-                        format!(
-                            "{}/git/blobs/{}",
-                            self.repo_path(),
-                            encode_segment(&answer.sha)
-                        ),
-                        Need::Read,
-                    );
-                    let text = self
-                        .send(&blob_op, || self.raw_get(&blob_op.path))
-                        .await
-                        .map_err(|f| f.into_error(&blob_op))?;
-                    let blob: BlobAnswer = parse(&blob_op, &text)?;
-                    (blob.content, blob.encoding)
-                }
-            };
-            let bytes = match encoding.as_str() {
-                "base64" => decode_base64(&content).ok_or_else(|| {
-                    Error::new(
-                        Kind::Upstream,
-                        format!("can't {}: the content is not valid base64", op.what),
-                    )
-                })?,
-                "utf-8" => content.into_bytes(),
-                other => {
-                    return Err(Error::new(
-                        Kind::Upstream,
-                        format!("can't {}: unknown content encoding `{other}`", op.what),
-                    ));
-                }
-            };
-            let text = String::from_utf8(bytes).map_err(|_| {
+        };
+        let bytes = match encoding.as_str() {
+            "base64" => decode_base64(&content).ok_or_else(|| {
                 Error::new(
-                    Kind::Input,
-                    format!("can't {}: {path} is not UTF-8 text", op.what),
+                    Kind::Upstream,
+                    format!("can't {}: the content is not valid base64", op.what),
                 )
-            })?;
-            Ok(Some(File {
-                text,
-                blob_sha: answer.sha,
-            }))
-        })
+            })?,
+            "utf-8" => content.into_bytes(),
+            other => {
+                return Err(Error::new(
+                    Kind::Upstream,
+                    format!("can't {}: unknown content encoding `{other}`", op.what),
+                ));
+            }
+        };
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::new(
+                Kind::Input,
+                format!("can't {}: {path} is not UTF-8 text", op.what),
+            )
+        })?;
+        Ok(Some(File {
+            text,
+            blob_sha: answer.sha,
+        }))
     }
 
     /// Writes `files` (path → full new content) on top of `parent` as one new commit and returns its SHA:
-    /// a blob per file, a tree on the parent's tree (mode `100644`), and a commit with parent `parent` and
-    /// no author or committer, so GitHub authors it as the token's identity and signs it. Moves no branch.
+    /// a tree on the parent's tree carrying each file's text (mode `100644`; GitHub stores the blobs), and a
+    /// commit with parent `parent` and no author or committer, so GitHub authors it as the token's identity and
+    /// signs it. The parent's tree is read only when this run has not seen it (a tip read with
+    /// [`Client::branch`] or [`Client::compare`] already gave it). Moves no branch.
     pub fn create_commit(
         &self,
         parent: &str,
@@ -669,35 +863,19 @@ impl Client {
         let repo_path = self.repo_path();
         let (o, r) = (self.owner(), self.repo());
         self.run(async {
-            let parent_op = self.op(
-                format!("read commit {parent}"),
-                "GET",
-                format!("{repo_path}/git/commits/{}", encode_segment(parent)),
-                Need::Read,
-            );
-            let base = self.commit_async(&parent_op, parent).await?;
-
-            let mut blobs = Vec::with_capacity(files.len());
-            for (path, content) in files {
-                let op = self.op(
-                    format!("store the new content of {path}"),
-                    "POST",
-                    format!("{repo_path}/git/blobs"),
-                    Need::Contents,
-                );
-                let blob = self
-                    .send(&op, || async move {
-                        self.octocrab
-                            .git(o, r)
-                            .create_blob(content.as_str())
-                            .encoding("utf-8")
-                            .send()
-                            .await
-                    })
-                    .await
-                    .map_err(|f| f.into_error(&op))?;
-                blobs.push(blob.sha);
-            }
+            let known = lock(&self.trees).get(parent).cloned();
+            let base_tree = match known {
+                Some(tree) => tree,
+                None => {
+                    let parent_op = self.op(
+                        format!("read commit {parent}"),
+                        "GET",
+                        format!("{repo_path}/git/commits/{}", encode_segment(parent)),
+                        Need::Read,
+                    );
+                    self.commit_async(&parent_op, parent).await?.tree
+                }
+            };
 
             let tree_op = self.op(
                 format!("write the tree for {} changed file(s)", files.len()),
@@ -706,15 +884,14 @@ impl Client {
                 Need::Contents,
             );
             let tree = NewTree {
-                base_tree: &base.tree,
+                base_tree: &base_tree,
                 tree: files
                     .iter()
-                    .zip(&blobs)
-                    .map(|((path, _), sha)| TreeEntry {
+                    .map(|(path, content)| TreeEntry {
                         path: path.trim_start_matches('/'),
                         mode: "100644",
                         kind: "blob",
-                        sha,
+                        content,
                     })
                     .collect(),
             };
@@ -801,65 +978,84 @@ impl Client {
 
     /// The open pull request from `branch` (of this repository) into `base`, if there is one.
     pub fn find_pull(&self, branch: &str, base: &str) -> Result<Option<Pull>> {
+        self.run(self.pulls_async(branch, Some(base)))
+            .map(|pulls| pulls.into_iter().next())
+    }
+
+    /// The open pull requests from `branch` (of this repository), into any base: one list call, so it needs
+    /// no base branch and can be sent before that is known.
+    pub fn open_pulls(&self, branch: &str) -> Result<Vec<Pull>> {
+        self.run(self.open_pulls_async(branch))
+    }
+
+    /// [`Client::open_pulls`], to join with other reads in [`Client::block_on`].
+    pub async fn open_pulls_async(&self, branch: &str) -> Result<Vec<Pull>> {
+        self.pulls_async(branch, None).await
+    }
+
+    /// The open pull requests from `branch` (into `base` when given), following pages.
+    async fn pulls_async(&self, branch: &str, base: Option<&str>) -> Result<Vec<Pull>> {
         let (o, r) = (self.owner(), self.repo());
         let head = format!("{o}:{branch}");
         let mut op = self.op(
-            format!("look for an open pull request from {branch} into {base}"),
+            match base {
+                Some(base) => format!("look for an open pull request from {branch} into {base}"),
+                None => format!("look for an open pull request from {branch}"),
+            },
             "GET",
             format!("{}/pulls", self.repo_path()),
             Need::ReadPulls,
         );
-        self.run(async {
-            // GitHub filters by `head` only in the form `owner:branch` (a bare name is ignored and every
-            // open pull request comes back), so the owner is always sent, and the answers are checked too.
-            let head = head.as_str();
-            let mut page = self
+        // GitHub filters by `head` only in the form `owner:branch` (a bare name is ignored and every
+        // open pull request comes back), so the owner is always sent, and the answers are checked too.
+        let head = head.as_str();
+        let mut page = self
+            .send(&op, || async move {
+                let pulls = self.octocrab.pulls(o, r);
+                let list = pulls.list().state(octocrab::params::State::Open).head(head);
+                let list = match base {
+                    Some(base) => list.base(base),
+                    None => list,
+                };
+                list.per_page(100u8).send().await
+            })
+            .await
+            .map_err(|f| f.into_error(&op))?;
+        let mut found = Vec::new();
+        for _ in 0..MAX_PAGES {
+            found.extend(
+                page.items
+                    .into_iter()
+                    .filter(|p| {
+                        p.head.ref_field == branch
+                            && base.is_none_or(|base| p.base.ref_field == base)
+                            && p.head.label.as_deref().is_none_or(|l| l == head)
+                    })
+                    .map(pull_from),
+            );
+            let Some(next) = page.next else {
+                break;
+            };
+            // Only the path and query of the `Link`: the request stays on the API base, and so does
+            // the token.
+            let next = next
+                .path_and_query()
+                .map(|pq| pq.as_str().to_string())
+                .unwrap_or_default();
+            op.path = next.clone();
+            let next = next.as_str();
+            page = self
                 .send(&op, || async move {
-                    let pulls = self.octocrab.pulls(o, r);
-                    pulls
-                        .list()
-                        .state(octocrab::params::State::Open)
-                        .head(head)
-                        .base(base)
-                        .per_page(100u8)
-                        .send()
+                    self.octocrab
+                        .get::<octocrab::Page<octocrab::models::pulls::PullRequest>, _, ()>(
+                            next, None,
+                        )
                         .await
                 })
                 .await
                 .map_err(|f| f.into_error(&op))?;
-            for _ in 0..MAX_PAGES {
-                let found = page.items.into_iter().find(|p| {
-                    p.head.ref_field == branch
-                        && p.base.ref_field == base
-                        && p.head.label.as_deref().is_none_or(|l| l == head)
-                });
-                if let Some(found) = found {
-                    return Ok(Some(pull_from(found)));
-                }
-                let Some(next) = page.next else {
-                    return Ok(None);
-                };
-                // Only the path and query of the `Link`: the request stays on the API base, and so does
-                // the token.
-                let next = next
-                    .path_and_query()
-                    .map(|pq| pq.as_str().to_string())
-                    .unwrap_or_default();
-                op.path = next.clone();
-                let next = next.as_str();
-                page = self
-                    .send(&op, || async move {
-                        self.octocrab
-                            .get::<octocrab::Page<octocrab::models::pulls::PullRequest>, _, ()>(
-                                next, None,
-                            )
-                            .await
-                    })
-                    .await
-                    .map_err(|f| f.into_error(&op))?;
-            }
-            Ok(None)
-        })
+        }
+        Ok(found)
     }
 
     /// Opens a pull request.
@@ -1084,6 +1280,7 @@ impl Client {
             })
             .await
             .map_err(|f| f.into_error(op))?;
+        lock(&self.trees).insert(commit.sha.clone(), commit.tree.sha.clone());
         Ok(GitCommit {
             sha: commit.sha,
             tree: commit.tree.sha,
@@ -1321,6 +1518,8 @@ fn pull_from(p: octocrab::models::pulls::PullRequest) -> Pull {
             .map(|t| t.slug)
             .collect(),
         head_sha: p.head.sha,
+        default_branch: p.base.repo.and_then(|r| r.default_branch),
+        base: p.base.ref_field,
         state,
     }
 }

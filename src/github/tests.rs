@@ -33,6 +33,11 @@ fn octocrab_models_read_the_descriptions_answers() {
     assert_eq!(pull.requested_reviewers, ["other_user"]);
     assert_eq!(pull.requested_teams, ["justice-league"]);
     assert_eq!(pull.head_sha, "6dcb09b5b57875f334f61aebed695e2e4193db5e");
+    assert_eq!(
+        (pull.base.as_str(), pull.default_branch.as_deref()),
+        ("master", Some("master")),
+        "the base repository names its default branch"
+    );
     let minimal = pull_from(read("pull-required", fixture!("pull-required.json")));
     assert_eq!((minimal.draft, minimal.body.as_str()), (false, ""));
 
@@ -65,6 +70,22 @@ fn raw_shapes_read_the_descriptions_answers() {
         (c.kind.as_str(), c.encoding.as_deref()),
         ("file", Some("base64"))
     );
+    let b: BranchAnswer = read("branch", fixture!("branch.json"));
+    assert_eq!(
+        (b.commit.sha.as_str(), b.commit.commit.tree.sha.as_str()),
+        (
+            "7fd1a60b01f91b314f59955a4e4d4e80d8edf11d",
+            "b4eecafa9be2f2006ce1b709d6857b07069b4608"
+        )
+    );
+    let cmp: CompareAnswer = read("compare", fixture!("compare.json"));
+    assert_eq!((cmp.ahead_by, cmp.behind_by, cmp.commits.len()), (1, 2, 1));
+    assert_eq!(cmp.commits[0].parents.len(), 1);
+    assert_eq!(
+        cmp.files[0].sha.as_deref(),
+        Some("bbcd538c8e72b8c175046e27cc8f907076331401")
+    );
+    assert_eq!(cmp.merge_base_commit.sha, cmp.base_commit.sha);
 }
 
 #[test]
@@ -110,12 +131,12 @@ fn request_bodies_leave_out_what_is_not_set() {
             path: "flux/app.yaml",
             mode: "100644",
             kind: "blob",
-            sha: "b1",
+            content: "a: 1\n",
         }],
     };
     assert_eq!(
         serde_json::to_string(&tree).expect("json"),
-        r#"{"base_tree":"t0","tree":[{"path":"flux/app.yaml","mode":"100644","type":"blob","sha":"b1"}]}"#
+        r#"{"base_tree":"t0","tree":[{"path":"flux/app.yaml","mode":"100644","type":"blob","content":"a: 1\n"}]}"#
     );
 }
 

@@ -548,19 +548,6 @@ pub fn run(
     if !settings.proposal.pull_request {
         targets.push(moving_target);
     }
-    console.group(&format!("Resolve `{source}` and the production tags"));
-    let registry_facts = gather(&client, &source, &targets, !settings.dry_run);
-    drain(&client, console);
-    console.end_group();
-    let registry_facts = registry_facts?;
-    let digest = registry_facts.source.digest.clone();
-    let rules = Rules {
-        force: false,
-        moving_tags: BTreeSet::from([settings.moving_tag.clone()]),
-    };
-    // A production version that points elsewhere is a conflict here, before anything is written.
-    let mut retags = plan_steps(&source, &registry_facts, &targets, &rules)?;
-    let moving_step = retags.split_off(1);
 
     // Repository facts, as the host has them (not only the checkout, which may be behind).
     let repository = non_empty(&github.repository)
@@ -584,21 +571,47 @@ pub fn run(
         )?);
     }
     let host = Host::pick(&settings.proposal, github_client.as_ref(), git.as_ref())?;
+
+    // The registry's facts (the source and where the production tags point) and the repository's (the base
+    // branch, the overlay, the promotion branch and its pull request) need nothing of each other: both are read
+    // at once, and their log lines are printed after, each side in its own group.
+    let (registry_facts, repo_facts) = std::thread::scope(|s| {
+        let registry = s.spawn(|| gather(&client, &source, &targets, !settings.dry_run));
+        let repo = read_repo_facts(
+            &settings.proposal,
+            &settings.manifest,
+            &host,
+            github_client.as_ref(),
+            &repository,
+            &branch,
+        );
+        let registry = registry.join().unwrap_or_else(|_| {
+            Err(Error::new(
+                Kind::Upstream,
+                "reading the registry stopped unexpectedly",
+            ))
+        });
+        (registry, repo)
+    });
+    console.group(&format!("Resolve `{source}` and the production tags"));
+    drain(&client, console);
+    console.end_group();
     console.group("Read the base branch, the overlay and the promotion branch");
-    let repo_facts = read_repo_facts(
-        &settings.proposal,
-        &settings.manifest,
-        &host,
-        github_client.as_ref(),
-        &repository,
-        &branch,
-    );
     if let Some(c) = &github_client {
         for line in c.take_progress() {
             console.info(&line);
         }
     }
     console.end_group();
+    let registry_facts = registry_facts?;
+    let digest = registry_facts.source.digest.clone();
+    let rules = Rules {
+        force: false,
+        moving_tags: BTreeSet::from([settings.moving_tag.clone()]),
+    };
+    // A production version that points elsewhere is a conflict here, before anything is written.
+    let mut retags = plan_steps(&source, &registry_facts, &targets, &rules)?;
+    let moving_step = retags.split_off(1);
     let (mut repo_facts, before) = repo_facts?;
 
     // The edit, pure; a file that does not name the image is an error before anything is written.
@@ -1073,6 +1086,7 @@ mod tests {
             branch_sha: None,
             branch_up_to_date: false,
             pull: None,
+            compared: None,
         }
     }
 

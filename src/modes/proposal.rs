@@ -259,6 +259,9 @@ pub struct RepoFacts {
     /// The proposal branch already holds exactly this change on the base's tip.
     pub branch_up_to_date: bool,
     pub pull: Option<github::Pull>,
+    /// The proposal branch compared with the base's tip (GitHub's API): what [`branch_up_to_date`] decides on.
+    #[serde(skip)]
+    pub compared: Option<github::Comparison>,
 }
 
 /// Where commits go, for this run.
@@ -311,22 +314,82 @@ pub fn github_client(
     )?))
 }
 
-/// Reads the base branch (its tip and the overlay there): the facts without the proposal branch, and the
-/// overlay's text.
-pub fn read_base(
+fn no_base_branch(base_branch: &str, repository: &str) -> Error {
+    Error::input(
+        InputProblem::new(
+            "base-branch",
+            format!("branch `{base_branch}` does not exist in `{repository}`"),
+        )
+        .help("set `base-branch` to the branch the production overlay lives on"),
+    )
+}
+
+fn no_overlay(manifest: &str, base_branch: &str, repository: &str) -> Error {
+    Error::input(
+        InputProblem::new(
+            "manifest",
+            format!("`{manifest}` does not exist on `{base_branch}` of `{repository}`"),
+        )
+        .help("set `manifest` (or `app` and `environment` for flux/apps/{app}/{environment}/kustomization.yaml)"),
+    )
+}
+
+fn facts_of(repository: String, base_branch: String, base_sha: String) -> RepoFacts {
+    RepoFacts {
+        repository,
+        base_branch,
+        base_sha,
+        before: String::new(),
+        branch: String::new(),
+        branch_sha: None,
+        branch_up_to_date: false,
+        pull: None,
+        compared: None,
+    }
+}
+
+/// The base branch's name: `base-branch`, else the repository's default branch as GitHub names it.
+async fn base_branch_async(inputs: &ProposalInputs, c: &github::Client) -> Result<String> {
+    match &inputs.base_branch {
+        Some(b) => Ok(b.clone()),
+        None => Ok(c.repository_async().await?.default_branch),
+    }
+}
+
+/// The base branch, its tip and the overlay there, through GitHub's API: each read needs the one before it.
+async fn read_base_async(
     inputs: &ProposalInputs,
     manifest: &str,
-    host: &Host<'_>,
+    c: &github::Client,
     repository: &str,
 ) -> Result<(RepoFacts, String)> {
-    let repository = match host {
-        Host::Api(_) => repository.to_string(),
-        Host::Git(g) => g.repo.remote_url(REMOTE)?,
-    };
-    let base_branch = match (&inputs.base_branch, host) {
-        (Some(b), _) => b.clone(),
-        (None, Host::Api(c)) => c.repository()?.default_branch,
-        (None, Host::Git(g)) => g
+    let base_branch = base_branch_async(inputs, c).await?;
+    let tip = c
+        .branch_async(&base_branch)
+        .await?
+        .ok_or_else(|| no_base_branch(&base_branch, repository))?;
+    let before = c
+        .file_async(manifest, &tip.sha)
+        .await?
+        .ok_or_else(|| no_overlay(manifest, &base_branch, repository))?;
+    Ok((
+        facts_of(repository.to_string(), base_branch, tip.sha),
+        before.text,
+    ))
+}
+
+/// The base branch, its tip (and, when given, the tips of `others`, read with it) and the overlay there, through
+/// the git remote.
+fn read_base_git(
+    inputs: &ProposalInputs,
+    manifest: &str,
+    g: &GitRemote<'_>,
+    others: &[&str],
+) -> Result<(RepoFacts, String, Vec<Option<String>>)> {
+    let repository = g.repo.remote_url(REMOTE)?;
+    let base_branch = match &inputs.base_branch {
+        Some(b) => b.clone(),
+        None => g
             .repo
             .remote_default_branch(REMOTE, inputs.github_token.as_ref())?
             .ok_or_else(|| {
@@ -336,45 +399,55 @@ pub fn read_base(
                 )
             })?,
     };
-    let host = host.as_dyn();
-    let base_sha = host.tip(&base_branch)?.ok_or_else(|| {
-        Error::input(
-            InputProblem::new(
-                "base-branch",
-                format!("branch `{base_branch}` does not exist in `{repository}`"),
-            )
-            .help("set `base-branch` to the branch the production overlay lives on"),
-        )
-    })?;
-    let before = host
+    let mut wanted = vec![base_branch.as_str()];
+    wanted.extend_from_slice(others);
+    let mut tips = g.tips(&wanted)?;
+    let rest = tips.split_off(1);
+    let base_sha = tips
+        .pop()
+        .flatten()
+        .ok_or_else(|| no_base_branch(&base_branch, &repository))?;
+    let before = g
         .file(&base_branch, &base_sha, manifest)?
-        .ok_or_else(|| {
-            Error::input(
-                InputProblem::new(
-                    "manifest",
-                    format!(
-                        "`{manifest}` does not exist on `{base_branch}` of `{repository}`"
-                    ),
-                )
-                .help("set `manifest` (or `app` and `environment` for flux/apps/{app}/{environment}/kustomization.yaml)"),
-            )
-        })?;
-    Ok((
-        RepoFacts {
-            repository,
-            base_branch,
-            base_sha,
-            before: String::new(),
-            branch: String::new(),
-            branch_sha: None,
-            branch_up_to_date: false,
-            pull: None,
-        },
-        before,
-    ))
+        .ok_or_else(|| no_overlay(manifest, &base_branch, &repository))?;
+    Ok((facts_of(repository, base_branch, base_sha), before, rest))
 }
 
-/// Reads the proposal branch's tip and its open pull request (with `pull-request: true`).
+/// Reads the base branch (its tip and the overlay there): the facts without the proposal branch, and the
+/// overlay's text.
+pub fn read_base(
+    inputs: &ProposalInputs,
+    manifest: &str,
+    host: &Host<'_>,
+    repository: &str,
+) -> Result<(RepoFacts, String)> {
+    match host {
+        Host::Api(c) => c.block_on(read_base_async(inputs, manifest, c, repository)),
+        Host::Git(g) => read_base_git(inputs, manifest, g, &[]).map(|(f, b, _)| (f, b)),
+    }
+}
+
+/// The open pull request of `branch` into the base, from the pull requests listed by head.
+fn pull_into(pulls: Vec<github::Pull>, base_branch: &str) -> Option<github::Pull> {
+    pulls.into_iter().find(|p| p.base == base_branch)
+}
+
+/// Records what GitHub's comparison says about the proposal branch.
+fn set_compared(facts: &mut RepoFacts, compared: Option<github::Comparison>) {
+    facts.branch_sha = compared.as_ref().and_then(|c| c.head_sha.clone());
+    facts.compared = compared;
+}
+
+/// The proposal branch's tip when the comparison could not name it (more commits ahead than it lists).
+fn tip_if_unnamed(facts: &mut RepoFacts, host: &Host<'_>) -> Result<()> {
+    if facts.compared.is_some() && facts.branch_sha.is_none() {
+        facts.branch_sha = host.as_dyn().tip(&facts.branch)?;
+    }
+    Ok(())
+}
+
+/// Reads the proposal branch (compared with the base's tip) and its open pull request (with
+/// `pull-request: true`), the two at once.
 pub fn read_branch(
     inputs: &ProposalInputs,
     facts: &mut RepoFacts,
@@ -383,17 +456,61 @@ pub fn read_branch(
     branch: &str,
 ) -> Result<()> {
     facts.branch = branch.to_string();
-    if inputs.pull_request {
-        facts.branch_sha = host.as_dyn().tip(branch)?;
-        facts.pull = match github_client {
-            Some(c) => c.find_pull(branch, &facts.base_branch)?,
-            None => None,
-        };
+    if !inputs.pull_request {
+        return Ok(());
+    }
+    match host {
+        Host::Api(c) => {
+            let (compared, pulls) = c.block_on(async {
+                tokio::try_join!(
+                    c.compare_async(&facts.base_sha, branch),
+                    c.open_pulls_async(branch)
+                )
+            })?;
+            set_compared(facts, compared);
+            facts.pull = pull_into(pulls, &facts.base_branch);
+            tip_if_unnamed(facts, host)?;
+        }
+        Host::Git(g) => {
+            let (tip, pulls) = with_pulls(github_client, branch, || g.tip(branch))?;
+            facts.branch_sha = tip;
+            facts.pull = pull_into(pulls, &facts.base_branch);
+        }
     }
     Ok(())
 }
 
-/// Reads the base branch (its tip and the overlay there) and the proposal branch and its pull request.
+/// Runs `git_reads` while the open pull requests of `branch` are read from GitHub on another thread (the git
+/// remote and GitHub are different hosts).
+fn with_pulls<T>(
+    github_client: Option<&github::Client>,
+    branch: &str,
+    git_reads: impl FnOnce() -> Result<T>,
+) -> Result<(T, Vec<github::Pull>)> {
+    let Some(c) = github_client else {
+        return Ok((git_reads()?, Vec::new()));
+    };
+    std::thread::scope(|s| {
+        let pulls = s.spawn(|| c.open_pulls(branch));
+        let read = git_reads();
+        let pulls = pulls.join().unwrap_or_else(|_| {
+            Err(Error::new(
+                Kind::Upstream,
+                "the pull request lookup stopped unexpectedly",
+            ))
+        });
+        Ok((read?, pulls?))
+    })
+}
+
+/// Reads everything a proposal rests on: the base branch, its tip and the overlay there, and (with
+/// `pull-request: true`) the proposal branch compared with that tip and its open pull request. Reads that do not
+/// need each other's answer are sent at once. Through GitHub's API: the pull request lookup (by head, so it needs
+/// no base) goes out with the base branch's read; the overlay and the comparison, which both need the base's tip,
+/// go out together. Without `base-branch` the base's name is the repository's default branch, which every pull
+/// request answer carries: the lookup goes first and names it, and the repository is read only when no pull
+/// request is open yet. Through a git remote one listing gives both tips while GitHub is asked for the pull
+/// request.
 pub fn read_repo_facts(
     inputs: &ProposalInputs,
     manifest: &str,
@@ -402,12 +519,86 @@ pub fn read_repo_facts(
     repository: &str,
     branch: &str,
 ) -> Result<(RepoFacts, String)> {
-    let (mut facts, before) = read_base(inputs, manifest, host, repository)?;
-    read_branch(inputs, &mut facts, host, github_client, branch)?;
+    let pull_request = inputs.pull_request;
+    let (mut facts, before) = match host {
+        Host::Api(c) => c.block_on(async {
+            // The base's tip, then its overlay and the proposal branch's comparison together.
+            let base_side = |base_branch: String| async move {
+                let tip = c
+                    .branch_async(&base_branch)
+                    .await?
+                    .ok_or_else(|| no_base_branch(&base_branch, repository))?;
+                let compare = async {
+                    match pull_request {
+                        true => c.compare_async(&tip.sha, branch).await,
+                        false => Ok(None),
+                    }
+                };
+                let (before, compared) =
+                    tokio::try_join!(c.file_async(manifest, &tip.sha), compare)?;
+                let before =
+                    before.ok_or_else(|| no_overlay(manifest, &base_branch, repository))?;
+                let mut facts = facts_of(repository.to_string(), base_branch, tip.sha);
+                if pull_request {
+                    set_compared(&mut facts, compared);
+                }
+                Ok::<_, Error>((facts, before.text))
+            };
+            let ((mut facts, before), pulls) = match (&inputs.base_branch, pull_request) {
+                (Some(base_branch), true) => {
+                    tokio::try_join!(base_side(base_branch.clone()), c.open_pulls_async(branch))?
+                }
+                (None, true) => {
+                    let pulls = c.open_pulls_async(branch).await?;
+                    let base_branch = match pulls.iter().find_map(|p| p.default_branch.clone()) {
+                        Some(b) => b,
+                        None => c.repository_async().await?.default_branch,
+                    };
+                    (base_side(base_branch).await?, pulls)
+                }
+                (_, false) => (
+                    base_side(base_branch_async(inputs, c).await?).await?,
+                    Vec::new(),
+                ),
+            };
+            facts.pull = pull_into(pulls, &facts.base_branch);
+            Ok((facts, before))
+        })?,
+        Host::Git(g) => {
+            let others: &[&str] = if pull_request { &[branch] } else { &[] };
+            let ((mut facts, before, tips), pulls) = match pull_request {
+                true => with_pulls(github_client, branch, || {
+                    read_base_git(inputs, manifest, g, others)
+                })?,
+                false => (read_base_git(inputs, manifest, g, others)?, Vec::new()),
+            };
+            facts.branch_sha = tips.into_iter().next().flatten();
+            facts.pull = pull_into(pulls, &facts.base_branch);
+            (facts, before)
+        }
+    };
+    facts.branch = branch.to_string();
+    tip_if_unnamed(&mut facts, host)?;
     Ok((facts, before))
 }
 
-/// Whether the proposal branch already holds exactly `after` as one commit on the base's tip.
+/// The blob ID git (and GitHub) gives `text`: what a comparison's file entry is checked against.
+///
+/// ```
+/// use gitops_promote::modes::proposal::git_blob_id;
+/// // `printf 'hello\n' | git hash-object --stdin`
+/// assert_eq!(git_blob_id("hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");
+/// ```
+pub fn git_blob_id(text: &str) -> String {
+    // libgit2's hash of the object (pure: no repository is opened).
+    git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes())
+        .map(|oid| oid.to_string())
+        .unwrap_or_default()
+}
+
+/// Whether the proposal branch already holds exactly `after` as one commit on the base's tip. Through GitHub's
+/// API the comparison read with the facts decides (no further read, unless GitHub left a blob ID out); through
+/// a git remote the tip's parents and file are read.
 pub fn branch_up_to_date(
     inputs: &ProposalInputs,
     facts: &RepoFacts,
@@ -415,14 +606,29 @@ pub fn branch_up_to_date(
     manifest: &str,
     after: &str,
 ) -> Result<bool> {
-    match (&facts.branch_sha, inputs.pull_request) {
-        (Some(tip), true) => {
-            let host = host.as_dyn();
-            Ok(host.parents(tip)? == [facts.base_sha.clone()]
-                && host.file(&facts.branch, tip, manifest)?.as_deref() == Some(after))
+    let (Some(tip), true) = (&facts.branch_sha, inputs.pull_request) else {
+        return Ok(false);
+    };
+    let host = host.as_dyn();
+    if let Some(compared) = &facts.compared {
+        let one_commit_on_base = compared.ahead_by == 1
+            && compared.behind_by == 0
+            && matches!(compared.commits.as_slice(), [(_, parents)] if *parents == [facts.base_sha.clone()]);
+        if !one_commit_on_base {
+            return Ok(false);
         }
-        _ => Ok(false),
+        return match compared.files.as_slice() {
+            [file] if file.filename == manifest && file.status == "modified" => {
+                match &file.blob_sha {
+                    Some(blob) => Ok(*blob == git_blob_id(after)),
+                    None => Ok(host.file(&facts.branch, tip, manifest)?.as_deref() == Some(after)),
+                }
+            }
+            _ => Ok(false),
+        };
     }
+    Ok(host.parents(tip)? == [facts.base_sha.clone()]
+        && host.file(&facts.branch, tip, manifest)?.as_deref() == Some(after))
 }
 
 /// The overlay change a proposal commits.
@@ -470,6 +676,7 @@ pub fn pull_request(
         team_reviewers: inputs.team_reviewers.clone(),
         draft: inputs.draft,
         existing: facts.pull.as_ref().map(|p| p.number),
+        found: facts.pull.clone(),
     }
 }
 

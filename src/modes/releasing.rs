@@ -62,31 +62,36 @@ pub fn plan_git_tag(
     annotations: &mut Vec<Annotation>,
 ) -> Result<String> {
     let tag = release.tag;
-    let tag_commit = match release.revision.filter(|r| git.parents(r).is_ok()) {
-        Some(r) => r.to_string(),
-        None => {
-            if git.tag_commit(tag).is_none() {
+    let local = git.tag_commit(tag);
+    let remote = git.remote_tag_commit(REMOTE, tag, release.token)?;
+    let revision = release.revision.filter(|r| git.parents(r).is_ok());
+    let existing = remote.as_ref().or(local.as_ref());
+    let tag_commit = match (revision, existing) {
+        (Some(r), _) => {
+            let mut elsewhere: Vec<&String> = [&local, &remote].into_iter().flatten().collect();
+            elsewhere.dedup();
+            for commit in elsewhere.into_iter().filter(|c| c.as_str() != r) {
                 annotations.push(Annotation::warning(
-                    "gitops-promote: image revision unknown",
-                    format!(
-                        "`{}@{}` has no `{REVISION}` annotation naming a commit of this repository; the git tag `{tag}` goes on {}",
-                        release.image, release.digest, release.fallback_commit
-                    ),
+                    "gitops-promote: git tag left where it is",
+                    format!("git tag `{tag}` is on {commit}, not on the image's commit {r}; it is never moved"),
                 ));
             }
+            r.to_string()
+        }
+        // Without the image's commit an existing tag is the best evidence of it (staging-build cut it where the
+        // image was built): no conflict to report.
+        (None, Some(existing)) => existing.clone(),
+        (None, None) => {
+            annotations.push(Annotation::warning(
+                "gitops-promote: image revision unknown",
+                format!(
+                    "`{}@{}` has no `{REVISION}` annotation naming a commit of this repository; the git tag `{tag}` goes on {}",
+                    release.image, release.digest, release.fallback_commit
+                ),
+            ));
             release.fallback_commit.to_string()
         }
     };
-    let local = git.tag_commit(tag);
-    let remote = git.remote_tag_commit(REMOTE, tag, release.token)?;
-    for existing in [&local, &remote].into_iter().flatten() {
-        if *existing != tag_commit {
-            annotations.push(Annotation::warning(
-                "gitops-promote: git tag left where it is",
-                format!("git tag `{tag}` is on {existing}, not on the image's commit {tag_commit}; it is never moved"),
-            ));
-        }
-    }
     match (&local, &remote) {
         (_, Some(_)) => plan.skipped.push(format!(
             "git tag `{tag}` exists on `{REMOTE}`: left as it is"

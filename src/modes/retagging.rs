@@ -82,8 +82,12 @@ pub fn plan_steps(
     Ok(steps)
 }
 
-/// Reads the source manifest (raw bytes, kept for the PUT) and HEADs every target. What was found is queued on
-/// the client's progress lines, so the caller's log group (see [`drain`]) shows the facts the plan rests on.
+/// Reads the source manifest (raw bytes, kept for the PUT) and HEADs every target, the targets at once. What was
+/// found is queued on the client's progress lines, so the caller's log group (see [`drain`]) shows the facts the
+/// plan rests on.
+///
+/// The source goes first and alone: the first request to a registry learns its scheme and its auth challenge,
+/// so requests sent beside it would each be refused with a 401 and each fetch a token of their own.
 pub fn gather(
     client: &Client,
     source: &Reference,
@@ -104,8 +108,8 @@ pub fn gather(
         source: manifest.descriptor,
         targets: Vec::new(),
     };
-    for t in targets {
-        let now = client.resolve(t)?;
+    for (t, now) in targets.iter().zip(client.resolve_all(targets)) {
+        let now = now?;
         client.note(match &now {
             None => format!("`{t}` does not exist yet"),
             Some(n) if n.digest == facts.source.digest => format!("`{t}` already points to it"),

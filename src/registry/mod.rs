@@ -242,8 +242,12 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| Error::new(Kind::Io, format!("can't start the async runtime: {e}")))?;
+        // The roots are read on the first certificate to verify, not here (see crate::tls).
+        let tls = crate::tls::client_config()
+            .map_err(|e| Error::new(Kind::Io, format!("can't set up TLS: {e}")))?;
         let builder = || {
             reqwest::Client::builder()
+                .tls_backend_preconfigured(tls.clone())
                 .user_agent(concat!("gitops-promote/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(15))
                 .read_timeout(Duration::from_secs(30))
@@ -300,6 +304,13 @@ impl Client {
     /// HEAD the reference: its digest, media type and size, or `None` when it does not exist.
     pub fn resolve(&self, reference: &Reference) -> Result<Option<Descriptor>> {
         self.rt.block_on(self.resolve_async(reference))
+    }
+
+    /// HEADs every reference at once (see [`Client::resolve`]), answers in the same order.
+    pub fn resolve_all(&self, references: &[Reference]) -> Vec<Result<Option<Descriptor>>> {
+        self.rt.block_on(futures_util::future::join_all(
+            references.iter().map(|r| self.resolve_async(r)),
+        ))
     }
 
     /// GET the manifest's raw bytes; the digest is checked against the bytes (and the reference's digest).

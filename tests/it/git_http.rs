@@ -1,16 +1,20 @@
 //! A git remote over HTTP that demands a password, as GitHub does: lighttpd + `git http-backend` (CGI) with a
-//! bcrypt htpasswd file, on 127.0.0.1 and a free port. User `x-access-token`, password = the token.
+//! bcrypt htpasswd file, on 127.0.0.1 and a free port. User `x-access-token`, password = the token. Over
+//! https too, with a certificate of a test CA (lighttpd's `mod_openssl`).
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::tls::TestCa;
+
 pub const USER: &str = "x-access-token";
 
 pub struct GitHttpServer {
     child: Child,
     pub port: u16,
+    scheme: &'static str,
 }
 
 impl Drop for GitHttpServer {
@@ -30,6 +34,15 @@ fn free_port() -> u16 {
 impl GitHttpServer {
     /// Serves every bare repository under `root` at `http://127.0.0.1:PORT/git/NAME.git`, for `token` only.
     pub fn start(root: &Path, scratch: &Path, token: &str) -> Self {
+        Self::start_with(root, scratch, token, None)
+    }
+
+    /// As [`GitHttpServer::start`], over https with a server certificate signed by `ca`.
+    pub fn start_tls(root: &Path, scratch: &Path, token: &str, ca: &TestCa) -> Self {
+        Self::start_with(root, scratch, token, Some(ca))
+    }
+
+    fn start_with(root: &Path, scratch: &Path, token: &str, tls: Option<&TestCa>) -> Self {
         let lighttpd = "/usr/sbin/lighttpd";
         let backend = "/usr/lib/git-core/git-http-backend";
         for (tool, install) in [(lighttpd, "lighttpd"), (backend, "git")] {
@@ -38,6 +51,21 @@ impl GitHttpServer {
                 "{tool} is missing: run `bash scripts/setup.sh` (apt-get install {install})"
             );
         }
+        let tls_config = match tls {
+            Some(ca) => {
+                let module = "/usr/lib/lighttpd/mod_openssl.so";
+                assert!(
+                    Path::new(module).exists(),
+                    "{module} is missing: run `bash scripts/setup.sh` (apt-get install lighttpd-mod-openssl)"
+                );
+                format!(
+                    "server.modules += (\"mod_openssl\")\nssl.engine = \"enable\"\nssl.pemfile = \"{}\"\nssl.privkey = \"{}\"\n",
+                    ca.server_cert.display(),
+                    ca.server_key.display()
+                )
+            }
+            None => String::new(),
+        };
         let htpasswd = scratch.join("htpasswd");
         let out = Command::new("htpasswd")
             .args(["-Bbc", htpasswd.to_str().expect("utf-8"), USER, token])
@@ -62,7 +90,7 @@ setenv.add-environment = ("GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" 
 auth.backend = "htpasswd"
 auth.backend.htpasswd.userfile = "{htpasswd}"
 auth.require = ("/git" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
-"#,
+{tls_config}"#,
                 root = root.display(),
                 scratch = scratch.display(),
                 htpasswd = htpasswd.display(),
@@ -83,10 +111,14 @@ auth.require = ("/git" => ("method" => "basic", "realm" => "git", "require" => "
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { child, port }
+        Self {
+            child,
+            port,
+            scheme: if tls.is_some() { "https" } else { "http" },
+        }
     }
 
     pub fn url(&self, name: &str) -> String {
-        format!("http://127.0.0.1:{}/git/{name}", self.port)
+        format!("{}://127.0.0.1:{}/git/{name}", self.scheme, self.port)
     }
 }

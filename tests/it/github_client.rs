@@ -548,15 +548,10 @@ fn find_pull_ignores_pull_requests_from_other_branches() {
 }
 
 #[test]
-fn create_commit_sends_blobs_then_a_tree_on_the_parents_tree_then_the_commit() {
+fn create_commit_sends_a_tree_with_the_texts_on_the_parents_tree_then_the_commit() {
     let parent = "7638417db6d59f3c431d3e1f261cc637155684cd";
     let fake = Fake::start(vec![
         ok(fixture!("git-commit.json")),
-        answer(201, fixture!("git-blob-created.json")),
-        answer(
-            201,
-            r#"{"url":"https://api.github.com/repos/o/r/git/blobs/b2","sha":"b2"}"#,
-        ),
         answer(201, fixture!("git-tree-created.json")),
         answer(201, fixture!("git-commit-created.json")),
     ]);
@@ -575,45 +570,66 @@ fn create_commit_sends_blobs_then_a_tree_on_the_parents_tree_then_the_commit() {
         .create_commit(parent, &files, "promote: backend v1.2.3 to production")
         .expect("commit");
     assert_eq!(sha, "7638417db6d59f3c431d3e1f261cc637155684cd");
-    assert_eq!(client.requests(), 5);
+    assert_eq!(client.requests(), 3, "no blob of its own per file");
     let seen = fake.seen();
     assert_eq!(
         fake.lines(),
         [
             format!("GET /repos/octo/app/git/commits/{parent}"),
-            "POST /repos/octo/app/git/blobs".to_string(),
-            "POST /repos/octo/app/git/blobs".to_string(),
             "POST /repos/octo/app/git/trees".to_string(),
             "POST /repos/octo/app/git/commits".to_string(),
         ]
     );
     assert_eq!(
         seen[1].json(),
-        json!({"content": "newTag: v1.2.3\n", "encoding": "utf-8"})
-    );
-    assert_eq!(
-        seen[2].json(),
-        json!({"content": "newTag: v2.0.0\n", "encoding": "utf-8"})
-    );
-    assert_eq!(
-        seen[3].json(),
         json!({
             "base_tree": "691272480426f78a0138979dd3ce63b77f706feb",
             "tree": [
-                {"path": "flux/apps/backend/production/kustomization.yaml", "mode": "100644", "type": "blob", "sha": "3a0f86fb8db8eea7ccbb9a95f325ddbedfb25e15"},
-                {"path": "flux/apps/frontend/production/kustomization.yaml", "mode": "100644", "type": "blob", "sha": "b2"},
+                {"path": "flux/apps/backend/production/kustomization.yaml", "mode": "100644", "type": "blob", "content": "newTag: v1.2.3\n"},
+                {"path": "flux/apps/frontend/production/kustomization.yaml", "mode": "100644", "type": "blob", "content": "newTag: v2.0.0\n"},
             ]
         })
     );
     // No author or committer: GitHub then signs the commit as the token's identity.
     assert_eq!(
-        seen[4].json(),
+        seen[2].json(),
         json!({
             "message": "promote: backend v1.2.3 to production",
             "tree": "cd8274d15fa3ae2ab983129fb037999f264ba9a7",
             "parents": [parent],
         })
     );
+}
+
+#[test]
+fn a_commit_on_a_tip_read_with_its_branch_reads_no_commit() {
+    let tip = "7638417db6d59f3c431d3e1f261cc637155684cd";
+    let tree = "691272480426f78a0138979dd3ce63b77f706feb";
+    let fake = Fake::start(vec![
+        ok(format!(
+            r#"{{"name":"promote/prod","commit":{{"sha":"{tip}","commit":{{"tree":{{"sha":"{tree}"}}}},"parents":[]}},"_links":{{"html":"h","self":"s"}},"protected":false}}"#
+        )),
+        answer(201, fixture!("git-tree-created.json")),
+        answer(201, fixture!("git-commit-created.json")),
+    ]);
+    let client = fake.client();
+    let read = client
+        .branch("promote/prod")
+        .expect("branch")
+        .expect("exists");
+    assert_eq!((read.sha.as_str(), read.tree.as_str()), (tip, tree));
+    client
+        .create_commit(tip, &[("a.yaml".into(), "a: 1\n".into())], "m")
+        .expect("commit");
+    assert_eq!(
+        fake.lines(),
+        [
+            "GET /repos/octo/app/branches/promote%2Fprod",
+            "POST /repos/octo/app/git/trees",
+            "POST /repos/octo/app/git/commits",
+        ]
+    );
+    assert_eq!(fake.seen()[1].json()["base_tree"], tree);
 }
 
 #[test]

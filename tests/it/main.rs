@@ -1,6 +1,7 @@
 //! One integration-test binary, a module per mode (ripgrep's layout).
 
 mod git_http;
+mod git_https;
 mod harness;
 mod support;
 
@@ -11,6 +12,7 @@ mod github_client;
 mod github_fake;
 mod lint;
 mod manifests;
+mod msrv;
 mod patch;
 mod plan;
 mod promote;

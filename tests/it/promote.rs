@@ -524,3 +524,136 @@ fn every_bad_input_is_reported_at_once_and_nothing_is_read() {
     }
     assert!(w.github.requests().is_empty());
 }
+
+/// The test GitHub's requests from the `from`th on, as the description's operation ids, sorted (reads sent at once
+/// arrive in any order).
+fn operations(w: &World, from: usize) -> Vec<String> {
+    let mut ops: Vec<String> = w.github.requests()[from..]
+        .iter()
+        .map(|r| r.operation.clone().unwrap_or_else(|| r.path.clone()))
+        .collect();
+    ops.sort();
+    ops
+}
+
+#[test]
+fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
+    let w = world();
+    w.github.collaborators(&["alice"]);
+    let inputs = [
+        ("staging-tag", "v0.2.0"),
+        ("production-tag", "v0.3.0"),
+        ("reviewers", "alice"),
+    ];
+    let first = Runner::new();
+    w.promote(&first, &inputs).success();
+    assert_eq!(first.outputs()["pr-operation"], "created");
+    let reads = [
+        "pulls/list",                          // the pull request step: open ones by head
+        "repos/compare-commits-with-basehead", // the commit step: the promotion branch on the base's tip
+        "repos/get-branch",                    // the base branch: its tip and tree
+        "repos/get-content",                   // the overlay at that tip
+    ];
+    let writes = [
+        "git/create-tree", // the overlay's text inline: no blob of its own
+        "git/create-commit",
+        "git/create-ref",
+        "pulls/create",
+        "issues/add-labels",
+        "pulls/request-reviewers",
+    ];
+    // No pull request is open yet to name the default branch: the repository is read for it.
+    let mut expected: Vec<String> = reads
+        .iter()
+        .chain(&["repos/get"])
+        .chain(&writes)
+        .map(|s| s.to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(operations(&w, 0), expected);
+    // Writes go one after another, in this order (GitHub asks for mutations to be serial).
+    let sent_writes: Vec<String> = w
+        .github
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .filter_map(|r| r.operation.clone())
+        .collect();
+    assert_eq!(sent_writes, writes);
+    let counted = &json(&first)["requests"];
+    assert_eq!(
+        (counted["github"].as_u64(), counted["registry"].as_u64()),
+        (Some(11), Some(4)),
+        "registry: the source, the version tag, its write and the re-read"
+    );
+
+    // The rerun: one read per step it checks, nothing written (the open pull request names the default branch).
+    let seen = w.github.requests().len();
+    let rerun = Runner::new();
+    w.promote(&rerun, &inputs).success();
+    let out = rerun.outputs();
+    assert_eq!(
+        (
+            out["commit-operation"].as_str(),
+            out["pr-operation"].as_str()
+        ),
+        ("unchanged", "unchanged")
+    );
+    assert_eq!(operations(&w, seen), reads);
+    let counted = &json(&rerun)["requests"];
+    assert_eq!(
+        (counted["github"].as_u64(), counted["registry"].as_u64()),
+        (Some(4), Some(2)),
+        "registry: the source and the version tag"
+    );
+
+    // With `base-branch` given: the same reads, the pull request beside the base branch.
+    let seen = w.github.requests().len();
+    let named = Runner::new();
+    let mut with_base = inputs.to_vec();
+    with_base.push(("base-branch", "main"));
+    w.promote(&named, &with_base).success();
+    assert_eq!(named.outputs()["pr-operation"], "unchanged");
+    assert_eq!(operations(&w, seen), reads);
+    assert!(
+        w.github.response_mismatches().is_empty(),
+        "the test GitHub's answers follow the description: {:?}",
+        w.github.response_mismatches()
+    );
+}
+
+#[test]
+fn with_commit_via_git_a_pull_request_rerun_asks_github_only_for_the_pull_request() {
+    let w = world();
+    let inputs = [
+        ("staging-tag", "v0.2.0"),
+        ("commit-via", "git"),
+        ("base-branch", "main"),
+    ];
+    let first = Runner::new();
+    w.promote(&first, &inputs).success();
+    let out = first.outputs();
+    assert_eq!(
+        (
+            out["commit-operation"].as_str(),
+            out["pr-operation"].as_str()
+        ),
+        ("created", "created")
+    );
+    assert_eq!(
+        w.origin(&["rev-parse", "promote-v0.2.0^"]),
+        w.scratch.head()
+    );
+    let seen = w.github.requests().len();
+    let rerun = Runner::new();
+    w.promote(&rerun, &inputs).success();
+    let out = rerun.outputs();
+    assert_eq!(
+        (
+            out["commit-operation"].as_str(),
+            out["pr-operation"].as_str()
+        ),
+        ("unchanged", "unchanged")
+    );
+    assert_eq!(operations(&w, seen), ["pulls/list"]);
+}

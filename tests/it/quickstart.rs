@@ -43,6 +43,12 @@ fn the_local_pipeline_runs_from_release_to_rollback() {
         "rolled back from `v0.2.0` to `v0.1.0`",
         "0 error(s), 0 warning(s)",
         "origin has the release tags: refs/tags/v0.1.0 refs/tags/v0.2.0",
+        // Each step's inputs are the `with:` block of the example workflow users copy.
+        "[staging.yml: version]",
+        "[staging.yml: tag]",
+        "[develop.yml: tag]",
+        "[promote-production.yml: promote]",
+        "[release-production.yml: release]",
     ] {
         assert!(
             stdout.contains(expected),
@@ -59,6 +65,8 @@ fn the_local_pipeline_runs_from_release_to_rollback() {
     };
     assert_eq!(digest("production-latest"), digest("v0.1.0"));
     assert_ne!(digest("production-latest"), digest("v0.2.0"));
+    // Tags cut by staging-build are no conflict for the direct promotion or the release.
+    assert!(!stdout.contains("git tag left where it is"), "{stdout}");
     assert!(
         stdout.contains("rendered by kubectl kustomize:") && stdout.contains(":v0.1.0@sha256:")
     );

@@ -1,7 +1,8 @@
 //! The test GitHub as a standalone server for the local demo (`scripts/demo.sh`): serves one repository
 //! backed by a bare git repository until killed, and prints its URL on stdout's first line when ready.
 //!
-//! `cargo run --example test-github -- --repo <bare repo dir> --owner org --name app --token <tok> [--port N]`
+//! `cargo run --example test-github -- --repo <bare repo dir> --owner org --name app --token <tok> [--port N]
+//! [--latency-ms N]` (`--latency-ms`: wait that long before each answer, as a distant GitHub would)
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 #[path = "../it/support/github/mod.rs"]
 mod github;
 
-const USAGE: &str = "usage: test-github --repo <bare repo dir> --owner <owner> --name <name> --token <token> [--port N]";
+const USAGE: &str = "usage: test-github --repo <bare repo dir> --owner <owner> --name <name> --token <token> [--port N] [--latency-ms N]";
 
 fn main() {
     let mut repo: Option<PathBuf> = None;
@@ -18,6 +19,7 @@ fn main() {
     let mut name: Option<String> = None;
     let mut token: Option<String> = None;
     let mut port: u16 = 0;
+    let mut latency_ms: u64 = 0;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -38,6 +40,13 @@ fn main() {
                     std::process::exit(2)
                 });
             }
+            "--latency-ms" => {
+                let text = value();
+                latency_ms = text.parse().unwrap_or_else(|_| {
+                    eprintln!("test-github: --latency-ms {text:?} is not a number of milliseconds");
+                    std::process::exit(2)
+                });
+            }
             "-h" | "--help" => {
                 eprintln!("{USAGE}");
                 return;
@@ -54,6 +63,7 @@ fn main() {
     };
     let server = github::TestGithub::start_on(&repo, &owner, &name, port);
     server.add_token(&token, github::Permissions::ALL);
+    server.set_latency(std::time::Duration::from_millis(latency_ms));
     // Killed, not dropped: violations go to stderr as they happen.
     server.echo_violations(true);
     let mut stdout = std::io::stdout();

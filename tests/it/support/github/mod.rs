@@ -12,9 +12,10 @@ mod state;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -50,6 +51,8 @@ struct Shared {
     bare: PathBuf,
     /// Print each violation to stderr as it happens (the standalone server).
     echo: AtomicBool,
+    /// Added before every answer, in microseconds (see [`TestGithub::set_latency`]).
+    latency_us: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -88,6 +91,7 @@ impl TestGithub {
             name: name.to_string(),
             bare: bare.to_path_buf(),
             echo: AtomicBool::new(false),
+            latency_us: AtomicU64::new(0),
             state: Mutex::new(state),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -208,6 +212,14 @@ impl TestGithub {
         git::default_branch(&git::open(&self.shared.bare))
     }
 
+    /// Waits `latency` before answering each request, as a distant GitHub would (requests sent at once wait
+    /// together: the wait is outside the server's lock).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared
+            .latency_us
+            .store(latency.as_micros() as u64, Ordering::Relaxed);
+    }
+
     /// Print each violation to stderr as it happens (for the standalone server, which is killed, not dropped).
     pub fn echo_violations(&self, on: bool) {
         self.shared.echo.store(on, Ordering::Relaxed);
@@ -260,6 +272,10 @@ fn serve(
                                 async move {
                                     let (parts, body) = request.into_parts();
                                     let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                                    let latency = shared.latency_us.load(Ordering::Relaxed);
+                                    if latency > 0 {
+                                        tokio::time::sleep(Duration::from_micros(latency)).await;
+                                    }
                                     Ok::<_, Infallible>(answer(&shared, &parts, &bytes))
                                 }
                             });
@@ -336,10 +352,12 @@ fn answer(shared: &Shared, parts: &Parts, bytes: &Bytes) -> Response<Full<Bytes>
         }
         state.violations.push(line);
     }
+    let operation = SPEC.route(&method, &path).ok().map(|(op, _)| op.id.clone());
     state.requests.push(Recorded {
         method,
         path,
         query,
+        operation,
         status: reply.status,
         body: body.unwrap_or(Value::Null),
     });

@@ -15,6 +15,8 @@ pub const SPEC_ENV: &str = "GITOPS_PROMOTE_OPENAPI_SPEC";
 pub const SERVED: &[(&str, &str)] = &[
     ("GET", "/repos/{owner}/{repo}"),
     ("GET", "/repos/{owner}/{repo}/git/ref/{ref}"),
+    ("GET", "/repos/{owner}/{repo}/branches/{branch}"),
+    ("GET", "/repos/{owner}/{repo}/compare/{basehead}"),
     ("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}"),
     ("GET", "/repos/{owner}/{repo}/contents/{path}"),
     ("POST", "/repos/{owner}/{repo}/git/blobs"),

@@ -106,6 +106,8 @@ pub fn handle(mut ctx: Ctx<'_>) -> Reply {
     match ctx.op.id.as_str() {
         "repos/get" => get_repo(&ctx),
         "git/get-ref" => get_ref(&ctx),
+        "repos/get-branch" => get_branch(&ctx),
+        "repos/compare-commits-with-basehead" => compare(&ctx),
         "git/get-commit" => get_commit(&ctx),
         "repos/get-content" => get_content(&ctx),
         "git/create-blob" => create_blob(&ctx),
@@ -359,6 +361,59 @@ impl Ctx<'_> {
             ("verification", verification),
         ];
         set_fields(&mut value, fields);
+        value
+    }
+
+    /// A commit as the REST commits endpoints show it (`commit` in the description), from `template` (one of the
+    /// description's examples) with every field git knows overwritten; no diff stats or files.
+    fn rest_commit_json(&self, oid: Oid, template: &Value) -> Value {
+        let commit = self.repo.find_commit(oid).expect("an existing commit");
+        let git_commit = self.commit_json(oid);
+        let sha = oid.to_string();
+        let mut value = template.clone();
+        if let Value::Object(map) = &mut value {
+            map.remove("stats");
+            map.remove("files");
+        }
+        let parents: Vec<Value> = commit
+            .parent_ids()
+            .map(|parent| {
+                json!({
+                    "sha": parent.to_string(),
+                    "url": self.api(&format!("/commits/{parent}")),
+                    "html_url": self.html(&format!("/commit/{parent}")),
+                })
+            })
+            .collect();
+        set_fields(
+            &mut value,
+            [
+                ("url", json!(self.api(&format!("/commits/{sha}")))),
+                ("sha", json!(sha)),
+                ("node_id", json!(format!("C_{sha}"))),
+                ("html_url", json!(self.html(&format!("/commit/{sha}")))),
+                (
+                    "comments_url",
+                    json!(self.api(&format!("/commits/{sha}/comments"))),
+                ),
+                (
+                    "commit",
+                    json!({
+                        "url": git_commit["url"],
+                        "author": git_commit["author"],
+                        "committer": git_commit["committer"],
+                        "message": git_commit["message"],
+                        "tree": git_commit["tree"],
+                        "comment_count": 0,
+                        "verification": git_commit["verification"],
+                    }),
+                ),
+                // The commits here are authored by names, not GitHub accounts.
+                ("author", Value::Null),
+                ("committer", Value::Null),
+                ("parents", Value::Array(parents)),
+            ],
+        );
         value
     }
 
@@ -752,6 +807,163 @@ fn get_ref(ctx: &Ctx<'_>) -> Reply {
         Some(oid) => Reply::json(200, ctx.ref_json(&full_name, oid)),
         None => ctx.not_found(),
     }
+}
+
+fn get_branch(ctx: &Ctx<'_>) -> Reply {
+    let name = ctx.param("branch").to_string();
+    let Some(tip) = git::branch_tip(ctx.repo, &name) else {
+        return Reply::message(404, "Branch not found", ctx.docs());
+    };
+    let mut value = ctx.example("repos/get-branch", 200, None);
+    let template = value["commit"].clone();
+    let url = ctx.api(&format!("/branches/{name}"));
+    set_fields(
+        &mut value,
+        [
+            ("name", json!(name)),
+            ("commit", ctx.rest_commit_json(tip, &template)),
+            (
+                "_links",
+                json!({ "self": url, "html": ctx.html(&format!("/tree/{name}")) }),
+            ),
+            ("protected", json!(false)),
+            ("protection_url", json!(format!("{url}/protection"))),
+        ],
+    );
+    Reply::json(200, value)
+}
+
+/// `BASE...HEAD`, each side a branch, tag or SHA of this repository (`owner:` in front allowed), as GitHub
+/// compares them: from their merge base to the head.
+fn compare(ctx: &Ctx<'_>) -> Reply {
+    let basehead = ctx.param("basehead").to_string();
+    let Some((base_text, head_text)) = basehead.split_once("...") else {
+        return ctx.not_found();
+    };
+    let side = |text: &str| {
+        let rev = match text.split_once(':') {
+            Some((owner, rev)) if owner.eq_ignore_ascii_case(ctx.owner) => rev,
+            Some(_) => return None,
+            None => text,
+        };
+        git::commit_for(ctx.repo, rev)
+    };
+    let (Some(base), Some(head)) = (side(base_text), side(head_text)) else {
+        return ctx.not_found();
+    };
+    let Ok(merge_base) = ctx.repo.merge_base(base, head) else {
+        return Reply::message(
+            404,
+            &format!("No common ancestor between {base_text} and {head_text}."),
+            ctx.docs(),
+        );
+    };
+    let walk = |from: Oid| -> Vec<Oid> {
+        let mut walk = ctx.repo.revwalk().expect("revwalk");
+        walk.push(from).expect("push");
+        walk.hide(merge_base).expect("hide");
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+            .expect("sorting");
+        walk.filter_map(Result::ok).collect()
+    };
+    let ahead = walk(head);
+    let behind = walk(base).len();
+    let status = match (ahead.len(), behind) {
+        (0, 0) => "identical",
+        (_, 0) => "ahead",
+        (0, _) => "behind",
+        _ => "diverged",
+    };
+    let per_page = ctx
+        .query("per_page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(250)
+        .min(250);
+    let page = ctx
+        .query("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
+    let mut value = ctx.example("repos/compare-commits-with-basehead", 200, None);
+    let template = value["base_commit"].clone();
+    let commits: Vec<Value> = ahead
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|oid| ctx.rest_commit_json(*oid, &template))
+        .collect();
+    let tree = |oid: Oid| ctx.repo.find_commit(oid).and_then(|c| c.tree()).ok();
+    let mut files = Vec::new();
+    if let Ok(diff) =
+        ctx.repo
+            .diff_tree_to_tree(tree(merge_base).as_ref(), tree(head).as_ref(), None)
+    {
+        for (index, delta) in diff.deltas().enumerate() {
+            let (status, file) = match delta.status() {
+                git2::Delta::Added => ("added", delta.new_file()),
+                git2::Delta::Deleted => ("removed", delta.old_file()),
+                git2::Delta::Renamed => ("renamed", delta.new_file()),
+                _ => ("modified", delta.new_file()),
+            };
+            let path = file
+                .path()
+                .map(|p| p.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let (additions, deletions) = git2::Patch::from_diff(&diff, index)
+                .ok()
+                .flatten()
+                .and_then(|patch| patch.line_stats().ok())
+                .map(|(_, added, deleted)| (added, deleted))
+                .unwrap_or((0, 0));
+            let at = head.to_string();
+            files.push(json!({
+                "sha": file.id().to_string(),
+                "filename": path,
+                "status": status,
+                "additions": additions,
+                "deletions": deletions,
+                "changes": additions + deletions,
+                "blob_url": ctx.html(&format!("/blob/{at}/{path}")),
+                "raw_url": ctx.html(&format!("/raw/{at}/{path}")),
+                "contents_url": ctx.api(&format!("/contents/{path}?ref={at}")),
+            }));
+        }
+    }
+    set_fields(
+        &mut value,
+        [
+            ("url", json!(ctx.api(&format!("/compare/{basehead}")))),
+            ("html_url", json!(ctx.html(&format!("/compare/{basehead}")))),
+            (
+                "permalink_url",
+                json!(ctx.html(&format!(
+                    "/compare/{}:{base}...{}:{head}",
+                    ctx.owner, ctx.owner
+                ))),
+            ),
+            (
+                "diff_url",
+                json!(ctx.html(&format!("/compare/{basehead}.diff"))),
+            ),
+            (
+                "patch_url",
+                json!(ctx.html(&format!("/compare/{basehead}.patch"))),
+            ),
+            ("base_commit", ctx.rest_commit_json(base, &template)),
+            (
+                "merge_base_commit",
+                ctx.rest_commit_json(merge_base, &template),
+            ),
+            ("status", json!(status)),
+            ("ahead_by", json!(ahead.len())),
+            ("behind_by", json!(behind)),
+            ("total_commits", json!(ahead.len())),
+            ("commits", Value::Array(commits)),
+            ("files", Value::Array(files)),
+        ],
+    );
+    Reply::json(200, value)
 }
 
 fn get_commit(ctx: &Ctx<'_>) -> Reply {

@@ -88,6 +88,8 @@ pub struct Recorded {
     /// The path as sent (still percent-encoded), without the query.
     pub path: String,
     pub query: Option<String>,
+    /// The description's `operationId` it matched (`repos/get-branch`), if any.
+    pub operation: Option<String>,
     pub status: u16,
     /// The JSON body (`Null` when there was none or it did not parse).
     pub body: Value,
