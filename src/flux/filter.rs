@@ -13,7 +13,7 @@ use super::semver::{Constraints, Version, VersionError};
 pub const DEFAULT_LIMIT: usize = 100;
 
 /// A provider's `spec.filter`, as written (only the fields that act on OCI tags).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderFilterSpec {
     #[serde(default)]

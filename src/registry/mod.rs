@@ -323,6 +323,38 @@ impl Client {
         self.rt.block_on(self.list_tags_async(image))
     }
 
+    /// [`Client::list_tags`] of each repository, in the order given, at most `concurrency` at a time. The first
+    /// repository of each registry is listed alone, so the scheme probe and the token are settled once for all
+    /// the others (which would otherwise each answer the same challenge).
+    pub fn list_tags_each(
+        &self,
+        images: &[ImageName],
+        concurrency: usize,
+    ) -> Vec<Result<Vec<String>>> {
+        let mut seen = std::collections::HashSet::new();
+        let (first, rest): (Vec<usize>, Vec<usize>) =
+            (0..images.len()).partition(|&i| seen.insert(images[i].registry.as_str()));
+        self.rt.block_on(async {
+            let mut out: Vec<Option<Result<Vec<String>>>> = images.iter().map(|_| None).collect();
+            for i in first {
+                out[i] = Some(self.list_tags_async(&images[i]).await);
+            }
+            let listed: Vec<(usize, Result<Vec<String>>)> = stream::iter(rest)
+                .map(|i| async move { (i, self.list_tags_async(&images[i]).await) })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+            for (i, tags) in listed {
+                out[i] = Some(tags);
+            }
+            out.into_iter()
+                .map(|t| {
+                    t.unwrap_or_else(|| Err(Error::new(Kind::Upstream, "the tags were not listed")))
+                })
+                .collect()
+        })
+    }
+
     /// Makes every blob and child manifest of `manifest` (read from `from`) present in `to`: nothing for
     /// blobs already there, a cross-repository mount on the same registry, a streamed copy otherwise.
     pub fn copy_image(
