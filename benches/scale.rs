@@ -21,7 +21,8 @@
 //! real directory trees would need 10 million inodes), which the filesystem driver follows like a directory.
 //! One `GET /v2/<name>/tags/list` and one manifest `HEAD` by tag check that the registry serves them.
 //!
-//! `cargo bench --bench scale -- --apps 30,90,300 --tags 5000 --select-tags 500,1500,5000` (the defaults).
+//! `cargo bench --bench scale -- --apps 30,90,300 --tags 5000 --select-tags 500,1500,5000` (the defaults);
+//! `--keep` generates, prints where, and leaves the registry running and the checkouts in place (for profiling).
 
 #![allow(clippy::print_stdout)] // a benchmark prints its table
 
@@ -129,7 +130,12 @@ fn push_manifests(world: &mut World, repositories: &[String]) {
     images::push(&layout, &format!("{base}:v0.0.0"), Format::Oci, None);
     let raw = images::inspect_raw(&format!("{base}:v0.0.0"), None);
     let manifest: serde_json::Value = serde_json::from_slice(&raw).expect("manifest");
-    let mut blobs = vec![manifest["config"]["digest"].as_str().expect("config").to_string()];
+    let mut blobs = vec![
+        manifest["config"]["digest"]
+            .as_str()
+            .expect("config")
+            .to_string(),
+    ];
     for layer in manifest["layers"].as_array().expect("layers") {
         blobs.push(layer["digest"].as_str().expect("layer").to_string());
     }
@@ -331,9 +337,15 @@ fn binary() -> Command {
     let mut cmd = Command::new(path);
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().to_string();
-        if ["GITHUB_", "RUNNER_", "ACTIONS_", "INPUT_", "GITOPS_PROMOTE_"]
-            .iter()
-            .any(|p| key.starts_with(p))
+        if [
+            "GITHUB_",
+            "RUNNER_",
+            "ACTIONS_",
+            "INPUT_",
+            "GITOPS_PROMOTE_",
+        ]
+        .iter()
+        .any(|p| key.starts_with(p))
             || key == "CI"
             || key.to_ascii_uppercase().ends_with("_PROXY")
         {
@@ -404,8 +416,7 @@ fn measure(
     let lines = counted.unwrap_or_default();
     let mut lists: BTreeMap<String, usize> = BTreeMap::new();
     for l in &lines {
-        if let Some((path, _)) = l.split_once("/tags/list")
-        {
+        if let Some((path, _)) = l.split_once("/tags/list") {
             *lists.entry(path.to_string()).or_default() += 1;
         }
     }
@@ -430,11 +441,7 @@ fn ms(s: f64) -> String {
 }
 
 fn secs(s: f64) -> String {
-    if s < 1.0 {
-        ms(s)
-    } else {
-        format!("{s:.2} s")
-    }
+    if s < 1.0 { ms(s) } else { format!("{s:.2} s") }
 }
 
 fn main() {
@@ -488,6 +495,19 @@ fn main() {
             .join(", ")
     );
     println!();
+    if std::env::args().any(|a| a == "--keep") {
+        // For profiling by hand: the registry keeps running and the checkouts stay (stop and remove them after).
+        for (apps, (repo, _)) in &repos {
+            println!("{apps} applications: {}", repo.display());
+        }
+        println!(
+            "registry {} (storage {})",
+            world.registry.addr,
+            world.registry.storage().display()
+        );
+        std::mem::forget(world);
+        return;
+    }
 
     // lint and plan, per size.
     let mut rows = Vec::new();
@@ -631,13 +651,8 @@ done
         let filter = format!("flux/bootstrap/apps/staging/{}.yaml", app_name(0));
         let make = || {
             let mut cmd = binary();
-            cmd.current_dir(largest).args([
-                "select",
-                "--filter-file",
-                &filter,
-                "--image",
-                &image,
-            ]);
+            cmd.current_dir(largest)
+                .args(["select", "--filter-file", &filter, "--image", &image]);
             cmd
         };
         let before = world.log_lines().len();

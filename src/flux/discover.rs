@@ -6,11 +6,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
-use super::filter::{ImagePolicySpec, PolicyChoice, ProviderFilter, ProviderFilterSpec, parse_order};
+use super::filter::{
+    ImagePolicySpec, PolicyChoice, ProviderFilter, ProviderFilterSpec, parse_order,
+};
 use super::{Environment, normalize_image};
 
 /// The provider types whose input is a registry's tag list.
@@ -246,7 +248,11 @@ pub struct Model {
     texts: HashMap<String, Arc<str>>,
     /// Built on first use, dropped when objects are added.
     index: OnceLock<Index>,
+    /// Every distinct filter compiled so far, shared with the models [`Model::for_image`] cuts out of this one.
+    compiled: Arc<Mutex<CompiledFilters>>,
 }
+
+type CompiledFilters = HashMap<ProviderFilterSpec, Arc<Result<ProviderFilter, String>>>;
 
 /// The lookups between objects, each built in one pass over the model.
 #[derive(Debug, Clone, Default)]
@@ -277,7 +283,10 @@ impl Index {
             }
             for sel in &rs.selectors {
                 if let Some((k, v)) = sel.iter().next() {
-                    by_label.entry((k.as_str(), v.as_str())).or_default().push(i);
+                    by_label
+                        .entry((k.as_str(), v.as_str()))
+                        .or_default()
+                        .push(i);
                 }
             }
         }
@@ -302,29 +311,33 @@ impl Index {
             .providers
             .iter()
             .zip(&consumers)
-            .map(|(p, c)| {
-                environment_of(p, c.iter().map(|&i| &model.resource_sets[i]))
-            })
+            .map(|(p, c)| environment_of(p, c.iter().map(|&i| &model.resource_sets[i])))
             .collect();
-        let mut compiled: HashMap<&ProviderFilterSpec, Arc<Result<ProviderFilter, String>>> =
-            HashMap::new();
+        let mut compiled = model
+            .compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let filters = model
             .providers
             .iter()
             .map(|p| {
                 compiled
-                    .entry(&p.filter)
+                    .entry(p.filter.clone())
                     .or_insert_with(|| Arc::new(ProviderFilter::compile(&p.filter)))
                     .clone()
             })
             .collect();
+        drop(compiled);
         let mut repositories = HashMap::new();
         for (i, r) in model.repositories.iter().enumerate() {
             repositories.entry(r.name.clone()).or_insert(i);
         }
         let mut providers_by_image: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, p) in model.providers.iter().enumerate() {
-            providers_by_image.entry(p.image.clone()).or_default().push(i);
+            providers_by_image
+                .entry(p.image.clone())
+                .or_default()
+                .push(i);
         }
         let mut policies_by_image: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, policy) in model.policies.iter().enumerate() {
@@ -677,9 +690,21 @@ impl Model {
     /// ImagePolicies and their ImageRepositories. What a question about one image sees of the whole model, at
     /// the cost of that image's objects only.
     pub fn for_image(&self, image: &str) -> Model {
-        let mut sub = Model::default();
+        self.for_image_in(image, None)
+    }
+
+    /// [`Model::for_image`], only the providers and ImagePolicies that serve `environment` (all when `None`).
+    pub fn for_image_in(&self, image: &str, environment: Option<Environment>) -> Model {
+        let serves = |env: Option<Environment>| environment.is_none() || env == environment;
+        let mut sub = Model {
+            compiled: self.compiled.clone(),
+            ..Model::default()
+        };
         let mut sets: Vec<usize> = Vec::new();
-        for p in self.providers_of(image) {
+        for p in self
+            .providers_of(image)
+            .filter(|p| serves(self.provider_environment(p)))
+        {
             sets.extend(&self.index().consumers[p.position]);
             sub.add_doc(p.doc.clone());
         }
@@ -689,7 +714,10 @@ impl Model {
             sub.add_doc(self.resource_sets[i].doc.clone());
         }
         let mut repositories: Vec<usize> = Vec::new();
-        for policy in self.policies_of(image) {
+        for policy in self
+            .policies_of(image)
+            .filter(|p| serves(self.policy_environment(p)))
+        {
             repositories.extend(self.index().repositories.get(&policy.repository_ref));
             sub.add_doc(policy.doc.clone());
         }

@@ -499,12 +499,7 @@ fn lint_templates(model: &Model, rs: &ResourceSet, out: &mut Vec<Finding>) {
     }
 }
 
-fn lint_policy(
-    model: &Model,
-    policy: &ImagePolicy,
-    regexes: &mut Regexes,
-    out: &mut Vec<Finding>,
-) {
+fn lint_policy(model: &Model, policy: &ImagePolicy, regexes: &mut Regexes, out: &mut Vec<Finding>) {
     let object = format!("ImagePolicy/{}", policy.name);
     let file = policy.doc.file.as_str();
     let spec = match &policy.spec {

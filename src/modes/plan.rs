@@ -27,7 +27,7 @@ use crate::modes::lint::findings_table;
 use crate::modes::promote::{Layout, choose_staging_tag, layout, production_tag_of};
 use crate::modes::registry_inputs::{mask_login, read_registry_settings};
 use crate::modes::retagging::drain;
-use crate::modes::tags::list_each;
+use crate::modes::tags::{LIST_CONCURRENCY, list_each};
 use crate::registry::{self, Client, Reference};
 use crate::report::Report;
 use crate::template::is_valid_oci_tag;
@@ -101,30 +101,102 @@ struct LiveDigests<'a> {
     cache: BTreeMap<(String, String), DigestResult>,
 }
 
+impl LiveDigests<'_> {
+    /// What can be said without a request: absent from the listing, or the listing failed. Otherwise the
+    /// reference to resolve.
+    fn without_request(
+        &self,
+        image: &str,
+        tag: &str,
+    ) -> std::result::Result<Reference, DigestResult> {
+        match self.tags.get(image) {
+            Some(Ok(tags)) if !tags.iter().any(|t| t == tag) => Err(Ok(None)),
+            // A registry that could not list the tags is not asked again for each of them (each would retry).
+            Some(Err(e)) => Err(Err(Error::new(e.kind, unread(image, e)))),
+            _ => match ImageName::parse(image) {
+                Ok(name) => Ok(Reference {
+                    image: name,
+                    tag: Some(tag.to_string()),
+                    digest: None,
+                }),
+                Err(p) => Err(Err(Error::input(p))),
+            },
+        }
+    }
+
+    /// Resolves these pairs together, [`LIST_CONCURRENCY`] at a time, before the overview asks for them one by
+    /// one (then they are answered from memory).
+    fn prefetch(&mut self, pairs: BTreeSet<(String, String)>) {
+        let mut pending = Vec::new();
+        for (image, tag) in pairs {
+            if self.cache.contains_key(&(image.clone(), tag.clone())) {
+                continue;
+            }
+            match self.without_request(&image, &tag) {
+                Ok(reference) => pending.push(((image, tag), reference)),
+                Err(result) => {
+                    self.cache.insert((image, tag), result);
+                }
+            }
+        }
+        let references: Vec<Reference> = pending.iter().map(|(_, r)| r.clone()).collect();
+        let resolved = self.client.resolve_each(&references, LIST_CONCURRENCY);
+        for ((key, _), result) in pending.into_iter().zip(resolved) {
+            self.cache.insert(key, result.map(|d| d.map(|d| d.digest)));
+        }
+    }
+}
+
 impl Digests for LiveDigests<'_> {
     fn digest(&mut self, image: &str, tag: &str) -> DigestResult {
         let key = (image.to_string(), tag.to_string());
         if let Some(hit) = self.cache.get(&key) {
             return hit.clone();
         }
-        let result = match self.tags.get(image) {
-            Some(Ok(tags)) if !tags.iter().any(|t| t == tag) => Ok(None),
-            // A registry that could not list the tags is not asked again for each of them (each would retry).
-            Some(Err(e)) => Err(Error::new(e.kind, unread(image, e))),
-            _ => ImageName::parse(image)
-                .map_err(Error::input)
-                .and_then(|name| {
-                    self.client.resolve(&Reference {
-                        image: name,
-                        tag: Some(tag.to_string()),
-                        digest: None,
-                    })
-                })
-                .map(|d| d.map(|d| d.digest)),
+        let result = match self.without_request(image, tag) {
+            Err(known) => known,
+            Ok(reference) => self.client.resolve(&reference).map(|d| d.map(|d| d.digest)),
         };
         self.cache.insert(key, result.clone());
         result
     }
+}
+
+/// The digests the overview will ask for in nearly every run, known before it starts: what each object selects,
+/// the moving tag of each image production deploys, what each overlay pins, and the production version
+/// staging's selection would be promoted as.
+fn likely_lookups(facts: &Facts<'_>, moving_tag: &str) -> BTreeSet<(String, String)> {
+    let mut pairs = BTreeSet::new();
+    for p in facts.predictions {
+        let Some(Ok(selected)) = &p.selected else {
+            continue;
+        };
+        if let Some(first) = selected.first() {
+            pairs.insert((p.image.clone(), first.clone()));
+            if p.environment == Some(Environment::Staging)
+                && let Some(production) = production_tag_of(first)
+            {
+                pairs.insert((p.image.clone(), production));
+            }
+        }
+        if p.environment == Some(Environment::Production) {
+            pairs.insert((p.image.clone(), moving_tag.to_string()));
+        }
+    }
+    for placement in placements(facts.model, facts.predictions) {
+        let text = placement
+            .overlay_dir
+            .as_ref()
+            .and_then(|d| facts.overlays.get(d))
+            .and_then(|(_, t)| t.as_deref());
+        if let Some(tag) = text
+            .and_then(|t| manifests::pinned(t, &placement.image))
+            .and_then(|p| p.tag)
+        {
+            pairs.insert((placement.image.clone(), tag));
+        }
+    }
+    pairs
 }
 
 /// What one environment of an application runs, and what says so.
@@ -526,6 +598,10 @@ fn short(digest: &str) -> String {
 }
 
 fn stable_version(tag: &str) -> Option<semver::Version> {
+    // A `-` before any `+` starts a prerelease: not stable, and not worth a parse (most of 5,000 tags).
+    if tag.split('+').next().is_some_and(|t| t.contains('-')) {
+        return None;
+    }
     let v = semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()?;
     v.pre.is_empty().then_some(v)
 }
@@ -547,7 +623,9 @@ impl Facts<'_> {
 }
 
 fn tags_of<'t>(tags: &'t TagLists, image: &str) -> Option<&'t [String]> {
-    tags.get(image).and_then(|t| t.as_ref().ok()).map(Vec::as_slice)
+    tags.get(image)
+        .and_then(|t| t.as_ref().ok())
+        .map(Vec::as_slice)
 }
 
 /// What every provider and ImagePolicy of the model selects from the tags listed.
@@ -644,6 +722,8 @@ pub fn survey(
         // What promote would see of the model for this image: its objects only, so each application costs
         // the same however many others the repository holds.
         let own = facts.model.for_image(&image);
+        // Promote's choice of staging's tag reads the staging objects; given only those, it runs no other filter.
+        let staging = facts.model.for_image_in(&image, Some(Environment::Staging));
         let layout = ImageName::parse(&image)
             .map(|name| layout(&own, &name, "production"))
             .unwrap_or(Layout::Classic);
@@ -746,7 +826,7 @@ pub fn survey(
             .and_then(|t| (*t).clone());
         let promotion = next_promotion(
             facts,
-            &own,
+            &staging,
             &image,
             production,
             production_text.as_deref(),
@@ -892,9 +972,10 @@ fn drift_of(row: &RowFacts<'_>) -> Vec<Drift> {
 }
 
 /// What `promote` would do for `image` now, with the staging tag it would choose.
+/// `staging`: the model's objects for `image` that serve staging ([`Model::for_image_in`]).
 fn next_promotion(
     facts: &Facts<'_>,
-    own: &Model,
+    staging: &Model,
     image: &str,
     production: Option<&EnvironmentState>,
     production_text: Option<&str>,
@@ -909,7 +990,7 @@ fn next_promotion(
         Ok(n) => n,
         Err(p) => return nothing(p.message),
     };
-    let staging = match choose_staging_tag(own, &name, tags) {
+    let staging = match choose_staging_tag(staging, &name, tags) {
         Ok(s) => s,
         Err(e) => return nothing(e.message),
     };
@@ -1029,6 +1110,7 @@ pub fn run(
         tags: &tags,
         cache: BTreeMap::new(),
     };
+    live.prefetch(likely_lookups(&facts, &settings.moving_tag));
     let overview = survey(&facts, &settings.moving_tag, &settings.flux_path, &mut live);
     drain(&client, console);
     console.end_group();

@@ -2,12 +2,30 @@
 //! independent check that a run reads each file once.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs `cmd` under `strace -f` and returns its output and, for every regular file under `root` it opened
 /// successfully, how many times. Directories (opened to list them) are not counted.
 pub fn files_opened(cmd: &Command, root: &Path) -> (Output, BTreeMap<PathBuf, usize>) {
+    files_opened_by(
+        cmd.get_program(),
+        cmd.get_args(),
+        cmd.get_envs(),
+        cmd.get_current_dir(),
+        root,
+    )
+}
+
+/// [`files_opened`] for a command given by its parts (an `assert_cmd::Command` has the same getters).
+pub fn files_opened_by<'a>(
+    program: &OsStr,
+    args: impl Iterator<Item = &'a OsStr>,
+    envs: impl Iterator<Item = (&'a OsStr, Option<&'a OsStr>)>,
+    cwd: Option<&Path>,
+    root: &Path,
+) -> (Output, BTreeMap<PathBuf, usize>) {
     let found = Command::new("sh")
         .args(["-c", "command -v strace"])
         .output()
@@ -22,16 +40,15 @@ pub fn files_opened(cmd: &Command, root: &Path) -> (Output, BTreeMap<PathBuf, us
     traced
         .args(["-f", "-qq", "-e", "trace=open,openat,openat2", "-o"])
         .arg(log.path())
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (key, value) in cmd.get_envs() {
+        .arg(program)
+        .args(args);
+    for (key, value) in envs {
         match value {
             Some(v) => traced.env(key, v),
             None => traced.env_remove(key),
         };
     }
-    let cwd = cmd
-        .get_current_dir()
+    let cwd = cwd
         .map(Path::to_path_buf)
         .unwrap_or_else(|| std::env::current_dir().expect("cwd"));
     traced.current_dir(&cwd);
