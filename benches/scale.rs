@@ -18,11 +18,13 @@
 //! through the API would take hours, so the tags are laid out in the registry's storage as `distribution` writes
 //! them (`_manifests/tags/<tag>/current/link` and `index/sha256/<hex>/link`, each holding the digest,
 //! registry/storage/paths.go); each tag directory is a symlink to one such directory per repository (1.5 million
-//! real directory trees would need 10 million inodes), which the filesystem driver follows like a directory.
+//! real directory trees would need 10 million inodes), which the filesystem driver follows like a directory, and
+//! each repository's `_manifests/tags` directory is a symlink to where its tags are, on tmpfs when there is one.
 //! One `GET /v2/<name>/tags/list` and one manifest `HEAD` by tag check that the registry serves them.
 //!
 //! `cargo bench --bench scale -- --apps 30,90,300 --tags 5000 --select-tags 500,1500,5000` (the defaults);
-//! `--keep` generates, prints where, and leaves the registry running and the checkouts in place (for profiling).
+//! `--keep` generates, prints where, and leaves the registry running and the checkouts in place (for profiling);
+//! `--binary PATH` measures another build of gitops-promote.
 
 #![allow(clippy::print_stdout)] // a benchmark prints its table
 
@@ -39,6 +41,10 @@ use support::registry::{Auth, Registry};
 use support::trace;
 
 const ENVIRONMENTS: [&str; 3] = ["develop", "staging", "production"];
+/// Timed runs per command and size (the median is reported).
+const RUNS: usize = 5;
+/// Timed runs of each `select` (a process of tens of milliseconds: more runs, a steadier median).
+const SELECT_RUNS: usize = 9;
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 fn arg_list(name: &str, default: &[usize]) -> Vec<usize> {
@@ -99,6 +105,9 @@ fn pinned_version(n: usize) -> String {
 struct World {
     registry: Registry,
     tmp: tempfile::TempDir,
+    /// Where the 1.5 million tag entries live: tmpfs when there is one (creating and removing them on a disk
+    /// takes a minute each), linked into the registry's storage one `_manifests/tags` directory per repository.
+    tags: tempfile::TempDir,
     /// repository (`org/app-000`) → its manifest digest.
     digests: BTreeMap<String, String>,
 }
@@ -116,7 +125,12 @@ impl World {
             .lines()
             .filter(|l| l.contains("msg=\"response completed"))
             .filter_map(|l| {
-                let uri = l.split("http.request.uri=\"").nth(1)?.split('"').next()?;
+                // Quoted only when it holds a character that needs it (`?n=1000` does, a plain path not).
+                let uri = l.split("http.request.uri=").nth(1)?;
+                let uri = match uri.strip_prefix('"') {
+                    Some(quoted) => quoted.split('"').next()?,
+                    None => uri.split_whitespace().next()?,
+                };
                 Some(uri.to_string())
             })
             .collect()
@@ -191,26 +205,27 @@ fn push_manifests(world: &mut World, repositories: &[String]) {
 fn lay_out_tags(world: &World, repository: &str, tags: &[String]) {
     let digest = &world.digests[repository];
     let hex = digest.trim_start_matches("sha256:");
-    let target = world
-        .tmp
-        .path()
-        .join("tag-targets")
-        .join(repository.replace('/', "_"));
+    let own = world.tags.path().join(repository.replace('/', "_"));
+    // What `distribution` writes for a tag: `current/link` and `index/sha256/<hex>/link`, each the digest.
+    let target = own.join("tag");
     let index = target.join("index/sha256").join(hex);
     std::fs::create_dir_all(&index).expect("index dir");
     std::fs::create_dir_all(target.join("current")).expect("current dir");
     std::fs::write(target.join("current/link"), digest).expect("current link");
     std::fs::write(index.join("link"), digest).expect("index link");
-    let dir = world
+    let listed = own.join("tags");
+    std::fs::create_dir_all(&listed).expect("tags dir");
+    for tag in tags {
+        std::os::unix::fs::symlink(&target, listed.join(tag)).expect("tag symlink");
+    }
+    let manifests = world
         .registry
         .storage()
         .join("storage/docker/registry/v2/repositories")
         .join(repository)
-        .join("_manifests/tags");
-    std::fs::create_dir_all(&dir).expect("tags dir");
-    for tag in tags {
-        std::os::unix::fs::symlink(&target, dir.join(tag)).expect("tag symlink");
-    }
+        .join("_manifests");
+    std::fs::create_dir_all(&manifests).expect("manifests dir");
+    std::os::unix::fs::symlink(&listed, manifests.join("tags")).expect("tags link");
 }
 
 /// One tag list and one HEAD by tag, answered by the registry from the tags laid out on disk.
@@ -329,9 +344,16 @@ static BINARY: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::On
 
 fn binary() -> Command {
     let (_, path) = BINARY.get_or_init(|| {
+        let args: Vec<String> = std::env::args().collect();
+        let built = args
+            .iter()
+            .position(|a| a == "--binary")
+            .and_then(|i| args.get(i + 1))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_gitops-promote")));
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("gitops-promote");
-        std::fs::copy(env!("CARGO_BIN_EXE_gitops-promote"), &path).expect("copy the binary");
+        std::fs::copy(&built, &path).expect("copy the binary");
         (dir, path)
     });
     let mut cmd = Command::new(path);
@@ -364,30 +386,93 @@ fn check(out: &Output, what: &str) {
     );
 }
 
-/// The median wall time of `runs` runs of `make()`, and the last output.
-fn timed(runs: usize, what: &str, make: &dyn Fn() -> Command) -> (f64, Output) {
-    let mut times = Vec::new();
-    let mut last = None;
-    for _ in 0..runs {
-        let mut cmd = make();
-        let start = Instant::now();
-        let out = cmd.output().expect("run");
-        times.push(start.elapsed().as_secs_f64());
-        check(&out, what);
-        last = Some(out);
-    }
-    times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], last.expect("one run"))
+/// CPU seconds from `/proc/<pid>/stat`: `(utime + stime, cutime + cstime)`, the process's own and that of its
+/// children it has waited for.
+fn cpu_of(pid: &str) -> (f64, f64) {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks = *TICKS.get_or_init(|| {
+        let out = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .expect("getconf");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(100.0)
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14 … cstime 17.
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    let at = |n: usize| fields.get(n - 3).copied().unwrap_or(0.0) / ticks;
+    (at(14) + at(15), at(16) + at(17))
 }
 
-/// What one command cost: time, registry requests, tag lists, files opened.
+/// The registry's process: the `docker-registry` whose command line names this registry's config.
+fn registry_pid(world: &World) -> String {
+    let config = world.registry.storage().join("config.yml");
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains("docker-registry") && c.contains(&*config.to_string_lossy())
+            })
+        })
+        .expect("the registry's process")
+}
+
+/// One run: wall seconds, CPU seconds of the process, CPU seconds the registry spent meanwhile.
+struct Run {
+    wall: f64,
+    cpu: f64,
+    registry_cpu: f64,
+}
+
+fn run_once(registry: &str, what: &str, make: &dyn Fn() -> Command) -> (Run, Output) {
+    let (_, children) = cpu_of("self");
+    let (registry_before, _) = cpu_of(registry);
+    let start = Instant::now();
+    let out = make().output().expect("run");
+    let wall = start.elapsed().as_secs_f64();
+    let (_, children_after) = cpu_of("self");
+    let (registry_after, _) = cpu_of(registry);
+    check(&out, what);
+    (
+        Run {
+            wall,
+            cpu: children_after - children,
+            registry_cpu: registry_after - registry_before,
+        },
+        out,
+    )
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// What one command cost: times (medians), registry requests, tag lists, files opened.
 struct Cost {
     seconds: f64,
+    cpu: f64,
+    registry_cpu: f64,
     requests: usize,
     tag_lists: usize,
     repositories_listed_twice: usize,
     files: usize,
     files_opened_twice: usize,
+    /// The first and the last line of the last run's standard output (plan's headline, lint's).
+    headline: (String, String),
 }
 
 fn measure(
@@ -397,22 +482,24 @@ fn measure(
     what: &str,
     make: &dyn Fn() -> Command,
 ) -> Cost {
+    let registry = registry_pid(world);
     // Untimed: the files opened, as the kernel saw them.
     let (out, opened) = trace::files_opened(&make(), repo);
     check(&out, what);
-    let mut times = Vec::new();
+    let mut all = Vec::new();
     let mut counted = None;
+    let mut headline = (String::new(), String::new());
     for _ in 0..runs {
         let before = world.log_lines().len();
-        let start = Instant::now();
-        let out = make().output().expect("run");
-        times.push(start.elapsed().as_secs_f64());
-        check(&out, what);
+        let (run, out) = run_once(&registry, what, make);
         if counted.is_none() {
             counted = Some(world.log_lines().split_off(before));
         }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = |l: Option<&str>| l.unwrap_or_default().to_string();
+        headline = (line(text.lines().next()), line(text.lines().last()));
+        all.push(run);
     }
-    times.sort_by(f64::total_cmp);
     let lines = counted.unwrap_or_default();
     let mut lists: BTreeMap<String, usize> = BTreeMap::new();
     for l in &lines {
@@ -421,13 +508,30 @@ fn measure(
         }
     }
     Cost {
-        seconds: times[times.len() / 2],
+        seconds: median(all.iter().map(|r| r.wall).collect()),
+        cpu: median(all.iter().map(|r| r.cpu).collect()),
+        registry_cpu: median(all.iter().map(|r| r.registry_cpu).collect()),
         requests: lines.len(),
         tag_lists: lists.values().sum(),
         repositories_listed_twice: lists.values().filter(|n| **n > 1).count(),
         files: opened.len(),
         files_opened_twice: trace::opened_twice(&opened).len(),
+        headline,
     }
+}
+
+/// The median wall time of `runs` runs of `make()`, and the last output.
+fn timed(runs: usize, what: &str, make: &dyn Fn() -> Command) -> (f64, Output) {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let out = make().output().expect("run");
+        times.push(start.elapsed().as_secs_f64());
+        check(&out, what);
+        last = Some(out);
+    }
+    (median(times), last.expect("one run"))
 }
 
 fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -451,9 +555,16 @@ fn main() {
     let max_apps = apps_sizes.iter().copied().max().unwrap_or(0);
 
     let generation = Instant::now();
+    let shm = Path::new("/dev/shm");
     let mut world = World {
         registry: Registry::start(Auth::Anonymous),
         tmp: tempfile::tempdir().expect("tempdir"),
+        tags: if shm.is_dir() {
+            tempfile::tempdir_in(shm)
+        } else {
+            tempfile::tempdir()
+        }
+        .expect("tags dir"),
         digests: BTreeMap::new(),
     };
     let mut repositories: Vec<(String, Vec<String>)> = (0..max_apps)
@@ -512,7 +623,7 @@ fn main() {
     // lint and plan, per size.
     let mut rows = Vec::new();
     for (apps, (repo, files)) in &repos {
-        let runs = 3;
+        let runs = RUNS;
         let make = |mode: &'static str| {
             let repo = repo.clone();
             move || {
@@ -528,22 +639,27 @@ fn main() {
     let base = &rows[0];
     let scale = |apps: usize| apps as f64 / base.0 as f64;
     println!(
-        "lint and plan as processes ({tags_per_image} tags per image; median of 3; ratio = time / time at {} applications, linear = size ratio)",
+        "lint and plan as processes ({tags_per_image} tags per image; median of {RUNS} runs). Ratios are to {} applications: linear is the size ratio. \
+         CPU is the process's own; the registry's CPU is what the local registry spent answering it (on the same cores, so wall time includes it)",
         base.0
     );
     println!();
     println!(
-        "| applications | files | command | time | ratio (linear) | per application | registry requests | tag lists (repositories listed twice) | files opened (twice) |"
+        "| applications | files | command | wall | ratio (linear) | CPU | ratio (linear) | CPU per application | registry CPU | registry requests | tag lists (repositories listed twice) | files opened (twice) |"
     );
-    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (apps, files, lint, plan) in &rows {
         for (name, cost, base_cost) in [("lint", lint, &base.2), ("plan", plan, &base.3)] {
             println!(
-                "| {apps} | {files} | {name} | {} | {:.2} ({:.0}) | {} | {} | {} ({}) | {} ({}) |",
+                "| {apps} | {files} | {name} | {} | {:.2} ({:.0}) | {} | {:.2} ({:.0}) | {} | {} | {} | {} ({}) | {} ({}) |",
                 secs(cost.seconds),
                 cost.seconds / base_cost.seconds,
                 scale(*apps),
-                ms(cost.seconds / *apps as f64),
+                secs(cost.cpu),
+                cost.cpu / base_cost.cpu,
+                scale(*apps),
+                ms(cost.cpu / *apps as f64),
+                secs(cost.registry_cpu),
                 cost.requests,
                 cost.tag_lists,
                 cost.repositories_listed_twice,
@@ -551,6 +667,11 @@ fn main() {
                 cost.files_opened_twice
             );
         }
+    }
+    println!();
+    for (apps, _, lint, plan) in &rows {
+        println!("{apps} applications, lint: {}", lint.headline.1);
+        println!("{apps} applications, plan: {}", plan.headline.0);
     }
     println!();
 
@@ -637,17 +758,18 @@ done
         "set -euo pipefail\nskopeo list-tags --tls-verify=false \"docker://$1\" | jq -r '.Tags[]' | grep -E '^v[0-9]+\\.[0-9]+\\.[0-9]+$' | sort -V | tail -n 1\n",
     );
     println!(
-        "select as a process: the staging provider of {}, over an image of N tags (median of 5)",
+        "select as a process: the staging provider of {}, over an image of N tags (median of {SELECT_RUNS}); `--tags-file` is the same selection with the tags from a file (no registry client: the process floor plus the selection)",
         app_name(0)
     );
     println!();
     println!(
-        "| tags | gitops-promote select | ratio (linear) | registry requests | `skopeo list-tags \\| jq \\| grep \\| sort -V` | ratio to gitops-promote |"
+        "| tags | gitops-promote select --image | ratio (linear) | CPU | registry requests | select --tags-file | `skopeo list-tags \\| jq \\| grep \\| sort -V` | script / gitops-promote |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut select_base = None;
     for n in &select_sizes {
-        let image = world.image(&format!("org/select-{n}"));
+        let repository = format!("org/select-{n}");
+        let image = world.image(&repository);
         let filter = format!("flux/bootstrap/apps/staging/{}.yaml", app_name(0));
         let make = || {
             let mut cmd = binary();
@@ -655,28 +777,54 @@ done
                 .args(["select", "--filter-file", &filter, "--image", &image]);
             cmd
         };
+        let registry = registry_pid(&world);
         let before = world.log_lines().len();
-        let (ours, out) = timed(5, "select", &make);
-        let requests = (world.log_lines().len() - before) / 5;
-        let selected = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let mut runs = Vec::new();
+        let mut selected = String::new();
+        for _ in 0..SELECT_RUNS {
+            let (run, out) = run_once(&registry, "select", &make);
+            selected = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            runs.push(run);
+        }
+        let requests = (world.log_lines().len() - before) / SELECT_RUNS;
+        let ours = median(runs.iter().map(|r| r.wall).collect());
+        let cpu = median(runs.iter().map(|r| r.cpu).collect());
+        let tags_file = world.tmp.path().join(format!("tags-{n}.txt"));
+        std::fs::write(&tags_file, tag_names("select", *n).join("\n")).expect("tags file");
+        let make_file = || {
+            let mut cmd = binary();
+            cmd.current_dir(largest)
+                .args(["select", "--filter-file", &filter, "--tags-file"]);
+            cmd.arg(&tags_file);
+            cmd
+        };
+        let (from_file, out) = timed(SELECT_RUNS, "select --tags-file", &make_file);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), selected);
         let make_script = || {
             let mut cmd = Command::new("bash");
             cmd.arg(&select_script).arg(&image);
             cmd
         };
-        let (theirs, out) = timed(5, "select script", &make_script);
+        let (theirs, out) = timed(SELECT_RUNS, "select script", &make_script);
         let scripted = String::from_utf8_lossy(&out.stdout).trim().to_string();
         assert_eq!(selected, scripted, "both pick the same staging tag");
         let first = *select_base.get_or_insert(ours);
         println!(
-            "| {n} | {} | {:.2} ({:.0}) | {requests} | {} | {:.1}× faster |",
+            "| {n} | {} | {:.2} ({:.0}) | {} | {requests} | {} | {} | {:.2} |",
             ms(ours),
             ours / first,
             *n as f64 / select_sizes[0] as f64,
+            ms(cpu),
+            ms(from_file),
             ms(theirs),
             theirs / ours
         );
     }
     println!();
-    println!("cleaning up the registry's {total_tags} tags ...");
+    let cleanup = Instant::now();
+    drop(world);
+    println!(
+        "removed the registry and its {total_tags} tags in {:.1} s",
+        cleanup.elapsed().as_secs_f64()
+    );
 }
