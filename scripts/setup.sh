@@ -17,6 +17,8 @@ command -v git >/dev/null || need_apt+=(git)
 command -v openssl >/dev/null || need_apt+=(openssl)
 # benches/patch.rs compares against Debian's yq (it pip-installs ruamel.yaml itself).
 command -v yq >/dev/null || need_apt+=(yq)
+# The scale tests count the files a run opens with strace (the kernel's view).
+command -v strace >/dev/null || need_apt+=(strace)
 # The tests run the action's wrapper (action/main.js) with node, as the runner runs it (Node.js 18 or newer).
 command -v node >/dev/null || need_apt+=(nodejs)
 

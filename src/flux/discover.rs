@@ -1,13 +1,18 @@
 //! Owns discovery: every YAML document under the Flux root, the objects the pipeline depends on
 //! (ResourceSetInputProvider of the OCI types, ResourceSet, ImagePolicy, ImageRepository), where each one is
-//! written (file and line), and which image and environment each serves.
+//! written (file and line), and which image and environment each serves. Each file is read once per run, and the
+//! lookups between objects (who reads which provider, which repository a policy names) are built once, so the
+//! model of a 300-application repository costs 10× that of a 30-application one, not 100×.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
-use super::filter::{ImagePolicySpec, PolicyChoice, ProviderFilterSpec, parse_order};
+use super::filter::{
+    ImagePolicySpec, PolicyChoice, ProviderFilter, ProviderFilterSpec, parse_order,
+};
 use super::{Environment, normalize_image};
 
 /// The provider types whose input is a registry's tag list.
@@ -151,6 +156,8 @@ pub fn parse_docs(file: &str, text: &str) -> (Vec<Doc>, Vec<(usize, String)>) {
 /// A `ResourceSetInputProvider` of an OCI type.
 #[derive(Debug, Clone)]
 pub struct Provider {
+    /// Where it is in [`Model::providers`].
+    pub position: usize,
     pub doc: Doc,
     pub name: String,
     pub namespace: String,
@@ -177,6 +184,8 @@ pub struct GeneratedKustomization {
 /// A `ResourceSet`.
 #[derive(Debug, Clone)]
 pub struct ResourceSet {
+    /// Where it is in [`Model::resource_sets`].
+    pub position: usize,
     pub doc: Doc,
     pub name: String,
     pub namespace: String,
@@ -234,6 +243,146 @@ pub struct Model {
     pub parse_errors: Vec<(String, usize, String)>,
     /// Files read.
     pub files: usize,
+    /// The text of every file read, by path relative to the repository root: a later step that needs one of
+    /// them (plan's overlays) takes it from here instead of reading it again.
+    texts: HashMap<String, Arc<str>>,
+    /// Built on first use, dropped when objects are added.
+    index: OnceLock<Index>,
+    /// Every distinct filter compiled so far, shared with the models [`Model::for_image`] cuts out of this one.
+    compiled: Arc<Mutex<CompiledFilters>>,
+}
+
+type CompiledFilters = HashMap<ProviderFilterSpec, Arc<Result<ProviderFilter, String>>>;
+
+/// The lookups between objects, each built in one pass over the model.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    /// Per provider: the ResourceSets that read it, in model order.
+    consumers: Vec<Vec<usize>>,
+    /// Per ResourceSet: the providers it reads, in model order.
+    consumed: Vec<Vec<usize>>,
+    /// Per provider: the environment it serves.
+    environments: Vec<Option<Environment>>,
+    /// Per provider: its compiled filter (each distinct filter compiled once: 300 applications share three).
+    filters: Vec<Arc<Result<ProviderFilter, String>>>,
+    /// ImageRepository name → the first repository of that name.
+    repositories: HashMap<String, usize>,
+    /// Image → its providers and its ImagePolicies, in model order.
+    providers_by_image: HashMap<String, Vec<usize>>,
+    policies_by_image: HashMap<String, Vec<usize>>,
+}
+
+impl Index {
+    fn build(model: &Model) -> Index {
+        // Candidates by name (`inputsFrom[].name`) and by one label of each selector; `consumes` decides.
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_label: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        for (i, rs) in model.resource_sets.iter().enumerate() {
+            for name in &rs.inputs_from {
+                by_name.entry(name.as_str()).or_default().push(i);
+            }
+            for sel in &rs.selectors {
+                if let Some((k, v)) = sel.iter().next() {
+                    by_label
+                        .entry((k.as_str(), v.as_str()))
+                        .or_default()
+                        .push(i);
+                }
+            }
+        }
+        let mut consumers = Vec::with_capacity(model.providers.len());
+        let mut consumed = vec![Vec::new(); model.resource_sets.len()];
+        for (pi, p) in model.providers.iter().enumerate() {
+            let mut found: Vec<usize> = by_name.get(p.name.as_str()).cloned().unwrap_or_default();
+            for (k, v) in &p.labels {
+                if let Some(c) = by_label.get(&(k.as_str(), v.as_str())) {
+                    found.extend(c);
+                }
+            }
+            found.sort_unstable();
+            found.dedup();
+            found.retain(|&i| model.resource_sets[i].consumes(p));
+            for &i in &found {
+                consumed[i].push(pi);
+            }
+            consumers.push(found);
+        }
+        let environments = model
+            .providers
+            .iter()
+            .zip(&consumers)
+            .map(|(p, c)| environment_of(p, c.iter().map(|&i| &model.resource_sets[i])))
+            .collect();
+        let mut compiled = model
+            .compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let filters = model
+            .providers
+            .iter()
+            .map(|p| {
+                compiled
+                    .entry(p.filter.clone())
+                    .or_insert_with(|| Arc::new(ProviderFilter::compile(&p.filter)))
+                    .clone()
+            })
+            .collect();
+        drop(compiled);
+        let mut repositories = HashMap::new();
+        for (i, r) in model.repositories.iter().enumerate() {
+            repositories.entry(r.name.clone()).or_insert(i);
+        }
+        let mut providers_by_image: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, p) in model.providers.iter().enumerate() {
+            providers_by_image
+                .entry(p.image.clone())
+                .or_default()
+                .push(i);
+        }
+        let mut policies_by_image: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, policy) in model.policies.iter().enumerate() {
+            if let Some(&r) = repositories.get(&policy.repository_ref) {
+                policies_by_image
+                    .entry(model.repositories[r].image.clone())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        Index {
+            consumers,
+            consumed,
+            environments,
+            filters,
+            repositories,
+            providers_by_image,
+            policies_by_image,
+        }
+    }
+}
+
+/// The environment a provider serves, given the ResourceSets that read it: the path of the Kustomization each
+/// generates, its target namespace, the ResourceSet's name, then the provider's own name, namespace and file.
+fn environment_of<'a>(
+    p: &Provider,
+    consumers: impl Iterator<Item = &'a ResourceSet>,
+) -> Option<Environment> {
+    let mut words: Vec<String> = Vec::new();
+    for rs in consumers {
+        for k in &rs.kustomizations {
+            words.push(
+                k.path
+                    .rsplit('/')
+                    .find(|s| !s.is_empty())
+                    .unwrap_or("")
+                    .to_string(),
+            );
+            words.push(k.target_namespace.clone());
+            words.push(k.name.clone());
+        }
+        words.push(rs.name.clone());
+    }
+    words.extend([p.name.clone(), p.namespace.clone(), p.doc.file.clone()]);
+    words.iter().find_map(|w| Environment::find_in(w))
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -289,9 +438,15 @@ impl Model {
         model
     }
 
+    /// The text of a file this model read (`flux/apps/a/production/kustomization.yaml`), if it read it.
+    pub fn text_of(&self, file: &str) -> Option<&str> {
+        self.texts.get(file).map(|t| &**t)
+    }
+
     /// Adds the objects of one file's text.
     pub fn add_text(&mut self, file: &str, text: &str) {
         self.files += 1;
+        self.texts.insert(file.to_string(), Arc::from(text));
         let (docs, errors) = parse_docs(file, text);
         for (line, e) in errors {
             self.parse_errors.push((file.to_string(), line, e));
@@ -302,6 +457,7 @@ impl Model {
     }
 
     fn add_doc(&mut self, doc: Doc) {
+        self.index = OnceLock::new();
         let v = doc.value.clone();
         let (name, namespace) = (doc.name(), doc.namespace());
         match doc.kind() {
@@ -317,6 +473,7 @@ impl Model {
                     .map(|m| m.keys().cloned().collect())
                     .unwrap_or_default();
                 self.providers.push(Provider {
+                    position: self.providers.len(),
                     image: normalize_image(&str_at(&v, &["spec", "url"]).unwrap_or_default()),
                     labels: labels_of(&v, &["metadata", "labels"]),
                     doc,
@@ -385,6 +542,7 @@ impl Model {
                     }))
                     || (!template.is_empty() && template.contains(PRUNE));
                 self.resource_sets.push(ResourceSet {
+                    position: self.resource_sets.len(),
                     doc,
                     name,
                     namespace,
@@ -420,47 +578,155 @@ impl Model {
         }
     }
 
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| Index::build(self))
+    }
+
+    /// This model's position of `p`, when `p` is one of its providers (not a copy from another model).
+    fn position_of(&self, p: &Provider) -> Option<usize> {
+        self.providers
+            .get(p.position)
+            .filter(|x| std::ptr::eq(*x, p))
+            .map(|_| p.position)
+    }
+
     /// ResourceSets that read this provider.
     pub fn consumers(&self, p: &Provider) -> Vec<&ResourceSet> {
-        self.resource_sets
-            .iter()
-            .filter(|r| r.consumes(p))
-            .collect()
+        match self.position_of(p) {
+            Some(i) => self.index().consumers[i]
+                .iter()
+                .map(|&r| &self.resource_sets[r])
+                .collect(),
+            None => self
+                .resource_sets
+                .iter()
+                .filter(|r| r.consumes(p))
+                .collect(),
+        }
+    }
+
+    /// Providers this ResourceSet reads, in model order.
+    pub fn consumed_by(&self, rs: &ResourceSet) -> Vec<&Provider> {
+        let position = self
+            .resource_sets
+            .get(rs.position)
+            .filter(|x| std::ptr::eq(*x, rs))
+            .map(|_| rs.position);
+        match position {
+            Some(i) => self.index().consumed[i]
+                .iter()
+                .map(|&p| &self.providers[p])
+                .collect(),
+            None => self.providers.iter().filter(|p| rs.consumes(p)).collect(),
+        }
     }
 
     /// The environment a provider serves: the path of the Kustomization its ResourceSet generates, its target
     /// namespace, the ResourceSet's name, then the provider's own name, namespace and file path.
     pub fn provider_environment(&self, p: &Provider) -> Option<Environment> {
-        let consumers = self.consumers(p);
-        let mut words: Vec<String> = Vec::new();
-        for rs in &consumers {
-            for k in &rs.kustomizations {
-                words.push(
-                    k.path
-                        .rsplit('/')
-                        .find(|s| !s.is_empty())
-                        .unwrap_or("")
-                        .to_string(),
-                );
-                words.push(k.target_namespace.clone());
-                words.push(k.name.clone());
-            }
-            words.push(rs.name.clone());
+        match self.position_of(p) {
+            Some(i) => self.index().environments[i],
+            None => environment_of(p, self.consumers(p).into_iter()),
         }
-        words.extend([p.name.clone(), p.namespace.clone(), p.doc.file.clone()]);
-        words.iter().find_map(|w| Environment::find_in(w))
+    }
+
+    /// The provider's filter, compiled as Flux compiles it (`Err`: why Flux refuses it).
+    pub fn filter_of(&self, p: &Provider) -> Arc<Result<ProviderFilter, String>> {
+        match self.position_of(p) {
+            Some(i) => self.index().filters[i].clone(),
+            None => Arc::new(ProviderFilter::compile(&p.filter)),
+        }
     }
 
     /// The repository an ImagePolicy reads.
     pub fn repository_of(&self, policy: &ImagePolicy) -> Option<&ImageRepository> {
-        self.repositories
-            .iter()
-            .find(|r| r.name == policy.repository_ref)
+        self.index()
+            .repositories
+            .get(&policy.repository_ref)
+            .map(|&i| &self.repositories[i])
     }
 
     /// The image an ImagePolicy watches (from its ImageRepository).
     pub fn policy_image(&self, policy: &ImagePolicy) -> Option<String> {
         self.repository_of(policy).map(|r| r.image.clone())
+    }
+
+    /// Every image a provider or an ImagePolicy watches, each once, in order.
+    pub fn images(&self) -> Vec<String> {
+        let mut images: Vec<String> = self
+            .index()
+            .providers_by_image
+            .keys()
+            .chain(self.index().policies_by_image.keys())
+            .filter(|i| !i.is_empty())
+            .cloned()
+            .collect();
+        images.sort();
+        images.dedup();
+        images
+    }
+
+    /// The providers that watch `image` (normalised, as [`Provider::image`]), in model order.
+    pub fn providers_of(&self, image: &str) -> impl Iterator<Item = &Provider> {
+        self.index()
+            .providers_by_image
+            .get(image)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.providers[i])
+    }
+
+    /// The ImagePolicies that watch `image` (through their ImageRepository), in model order.
+    pub fn policies_of(&self, image: &str) -> impl Iterator<Item = &ImagePolicy> {
+        self.index()
+            .policies_by_image
+            .get(image)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.policies[i])
+    }
+
+    /// The part of the model that concerns `image`: its providers and the ResourceSets that read them, its
+    /// ImagePolicies and their ImageRepositories. What a question about one image sees of the whole model, at
+    /// the cost of that image's objects only.
+    pub fn for_image(&self, image: &str) -> Model {
+        self.for_image_in(image, None)
+    }
+
+    /// [`Model::for_image`], only the providers and ImagePolicies that serve `environment` (all when `None`).
+    pub fn for_image_in(&self, image: &str, environment: Option<Environment>) -> Model {
+        let serves = |env: Option<Environment>| environment.is_none() || env == environment;
+        let mut sub = Model {
+            compiled: self.compiled.clone(),
+            ..Model::default()
+        };
+        let mut sets: Vec<usize> = Vec::new();
+        for p in self
+            .providers_of(image)
+            .filter(|p| serves(self.provider_environment(p)))
+        {
+            sets.extend(&self.index().consumers[p.position]);
+            sub.add_doc(p.doc.clone());
+        }
+        sets.sort_unstable();
+        sets.dedup();
+        for i in sets {
+            sub.add_doc(self.resource_sets[i].doc.clone());
+        }
+        let mut repositories: Vec<usize> = Vec::new();
+        for policy in self
+            .policies_of(image)
+            .filter(|p| serves(self.policy_environment(p)))
+        {
+            repositories.extend(self.index().repositories.get(&policy.repository_ref));
+            sub.add_doc(policy.doc.clone());
+        }
+        repositories.sort_unstable();
+        repositories.dedup();
+        for i in repositories {
+            sub.add_doc(self.repositories[i].doc.clone());
+        }
+        sub
     }
 
     pub fn policy_environment(&self, policy: &ImagePolicy) -> Option<Environment> {

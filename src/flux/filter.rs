@@ -13,7 +13,7 @@ use super::semver::{Constraints, Version, VersionError};
 pub const DEFAULT_LIMIT: usize = 100;
 
 /// A provider's `spec.filter`, as written (only the fields that act on OCI tags).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderFilterSpec {
     #[serde(default)]
@@ -67,8 +67,35 @@ impl ProviderFilter {
 
     /// `Filters.Tags`: include/exclude (unanchored), then either semver (parse, check, stable sort descending by
     /// precedence, ties keep registry order) or byte-wise descending order, then the limit.
+    ///
+    /// The same selection as [`ProviderFilter::evaluate`], without recording why each other tag was dropped, and
+    /// without ordering the tags the limit cuts: with `limit: 1` over 5,000 tags, one pass instead of a sort.
     pub fn select(&self, tags: &[String]) -> Vec<String> {
-        self.evaluate(tags).selected
+        let kept = tags.iter().filter(|tag| {
+            self.include.as_ref().is_none_or(|r| r.is_match(tag))
+                && !self.exclude.as_ref().is_some_and(|r| r.is_match(tag))
+        });
+        match &self.semver {
+            Some(c) => {
+                let mut parsed: Vec<(usize, Version, &String)> = kept
+                    .enumerate()
+                    .filter_map(|(i, tag)| {
+                        let v = Version::parse_flux(tag).ok().filter(|v| c.check(v))?;
+                        Some((i, v, tag))
+                    })
+                    .collect();
+                // Descending precedence; equal precedence keeps registry order (`sort.SliceStable`).
+                first_in_order(&mut parsed, self.limit, |a, b| {
+                    b.1.compare(&a.1).then(a.0.cmp(&b.0))
+                });
+                parsed.into_iter().map(|(_, _, t)| t.clone()).collect()
+            }
+            None => {
+                let mut kept: Vec<&String> = kept.collect();
+                first_in_order(&mut kept, self.limit, |a, b| b.as_bytes().cmp(a.as_bytes()));
+                kept.into_iter().cloned().collect()
+            }
+        }
     }
 
     /// The selection, and why every other tag was left out.
@@ -137,6 +164,20 @@ impl ProviderFilter {
             None => a.as_bytes().cmp(b.as_bytes()),
         }
     }
+}
+
+/// Leaves the first `limit` items of `items` in `order`, ordered: a partial selection, then a sort of those
+/// only. `order` must be total (ties broken by position), so the result is what a stable sort would give.
+fn first_in_order<T>(items: &mut Vec<T>, limit: usize, order: impl Fn(&T, &T) -> Ordering) {
+    if limit == 0 {
+        items.clear();
+        return;
+    }
+    if items.len() > limit {
+        items.select_nth_unstable_by(limit - 1, &order);
+        items.truncate(limit);
+    }
+    items.sort_unstable_by(order);
 }
 
 /// Why a tag is not in the selection.
@@ -329,6 +370,26 @@ mod tests {
 
     fn tags(s: &[&str]) -> Vec<String> {
         s.iter().map(|t| t.to_string()).collect()
+    }
+
+    proptest::proptest! {
+        /// `select` takes a shortcut (no reasons, no sort past the limit); it must select what `evaluate` does.
+        #[test]
+        fn select_selects_what_evaluate_selects(
+            listed in proptest::collection::vec("v?[0-2]\\.[0-2]{1,2}\\.[0-2](-rc\\.[0-2](\\.g[ab0]{1,2})?)?(\\+[ab])?|latest|sha-[ab]", 0..40),
+            include in proptest::option::of(proptest::sample::select(vec!["^v", "rc", "^v\\d+\\.\\d+\\.\\d+$", "0"])),
+            semver in proptest::option::of(proptest::sample::select(vec![">=0.0.0", ">=0.0.0-0", "<1.5.0", "~1.1"])),
+            limit in proptest::option::of(0i64..6),
+        ) {
+            let f = ProviderFilter::compile(&ProviderFilterSpec {
+                include_tag: include.map(str::to_string),
+                exclude_tag: None,
+                semver: semver.map(str::to_string),
+                limit,
+            })
+            .expect("filter");
+            proptest::prop_assert_eq!(f.select(&listed), f.evaluate(&listed).selected);
+        }
     }
 
     fn filter(include: Option<&str>, semver: Option<&str>, limit: Option<i64>) -> ProviderFilter {

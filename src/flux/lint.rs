@@ -1,14 +1,15 @@
 //! Owns the lint rules for the Flux objects the pipeline depends on: each rule predicts a concrete way the
 //! objects would deploy the wrong tag (or nothing), says why with an example, and says how to fix it.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use super::discover::{ImagePolicy, Model, Provider, ResourceSet, str_at};
-use super::filter::{PolicyChoice, ProviderFilter};
+use super::filter::PolicyChoice;
 use super::semver::Constraints;
-use super::{Environment, Finding, Severity};
+use super::{Environment, Finding, Prediction, Severity, Source, predict};
 
 /// Pairs of tags where byte-wise order and version order disagree: the first sorts above the second as a string,
 /// the second is the higher version.
@@ -163,7 +164,29 @@ fn finding(
 }
 
 /// Lints every object of the model. `current_tags` gives the tags an image has now (registry or git), when known.
-pub fn lint(model: &Model, current_tags: &dyn Fn(&str) -> Option<Vec<String>>) -> Vec<Finding> {
+pub fn lint<T: AsRef<[String]>>(
+    model: &Model,
+    current_tags: &dyn Fn(&str) -> Option<T>,
+) -> Vec<Finding> {
+    lint_with(model, current_tags, &predict(model, current_tags))
+}
+
+/// [`lint`] with the predictions already made from the same tags (a run that reports both filters each
+/// image's tags once).
+pub fn lint_with<T: AsRef<[String]>>(
+    model: &Model,
+    current_tags: &dyn Fn(&str) -> Option<T>,
+    predictions: &[Prediction],
+) -> Vec<Finding> {
+    let mut selections = vec![None; model.providers.len()];
+    for p in predictions {
+        if let (Source::Provider(i), Some(Ok(selected))) = (p.source, &p.selected)
+            && let Some(slot) = selections.get_mut(i)
+        {
+            *slot = Some(selected.is_empty());
+        }
+    }
+    let mut regexes = Regexes::default();
     let mut out = Vec::new();
     for (file, line, e) in &model.parse_errors {
         out.push(finding(
@@ -177,23 +200,46 @@ pub fn lint(model: &Model, current_tags: &dyn Fn(&str) -> Option<Vec<String>>) -
         ));
     }
     for p in &model.providers {
-        lint_provider(model, p, current_tags, &mut out);
+        let tag_count = current_tags(&p.image).map(|t| t.as_ref().len());
+        let selects_nothing = selections.get(p.position).copied().flatten();
+        lint_provider(
+            model,
+            p,
+            tag_count.zip(selects_nothing),
+            &mut regexes,
+            &mut out,
+        );
     }
     for rs in &model.resource_sets {
         lint_templates(model, rs, &mut out);
     }
     for policy in &model.policies {
-        lint_policy(model, policy, &mut out);
+        lint_policy(model, policy, &mut regexes, &mut out);
     }
     out.sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
     out.dedup();
     out
 }
 
+/// Patterns compiled once per run: the 300 applications of a monorepo share a handful.
+#[derive(Default)]
+struct Regexes(HashMap<String, Option<Regex>>);
+
+impl Regexes {
+    fn get(&mut self, pattern: &str) -> Option<Regex> {
+        self.0
+            .entry(pattern.to_string())
+            .or_insert_with(|| Regex::new(pattern).ok())
+            .clone()
+    }
+}
+
+/// `tags`: how many tags the image has now and whether the filter selects none of them, when they are known.
 fn lint_provider(
     model: &Model,
     p: &Provider,
-    current_tags: &dyn Fn(&str) -> Option<Vec<String>>,
+    tags: Option<(usize, bool)>,
+    regexes: &mut Regexes,
     out: &mut Vec<Finding>,
 ) {
     let object = format!("ResourceSetInputProvider/{}", p.name);
@@ -217,7 +263,8 @@ fn lint_provider(
             "use `includeTag` (a regex), `excludeTag`, `semver` and `limit`",
         ));
     }
-    let compiled = match ProviderFilter::compile(&p.filter) {
+    let compiled = model.filter_of(p);
+    let compiled = match &*compiled {
         Ok(c) => c,
         Err(e) => {
             out.push(finding(
@@ -237,8 +284,14 @@ fn lint_provider(
         Some((_, field)) => p.doc.line_of(&["spec", "filter", field]),
         None => filter_line,
     };
-    let Ok(include) = intended.as_ref().map(|(i, _)| Regex::new(i)).transpose() else {
-        return;
+    let include = match &intended {
+        None => None,
+        // The filter's own `includeTag`, compiled already.
+        Some((_, "includeTag")) => compiled.include.clone(),
+        Some((pattern, _)) => match regexes.get(pattern) {
+            Some(r) => Some(r),
+            None => return,
+        },
     };
     let shape = Shape {
         include: include.as_ref(),
@@ -340,9 +393,9 @@ fn lint_provider(
         }
     }
 
-    if let Some(tags) = current_tags(&p.image) {
+    if let Some((tag_count, selects_nothing)) = tags {
         let prune_disabled = !consumers.is_empty() && consumers.iter().all(|rs| rs.prune_disabled);
-        if compiled.select(&tags).is_empty() && !prune_disabled {
+        if selects_nothing && !prune_disabled {
             out.push(finding(
                 Severity::Warning,
                 "selects-nothing",
@@ -351,7 +404,7 @@ fn lint_provider(
                 filter_line,
                 format!(
                     "this filter selects none of the {} current tags of `{}`: Flux would garbage-collect everything the ResourceSet generated from it",
-                    tags.len(),
+                    tag_count,
                     p.image
                 ),
                 PRUNE_HELP,
@@ -384,7 +437,7 @@ pub fn normalize_key(name: &str) -> String {
 }
 
 fn lint_templates(model: &Model, rs: &ResourceSet, out: &mut Vec<Finding>) {
-    let providers: Vec<&Provider> = model.providers.iter().filter(|p| rs.consumes(p)).collect();
+    let providers: Vec<&Provider> = model.consumed_by(rs);
     let mut scoped: Vec<String> = rs.inputs_from.iter().map(|n| normalize_key(n)).collect();
     scoped.extend(providers.iter().map(|p| normalize_key(&p.name)));
     let mut flat: Vec<String> = ["id", "tag", "digest"]
@@ -446,7 +499,7 @@ fn lint_templates(model: &Model, rs: &ResourceSet, out: &mut Vec<Finding>) {
     }
 }
 
-fn lint_policy(model: &Model, policy: &ImagePolicy, out: &mut Vec<Finding>) {
+fn lint_policy(model: &Model, policy: &ImagePolicy, regexes: &mut Regexes, out: &mut Vec<Finding>) {
     let object = format!("ImagePolicy/{}", policy.name);
     let file = policy.doc.file.as_str();
     let spec = match &policy.spec {
@@ -465,17 +518,23 @@ fn lint_policy(model: &Model, policy: &ImagePolicy, out: &mut Vec<Finding>) {
         }
     };
     let pattern_line = policy.doc.line_of(&["spec", "filterTags", "pattern"]);
-    let Ok(include) = spec.pattern.as_deref().map(Regex::new).transpose() else {
-        out.push(finding(
-            Severity::Error,
-            "invalid-policy",
-            object,
-            file,
-            pattern_line,
-            "`filterTags.pattern` is not a valid regex".to_string(),
-            "",
-        ));
-        return;
+    let include = match spec.pattern.as_deref() {
+        None => None,
+        Some(pattern) => match regexes.get(pattern) {
+            Some(r) => Some(r),
+            None => {
+                out.push(finding(
+                    Severity::Error,
+                    "invalid-policy",
+                    object,
+                    file,
+                    pattern_line,
+                    "`filterTags.pattern` is not a valid regex".to_string(),
+                    "",
+                ));
+                return;
+            }
+        },
     };
     let shape = Shape {
         include: include.as_ref(),

@@ -200,6 +200,14 @@ pub fn normalize_image(image: &str) -> String {
     }
 }
 
+/// Which object of the model a prediction is for: its position in [`discover::Model::providers`] or
+/// [`discover::Model::policies`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Provider(usize),
+    Policy(usize),
+}
+
 /// What one provider or ImagePolicy would deploy now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Prediction {
@@ -210,18 +218,23 @@ pub struct Prediction {
     pub image: String,
     /// The selection in Flux's order, or why there is none; `None` when the current tags are unknown.
     pub selected: Option<Result<Vec<String>, String>>,
+    #[serde(skip)]
+    pub source: Source,
 }
 
 /// For every provider and ImagePolicy: its environment, image and, when the image's tags are known, what Flux
-/// would select from them now.
-pub fn predict(
+/// would select from them now. `current_tags` may lend the tags (`&[String]`) or give them (`Vec<String>`);
+/// each object's filter runs once, over its own image's tags.
+pub fn predict<T: AsRef<[String]>>(
     model: &discover::Model,
-    current_tags: &dyn Fn(&str) -> Option<Vec<String>>,
+    current_tags: &dyn Fn(&str) -> Option<T>,
 ) -> Vec<Prediction> {
     let mut out = Vec::new();
     for p in &model.providers {
-        let selected = current_tags(&p.image)
-            .map(|tags| filter::ProviderFilter::compile(&p.filter).map(|f| f.select(&tags)));
+        let selected = current_tags(&p.image).map(|tags| match &*model.filter_of(p) {
+            Ok(f) => Ok(f.select(tags.as_ref())),
+            Err(e) => Err(e.clone()),
+        });
         out.push(Prediction {
             environment: model.provider_environment(p),
             object: format!("ResourceSetInputProvider/{}", p.name),
@@ -229,13 +242,14 @@ pub fn predict(
             line: p.doc.line_of(&["spec", "filter"]),
             image: p.image.clone(),
             selected,
+            source: Source::Provider(p.position),
         });
     }
-    for policy in &model.policies {
+    for (i, policy) in model.policies.iter().enumerate() {
         let image = model.policy_image(policy).unwrap_or_default();
         let selected = current_tags(&image).map(|tags| match &policy.spec {
             Ok(spec) => spec
-                .latest(&tags)
+                .latest(tags.as_ref())
                 .map(|t| vec![t])
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.clone()),
@@ -247,6 +261,7 @@ pub fn predict(
             line: policy.doc.line_of(&["spec", "policy"]),
             image,
             selected,
+            source: Source::Policy(i),
         });
     }
     out.sort_by(|a, b| (a.environment, &a.object).cmp(&(b.environment, &b.object)));

@@ -2,15 +2,14 @@
 //! file and line and in the step summary, and exits 1 when any finding is an error (after the report is written,
 //! through [`Report::failure`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::actions::{Annotation, Console};
 use crate::env::GithubContext;
 use crate::error::{Error, Kind, Result};
 use crate::flux::discover::Model;
-use crate::flux::lint::lint;
+use crate::flux::lint::lint_with;
 use crate::flux::{Finding, Prediction, Severity, predict};
-use crate::image::ImageName;
 use crate::inputs::Invocation;
 use crate::modes::registry_inputs::{mask_login, read_registry_settings};
 use crate::modes::select::{parse_tags, read_source};
@@ -187,8 +186,9 @@ pub fn run(
         None => registry_tags(&model, registry, console)?,
     };
     let tags_for = |image: &str| current.of(image);
-    let findings = lint(&model, &tags_for);
+    // Each filter runs once over its image's tags; the findings read the same selections.
     let predictions = predict(&model, &tags_for);
+    let findings = lint_with(&model, &tags_for, &predictions);
     let mut report = report(&flux_path, &model, &findings, &predictions);
     if let CurrentTags::Registry { unread, .. } = &current
         && !unread.is_empty()
@@ -229,10 +229,10 @@ enum CurrentTags {
 }
 
 impl CurrentTags {
-    fn of(&self, image: &str) -> Option<Vec<String>> {
+    fn of(&self, image: &str) -> Option<&[String]> {
         match self {
-            CurrentTags::File(tags) => Some(tags.clone()),
-            CurrentTags::Registry { tags, .. } => tags.get(image).cloned(),
+            CurrentTags::File(tags) => Some(tags),
+            CurrentTags::Registry { tags, .. } => tags.get(image).map(Vec::as_slice),
         }
     }
 }
@@ -243,13 +243,7 @@ fn registry_tags(
     registry: crate::registry::Settings,
     console: &mut Console,
 ) -> Result<CurrentTags> {
-    let images: BTreeSet<String> = model
-        .providers
-        .iter()
-        .map(|p| p.image.clone())
-        .chain(model.policies.iter().filter_map(|p| model.policy_image(p)))
-        .filter(|i| !i.is_empty())
-        .collect();
+    let images = model.images();
     let mut tags = BTreeMap::new();
     let mut unread = Vec::new();
     if images.is_empty() {
@@ -257,17 +251,12 @@ fn registry_tags(
     }
     mask_login(console, &registry);
     let reader = TagReader::new(registry, true)?;
-    for image in images {
-        console.group_on_runner(&format!("List the tags of `{image}`"));
-        let listed = ImageName::parse(&image)
-            .map_err(|p| p.message)
-            .and_then(|name| reader.list(&name, console).map_err(|e| e.message));
-        console.end_group();
+    for (image, listed) in reader.list_each(&images, console) {
         match listed {
             Ok(list) => {
                 tags.insert(image, list);
             }
-            Err(why) => unread.push((image, why)),
+            Err(e) => unread.push((image, e.message)),
         }
     }
     Ok(CurrentTags::Registry { tags, unread })

@@ -18,8 +18,8 @@ use crate::env::GithubContext;
 use crate::error::{Error, Kind, Result};
 use crate::flux::discover::Model;
 use crate::flux::filter::PolicyChoice;
-use crate::flux::lint::lint;
-use crate::flux::{Environment, Finding, Prediction, predict};
+use crate::flux::lint::lint_with;
+use crate::flux::{Environment, Finding, Prediction, Source, predict};
 use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode};
 use crate::manifests::{self, Request, files};
@@ -27,6 +27,7 @@ use crate::modes::lint::findings_table;
 use crate::modes::promote::{Layout, choose_staging_tag, layout, production_tag_of};
 use crate::modes::registry_inputs::{mask_login, read_registry_settings};
 use crate::modes::retagging::drain;
+use crate::modes::tags::{LIST_CONCURRENCY, list_each};
 use crate::registry::{self, Client, Reference};
 use crate::report::Report;
 use crate::template::is_valid_oci_tag;
@@ -76,8 +77,7 @@ impl PlanSettings {
     }
 }
 
-/// Each watched image's tags in listing order, or why they could not be read.
-pub type TagLists = BTreeMap<String, std::result::Result<Vec<String>, Error>>;
+pub use crate::modes::tags::TagLists;
 
 /// Where a tag points, as far as the run could read: `Ok(None)` means the tag does not exist.
 pub type DigestResult = std::result::Result<Option<String>, Error>;
@@ -101,30 +101,102 @@ struct LiveDigests<'a> {
     cache: BTreeMap<(String, String), DigestResult>,
 }
 
+impl LiveDigests<'_> {
+    /// What can be said without a request: absent from the listing, or the listing failed. Otherwise the
+    /// reference to resolve.
+    fn without_request(
+        &self,
+        image: &str,
+        tag: &str,
+    ) -> std::result::Result<Reference, DigestResult> {
+        match self.tags.get(image) {
+            Some(Ok(tags)) if !tags.iter().any(|t| t == tag) => Err(Ok(None)),
+            // A registry that could not list the tags is not asked again for each of them (each would retry).
+            Some(Err(e)) => Err(Err(Error::new(e.kind, unread(image, e)))),
+            _ => match ImageName::parse(image) {
+                Ok(name) => Ok(Reference {
+                    image: name,
+                    tag: Some(tag.to_string()),
+                    digest: None,
+                }),
+                Err(p) => Err(Err(Error::input(p))),
+            },
+        }
+    }
+
+    /// Resolves these pairs together, [`LIST_CONCURRENCY`] at a time, before the overview asks for them one by
+    /// one (then they are answered from memory).
+    fn prefetch(&mut self, pairs: BTreeSet<(String, String)>) {
+        let mut pending = Vec::new();
+        for (image, tag) in pairs {
+            if self.cache.contains_key(&(image.clone(), tag.clone())) {
+                continue;
+            }
+            match self.without_request(&image, &tag) {
+                Ok(reference) => pending.push(((image, tag), reference)),
+                Err(result) => {
+                    self.cache.insert((image, tag), result);
+                }
+            }
+        }
+        let references: Vec<Reference> = pending.iter().map(|(_, r)| r.clone()).collect();
+        let resolved = self.client.resolve_each(&references, LIST_CONCURRENCY);
+        for ((key, _), result) in pending.into_iter().zip(resolved) {
+            self.cache.insert(key, result.map(|d| d.map(|d| d.digest)));
+        }
+    }
+}
+
 impl Digests for LiveDigests<'_> {
     fn digest(&mut self, image: &str, tag: &str) -> DigestResult {
         let key = (image.to_string(), tag.to_string());
         if let Some(hit) = self.cache.get(&key) {
             return hit.clone();
         }
-        let result = match self.tags.get(image) {
-            Some(Ok(tags)) if !tags.iter().any(|t| t == tag) => Ok(None),
-            // A registry that could not list the tags is not asked again for each of them (each would retry).
-            Some(Err(e)) => Err(Error::new(e.kind, unread(image, e))),
-            _ => ImageName::parse(image)
-                .map_err(Error::input)
-                .and_then(|name| {
-                    self.client.resolve(&Reference {
-                        image: name,
-                        tag: Some(tag.to_string()),
-                        digest: None,
-                    })
-                })
-                .map(|d| d.map(|d| d.digest)),
+        let result = match self.without_request(image, tag) {
+            Err(known) => known,
+            Ok(reference) => self.client.resolve(&reference).map(|d| d.map(|d| d.digest)),
         };
         self.cache.insert(key, result.clone());
         result
     }
+}
+
+/// The digests the overview will ask for in nearly every run, known before it starts: what each object selects,
+/// the moving tag of each image production deploys, what each overlay pins, and the production version
+/// staging's selection would be promoted as.
+fn likely_lookups(facts: &Facts<'_>, moving_tag: &str) -> BTreeSet<(String, String)> {
+    let mut pairs = BTreeSet::new();
+    for p in facts.predictions {
+        let Some(Ok(selected)) = &p.selected else {
+            continue;
+        };
+        if let Some(first) = selected.first() {
+            pairs.insert((p.image.clone(), first.clone()));
+            if p.environment == Some(Environment::Staging)
+                && let Some(production) = production_tag_of(first)
+            {
+                pairs.insert((p.image.clone(), production));
+            }
+        }
+        if p.environment == Some(Environment::Production) {
+            pairs.insert((p.image.clone(), moving_tag.to_string()));
+        }
+    }
+    for placement in placements(facts.model, facts.predictions) {
+        let text = placement
+            .overlay_dir
+            .as_ref()
+            .and_then(|d| facts.overlays.get(d))
+            .and_then(|(_, t)| t.as_deref());
+        if let Some(tag) = text
+            .and_then(|t| manifests::pinned(t, &placement.image))
+            .and_then(|p| p.tag)
+        {
+            pairs.insert((placement.image.clone(), tag));
+        }
+    }
+    pairs
 }
 
 /// What one environment of an application runs, and what says so.
@@ -348,9 +420,10 @@ fn placements(model: &Model, predictions: &[Prediction]) -> Vec<Placement> {
         if p.image.is_empty() {
             continue;
         }
-        let provider = model.providers.iter().find(|x| {
-            p.object == format!("ResourceSetInputProvider/{}", x.name) && x.doc.file == p.file
-        });
+        let provider = match p.source {
+            Source::Provider(i) => model.providers.get(i),
+            Source::Policy(_) => None,
+        };
         let (overlay_dir, filter) = if let Some(provider) = provider {
             // The Flux Kustomization the ResourceSet generates names the overlay Flux applies.
             let dirs: Vec<String> = model
@@ -386,10 +459,10 @@ fn placements(model: &Model, predictions: &[Prediction]) -> Vec<Placement> {
             };
             (dir, Some(filter))
         } else {
-            let policy = model
-                .policies
-                .iter()
-                .find(|x| p.object == format!("ImagePolicy/{}", x.name) && x.doc.file == p.file);
+            let policy = match p.source {
+                Source::Policy(i) => model.policies.get(i),
+                Source::Provider(_) => None,
+            };
             let filter = policy.map(|policy| match &policy.spec {
                 Ok(spec) => {
                     let mut parts = vec![match &spec.policy {
@@ -458,16 +531,21 @@ pub type Overlays = BTreeMap<String, (String, Option<String>)>;
 
 /// Reads the Kustomization of `dir` under any of the names kustomize reads; `kustomization.yaml` when none
 /// exists. A path that leaves the repository reads as missing.
-fn read_overlay(repo: &Path, dir: &str) -> (String, Option<String>) {
+/// An overlay under `flux-path` was read with the Flux objects: its text is taken from `model`, not read again.
+fn read_overlay(repo: &Path, model: &Model, dir: &str) -> (String, Option<String>) {
     for name in crate::manifests::kustomize::FILE_NAMES {
         let file = if dir.is_empty() {
             name.to_string()
         } else {
             format!("{dir}/{name}")
         };
-        if let Ok(path) = files::resolve(repo, "manifest", &file)
-            && let Ok(text) = std::fs::read_to_string(path)
-        {
+        let Ok(path) = files::resolve(repo, "manifest", &file) else {
+            continue;
+        };
+        if let Some(text) = model.text_of(&file) {
+            return (file, Some(text.to_string()));
+        }
+        if let Ok(text) = std::fs::read_to_string(path) {
             return (file, Some(text));
         }
     }
@@ -520,6 +598,10 @@ fn short(digest: &str) -> String {
 }
 
 fn stable_version(tag: &str) -> Option<semver::Version> {
+    // A `-` before any `+` starts a prerelease: not stable, and not worth a parse (most of 5,000 tags).
+    if tag.split('+').next().is_some_and(|t| t.contains('-')) {
+        return None;
+    }
     let v = semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()?;
     v.pre.is_empty().then_some(v)
 }
@@ -530,26 +612,30 @@ pub struct Facts<'a> {
     /// Each watched image's tags in listing order, or why they could not be read.
     pub tags: &'a TagLists,
     pub overlays: &'a Overlays,
+    /// What each provider and ImagePolicy selects from `tags` ([`predictions`]): every filter runs once.
+    pub predictions: &'a [Prediction],
 }
 
 impl Facts<'_> {
-    fn tags_of(&self, image: &str) -> Option<Vec<String>> {
-        self.tags.get(image).and_then(|t| t.as_ref().ok()).cloned()
+    fn tags_of(&self, image: &str) -> Option<&[String]> {
+        tags_of(self.tags, image)
     }
+}
 
-    fn predictions(&self) -> Vec<Prediction> {
-        predict(self.model, &|image: &str| self.tags_of(image))
-    }
+fn tags_of<'t>(tags: &'t TagLists, image: &str) -> Option<&'t [String]> {
+    tags.get(image)
+        .and_then(|t| t.as_ref().ok())
+        .map(Vec::as_slice)
+}
 
-    /// Every overlay directory the overview will look at, for the reader.
-    pub fn overlay_dirs(model: &Model, tags: &TagLists) -> BTreeSet<String> {
-        let facts = Facts {
-            model,
-            tags,
-            overlays: &BTreeMap::new(),
-        };
-        overlay_dirs(&placements(model, &facts.predictions()))
-    }
+/// What every provider and ImagePolicy of the model selects from the tags listed.
+pub fn predictions(model: &Model, tags: &TagLists) -> Vec<Prediction> {
+    predict(model, &|image: &str| tags_of(tags, image))
+}
+
+/// Every overlay directory the overview will look at, for the reader.
+pub fn overlay_dirs_of(model: &Model, predictions: &[Prediction]) -> BTreeSet<String> {
+    overlay_dirs(&placements(model, predictions))
 }
 
 /// What a report says about an image whose tags could not be listed.
@@ -577,8 +663,13 @@ pub fn survey(
     flux_path: &str,
     digests: &mut dyn Digests,
 ) -> Overview {
-    let predictions = facts.predictions();
-    let placements = placements(facts.model, &predictions);
+    let placements = placements(facts.model, facts.predictions);
+    // Overlay file → its text, for the production overlay of each application.
+    let texts: std::collections::HashMap<&str, &Option<String>> = facts
+        .overlays
+        .values()
+        .map(|(file, text)| (file.as_str(), text))
+        .collect();
     let mut errors = Vec::new();
     for (image, tags) in facts.tags {
         if let Err(e) = tags {
@@ -628,8 +719,13 @@ pub fn survey(
                 p.and_then(|p| p.prediction.as_ref().map(|x| x.object.clone())),
             )
         });
+        // What promote would see of the model for this image: its objects only, so each application costs
+        // the same however many others the repository holds.
+        let own = facts.model.for_image(&image);
+        // Promote's choice of staging's tag reads the staging objects; given only those, it runs no other filter.
+        let staging = facts.model.for_image_in(&image, Some(Environment::Staging));
         let layout = ImageName::parse(&image)
-            .map(|name| layout(facts.model, &name, "production"))
+            .map(|name| layout(&own, &name, "production"))
             .unwrap_or(Layout::Classic);
 
         let mut environments = Vec::new();
@@ -725,15 +821,12 @@ pub fn survey(
         let production = environments
             .iter()
             .find(|e| e.environment == Some(Environment::Production));
-        let production_text = production.and_then(|p| {
-            facts
-                .overlays
-                .values()
-                .find(|(f, _)| *f == p.overlay.file)
-                .and_then(|(_, t)| t.clone())
-        });
+        let production_text = production
+            .and_then(|p| texts.get(p.overlay.file.as_str()))
+            .and_then(|t| (*t).clone());
         let promotion = next_promotion(
             facts,
+            &staging,
             &image,
             production,
             production_text.as_deref(),
@@ -768,17 +861,22 @@ fn tag_with_digest(
     digests: &mut dyn Digests,
     errors: &mut Vec<String>,
 ) -> Option<String> {
-    let mut stable: Vec<(semver::Version, String)> = facts
+    let mut stable: Vec<(semver::Version, &String)> = facts
         .tags_of(image)
         .unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| stable_version(&t).map(|v| (v, t)))
+        .iter()
+        .filter_map(|t| stable_version(t).map(|v| (v, t)))
         .collect();
     stable.sort_by(|a, b| b.0.cmp(&a.0));
     overlay_tag
         .map(str::to_string)
         .into_iter()
-        .chain(stable.into_iter().take(NAMING_LOOKUPS).map(|(_, t)| t))
+        .chain(
+            stable
+                .into_iter()
+                .take(NAMING_LOOKUPS)
+                .map(|(_, t)| t.clone()),
+        )
         .filter(|c| c != moving_tag)
         .find(|c| known(digests.digest(image, c), errors).as_deref() == Some(digest))
 }
@@ -874,8 +972,10 @@ fn drift_of(row: &RowFacts<'_>) -> Vec<Drift> {
 }
 
 /// What `promote` would do for `image` now, with the staging tag it would choose.
+/// `staging`: the model's objects for `image` that serve staging ([`Model::for_image_in`]).
 fn next_promotion(
     facts: &Facts<'_>,
+    staging: &Model,
     image: &str,
     production: Option<&EnvironmentState>,
     production_text: Option<&str>,
@@ -890,7 +990,7 @@ fn next_promotion(
         Ok(n) => n,
         Err(p) => return nothing(p.message),
     };
-    let staging = match choose_staging_tag(facts.model, &name, &tags) {
+    let staging = match choose_staging_tag(staging, &name, tags) {
         Ok(s) => s,
         Err(e) => return nothing(e.message),
     };
@@ -966,41 +1066,9 @@ fn next_promotion(
 
 /// The tags of every image the Flux objects watch, listed once per image.
 fn list_tags(client: &Client, model: &Model, console: &mut Console) -> TagLists {
-    let images: BTreeSet<String> = model
-        .providers
-        .iter()
-        .map(|p| p.image.clone())
-        .chain(model.policies.iter().filter_map(|p| model.policy_image(p)))
-        .filter(|i| !i.is_empty())
-        .collect();
-    let names: Vec<(String, std::result::Result<ImageName, Error>)> = images
-        .into_iter()
-        .map(|i| {
-            let name = ImageName::parse(&i).map_err(Error::input);
-            (i, name)
-        })
-        .collect();
-    // Declared together: one token per registry covers every repository.
-    for (_, name) in &names {
-        if let Ok(name) = name {
-            client.declare(name, false);
-        }
-    }
-    let mut tags = BTreeMap::new();
-    for (image, name) in names {
-        console.group_on_runner(&format!("List the tags of `{image}`"));
-        let listed = name.and_then(|n| client.list_tags(&n));
-        drain(client, console);
-        if console.in_actions() {
-            match &listed {
-                Ok(t) => console.info(&format!("`{image}` has {} tag(s)", t.len())),
-                Err(e) => console.info(&format!("can't list the tags of `{image}`: {}", e.message)),
-            }
-        }
-        console.end_group();
-        tags.insert(image, listed);
-    }
-    tags
+    let listed = list_each(client, &model.images(), console);
+    drain(client, console);
+    listed
 }
 
 /// Runs `plan`: read only, from the checkout and the registry.
@@ -1022,10 +1090,11 @@ pub fn run(
     let model = Model::load(&invocation.repo, &settings.flux_path);
     let client = Client::new(settings.registry.clone())?;
     let tags = list_tags(&client, &model, console);
-    let overlays: Overlays = Facts::overlay_dirs(&model, &tags)
+    let predictions = predictions(&model, &tags);
+    let overlays: Overlays = overlay_dirs_of(&model, &predictions)
         .into_iter()
         .map(|dir| {
-            let read = read_overlay(&invocation.repo, &dir);
+            let read = read_overlay(&invocation.repo, &model, &dir);
             (dir, read)
         })
         .collect();
@@ -1033,6 +1102,7 @@ pub fn run(
         model: &model,
         tags: &tags,
         overlays: &overlays,
+        predictions: &predictions,
     };
     console.group_on_runner("Resolve the digests of the tags each environment runs");
     let mut live = LiveDigests {
@@ -1040,10 +1110,11 @@ pub fn run(
         tags: &tags,
         cache: BTreeMap::new(),
     };
+    live.prefetch(likely_lookups(&facts, &settings.moving_tag));
     let overview = survey(&facts, &settings.moving_tag, &settings.flux_path, &mut live);
     drain(&client, console);
     console.end_group();
-    let findings = lint(&model, &|image: &str| facts.tags_of(image));
+    let findings = lint_with(&model, &|image: &str| facts.tags_of(image), &predictions);
     Ok(report(
         &overview,
         &findings,
@@ -1577,10 +1648,12 @@ mod tests {
             .iter()
             .map(|(t, c)| ((IMAGE.to_string(), t.to_string()), digest(*c)))
             .collect();
+        let predictions = predictions(model, &listed);
         let facts = Facts {
             model,
             tags: &listed,
             overlays,
+            predictions: &predictions,
         };
         survey(&facts, "production-latest", "flux", &mut known)
     }
@@ -1817,10 +1890,12 @@ mod tests {
             IMAGE.to_string(),
             Err(Error::new(Kind::Permission, "registry answered 401")),
         )]);
+        let predictions = predictions(&m, &unread);
         let facts = Facts {
             model: &m,
             tags: &unread,
             overlays: &pinned("v1.1.0", &digest('b')),
+            predictions: &predictions,
         };
         let mut none: BTreeMap<(String, String), String> = BTreeMap::new();
         let o = survey(&facts, "production-latest", "flux", &mut none);

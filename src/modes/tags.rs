@@ -1,13 +1,67 @@
-//! Owns "the tags an image has now" for `select`, `lint` and the build modes' flux check: listed from the
-//! registry with the run's credentials (anonymous when there are none), and where the list came from, so a
-//! report can say which tags a verdict rests on.
+//! Owns "the tags an image has now" for `select`, `lint`, `plan` and the build modes' flux check: listed from the
+//! registry with the run's credentials (anonymous when there are none), each repository once per run (several
+//! concurrently), and where the list came from, so a report can say which tags a verdict rests on.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::actions::Console;
-use crate::error::{InputProblem, Result};
+use crate::error::{Error, InputProblem, Result};
 use crate::image::ImageName;
 use crate::registry::{self, Client};
+
+/// How many repositories' tags are listed at once: enough to hide a remote registry's latency behind each
+/// other (300 repositories at 100 ms each: 4 s instead of 30 s), few enough to stay clear of its rate limits.
+pub const LIST_CONCURRENCY: usize = 8;
+
+/// Each image's tags in listing order, or why they could not be read.
+pub type TagLists = BTreeMap<String, std::result::Result<Vec<String>, Error>>;
+
+/// The tags of every image named (an image named twice is listed once), [`LIST_CONCURRENCY`] repositories at a
+/// time. Tokens obtained are masked; retry lines and a line per image are logged on a runner only.
+pub fn list_each(client: &Client, images: &[String], console: &mut Console) -> TagLists {
+    let unique: BTreeSet<&String> = images.iter().filter(|i| !i.is_empty()).collect();
+    let mut out = TagLists::new();
+    let mut names = Vec::new();
+    for image in unique {
+        match ImageName::parse(image) {
+            Ok(name) => {
+                // Declared together: one token per registry covers every repository.
+                client.declare(&name, false);
+                names.push((image.clone(), name));
+            }
+            Err(p) => {
+                out.insert(image.clone(), Err(Error::input(p)));
+            }
+        }
+    }
+    if names.is_empty() {
+        return out;
+    }
+    console.group_on_runner(&format!("List the tags of {} image(s)", names.len()));
+    let only_names: Vec<ImageName> = names.iter().map(|(_, n)| n.clone()).collect();
+    let listed = client.list_tags_each(&only_names, LIST_CONCURRENCY);
+    for secret in client.take_secrets() {
+        console.mask(&secret);
+    }
+    for line in client.take_progress() {
+        if console.in_actions() {
+            console.info(&line);
+        }
+    }
+    for ((image, _), tags) in names.into_iter().zip(listed) {
+        if console.in_actions() {
+            match &tags {
+                Ok(t) => console.info(&format!("`{image}` has {} tag(s)", t.len())),
+                Err(e) => console.info(&format!("can't list the tags of `{image}`: {}", e.message)),
+            }
+        }
+        out.insert(image, tags);
+    }
+    console.end_group();
+    out
+}
 
 /// Where a list of current tags came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +114,8 @@ pub fn parse_image(value: &str) -> std::result::Result<ImageName, InputProblem> 
 /// (lint, the flux check) tries less hard, because its caller has something to fall back to.
 pub struct TagReader {
     client: Client,
+    /// What was listed, by repository: a run asks the registry once per repository.
+    listed: RefCell<HashMap<String, Vec<String>>>,
 }
 
 impl TagReader {
@@ -76,12 +132,16 @@ impl TagReader {
         };
         Ok(Self {
             client: Client::new(settings)?,
+            listed: RefCell::default(),
         })
     }
 
     /// Every tag of `image`, in the registry's listing order. A repository the registry does not know has none.
     /// Tokens obtained are masked; retry lines are logged on a runner only (a terminal's stdout is data).
     pub fn list(&self, image: &ImageName, console: &mut Console) -> Result<Vec<String>> {
+        if let Some(tags) = self.listed.borrow().get(&image.to_string()) {
+            return Ok(tags.clone());
+        }
         self.client.declare(image, false);
         let tags = self.client.list_tags(image);
         for secret in self.client.take_secrets() {
@@ -98,7 +158,33 @@ impl TagReader {
                 Err(e) => console.info(&format!("can't list the tags of `{image}`: {}", e.message)),
             }
         }
+        if let Ok(tags) = &tags {
+            self.listed
+                .borrow_mut()
+                .insert(image.to_string(), tags.clone());
+        }
         tags
+    }
+
+    /// [`list_each`] with this reader's client; what it lists is remembered like [`TagReader::list`]'s.
+    pub fn list_each(&self, images: &[String], console: &mut Console) -> TagLists {
+        let mut out = TagLists::new();
+        let mut missing = Vec::new();
+        for image in images {
+            match self.listed.borrow().get(image) {
+                Some(tags) => {
+                    out.insert(image.clone(), Ok(tags.clone()));
+                }
+                None => missing.push(image.clone()),
+            }
+        }
+        for (image, tags) in list_each(&self.client, &missing, console) {
+            if let Ok(tags) = &tags {
+                self.listed.borrow_mut().insert(image.clone(), tags.clone());
+            }
+            out.insert(image, tags);
+        }
+        out
     }
 
     /// HTTP requests sent so far.

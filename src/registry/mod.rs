@@ -334,6 +334,68 @@ impl Client {
         self.rt.block_on(self.list_tags_async(image))
     }
 
+    /// [`Client::list_tags`] of each repository, in the order given, at most `concurrency` at a time.
+    pub fn list_tags_each(
+        &self,
+        images: &[ImageName],
+        concurrency: usize,
+    ) -> Vec<Result<Vec<String>>> {
+        self.each(images, |i| i, concurrency, |i| self.list_tags_async(i))
+    }
+
+    /// [`Client::resolve`] of each reference, in the order given, at most `concurrency` at a time.
+    pub fn resolve_each(
+        &self,
+        references: &[Reference],
+        concurrency: usize,
+    ) -> Vec<Result<Option<Descriptor>>> {
+        self.each(
+            references,
+            |r| &r.image,
+            concurrency,
+            |r| self.resolve_async(r),
+        )
+    }
+
+    /// Runs `read` on every item, at most `concurrency` at a time, and returns the results in the items' order.
+    /// The first item of each registry goes alone, so the scheme probe and the token are settled once for all
+    /// the others (which would otherwise each answer the same challenge).
+    fn each<'a, I, T, F, Fut>(
+        &'a self,
+        items: &'a [I],
+        image: impl Fn(&I) -> &ImageName,
+        concurrency: usize,
+        read: F,
+    ) -> Vec<Result<T>>
+    where
+        F: Fn(&'a I) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut seen = std::collections::HashSet::new();
+        let (first, rest): (Vec<usize>, Vec<usize>) =
+            (0..items.len()).partition(|&i| seen.insert(image(&items[i]).registry.clone()));
+        self.rt.block_on(async {
+            let mut out: Vec<Option<Result<T>>> = items.iter().map(|_| None).collect();
+            for i in first {
+                out[i] = Some(read(&items[i]).await);
+            }
+            let done: Vec<(usize, Result<T>)> = stream::iter(rest)
+                .map(|i| {
+                    let pending = read(&items[i]);
+                    async move { (i, pending.await) }
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+            for (i, result) in done {
+                out[i] = Some(result);
+            }
+            out.into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(Error::new(Kind::Upstream, "not read"))))
+                .collect()
+        })
+    }
+
     /// Makes every blob and child manifest of `manifest` (read from `from`) present in `to`: nothing for
     /// blobs already there, a cross-repository mount on the same registry, a streamed copy otherwise.
     pub fn copy_image(

@@ -452,3 +452,164 @@ fn a_registry_that_refuses_is_reported_per_application_and_fails_the_step_after_
     assert_eq!(matrix["include"][0]["app"], "backend");
     assert_eq!(json(&runner)["errors"].as_array().map(Vec::len), Some(1));
 }
+
+/// A third application, `worker`, deployed from the backend's image: its own providers, ResourceSets and overlays
+/// (`flux/apps/worker/…`), the same `org/backend` repository.
+fn add_worker_sharing_the_backend_image(w: &Monorepo) {
+    let flux = w.scratch.work.join("flux");
+    for env in ENVIRONMENTS {
+        let text = std::fs::read_to_string(flux.join(format!("bootstrap/apps/{env}/backend.yaml")))
+            .expect("backend objects");
+        std::fs::write(
+            flux.join(format!("bootstrap/apps/{env}/worker.yaml")),
+            text.replace("backend-", "worker-")
+                .replace("apps/backend", "apps/worker"),
+        )
+        .expect("worker objects");
+    }
+    copy_tree(
+        &flux.join("apps/backend"),
+        &flux.join("apps/worker"),
+        &|s: &str| s.to_string(),
+    );
+}
+
+/// Every YAML file under the checkout's `flux/`.
+fn flux_files(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.join("flux")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                out.push(path.canonicalize().expect("canonical"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs a step under strace; returns what it opened under the checkout, asserting it succeeded.
+fn traced_step(
+    w: &Monorepo,
+    runner: &Runner,
+    inputs: &[(&str, &str)],
+) -> std::collections::BTreeMap<std::path::PathBuf, usize> {
+    let mut cmd = runner.action(&w.scratch.work, inputs);
+    // A relative `filter-file` is the user's, resolved against the working directory: the checkout's.
+    cmd.current_dir(&w.scratch.work);
+    let (out, opened) = crate::support::trace::files_opened_by(
+        cmd.get_program(),
+        cmd.get_args(),
+        cmd.get_envs(),
+        cmd.get_current_dir(),
+        &w.scratch.work,
+    );
+    assert!(
+        out.status.success(),
+        "{inputs:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    opened
+}
+
+#[test]
+fn plan_reads_each_file_once_and_lists_each_repository_once_when_two_apps_share_an_image() {
+    let w = monorepo();
+    add_worker_sharing_the_backend_image(&w);
+    let listings = w.tag_listings().len();
+    let runner = Runner::new();
+    let opened = traced_step(&w, &runner, &[("mode", "plan")]);
+
+    // Every Flux file (the overlays plan reads too) opened exactly once, as the kernel saw it.
+    assert_eq!(
+        crate::support::trace::opened_twice(&opened),
+        [],
+        "plan opened files more than once"
+    );
+    let flux = flux_files(&w.scratch.work);
+    assert!(flux.len() >= 20, "{flux:?}");
+    let read: Vec<_> = opened.keys().cloned().collect();
+    assert_eq!(
+        read, flux,
+        "plan reads every Flux file, and nothing else of the checkout"
+    );
+
+    // Six providers watch org/backend (backend's and worker's), three org/frontend: one listing each.
+    let mut listed = w.tag_listings().split_off(listings);
+    listed.sort();
+    assert_eq!(listed, ["/v2/org/backend", "/v2/org/frontend"]);
+    let report = json(&runner);
+    let apps: Vec<(String, String)> = report["applications"]
+        .as_array()
+        .expect("applications")
+        .iter()
+        .map(|a| {
+            (
+                a["app"].as_str().unwrap_or("").to_string(),
+                a["image"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        apps,
+        [
+            ("backend".to_string(), w.backend.clone()),
+            ("frontend".to_string(), w.frontend.clone()),
+            ("worker".to_string(), w.backend.clone()),
+        ]
+    );
+}
+
+#[test]
+fn lint_reads_each_file_once_and_lists_each_repository_once_when_two_apps_share_an_image() {
+    let w = monorepo();
+    add_worker_sharing_the_backend_image(&w);
+    let listings = w.tag_listings().len();
+    let runner = Runner::new();
+    let opened = traced_step(&w, &runner, &[("mode", "lint")]);
+    assert_eq!(crate::support::trace::opened_twice(&opened), []);
+    let read: Vec<_> = opened.keys().cloned().collect();
+    assert_eq!(read, flux_files(&w.scratch.work));
+    let mut listed = w.tag_listings().split_off(listings);
+    listed.sort();
+    assert_eq!(listed, ["/v2/org/backend", "/v2/org/frontend"]);
+    // The listing was used: worker's develop provider predicts backend's release candidate.
+    let report = json(&runner);
+    let worker_develop = report["predictions"]
+        .as_array()
+        .expect("predictions")
+        .iter()
+        .find(|p| p["object"] == "ResourceSetInputProvider/worker-develop")
+        .expect("worker-develop predicted");
+    assert_eq!(worker_develop["selected"]["Ok"][0], "v0.3.0-rc.1.gabc1234");
+}
+
+#[test]
+fn select_reads_its_filter_file_once_and_lists_the_image_once() {
+    let w = monorepo();
+    let listings = w.tag_listings().len();
+    let runner = Runner::new();
+    let opened = traced_step(
+        &w,
+        &runner,
+        &[
+            ("mode", "select"),
+            ("filter-file", "flux/bootstrap/apps/staging/backend.yaml"),
+            ("image", &w.backend),
+        ],
+    );
+    let filter = w
+        .scratch
+        .work
+        .join("flux/bootstrap/apps/staging/backend.yaml")
+        .canonicalize()
+        .expect("filter file");
+    assert_eq!(opened, [(filter, 1)].into_iter().collect());
+    assert_eq!(w.tag_listings().split_off(listings), ["/v2/org/backend"]);
+    assert_eq!(runner.outputs()["selected"], "v0.2.0");
+}
