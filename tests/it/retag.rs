@@ -94,6 +94,7 @@ fn retag_keeps_the_digest_for_all_four_media_types_and_reruns_unchanged() {
         assert_eq!(requests(&runner), 1 + 3 * 2, "{expected_type}");
 
         let before = s.registry.writes().len();
+        assert!(before >= 2, "the registry's log shows the two tag PUTs");
         let (again, assert) = run_retag(&[("source", &s.source), ("tags", tags)]);
         assert.success();
         assert_eq!(operations(&again), ["unchanged", "unchanged"]);

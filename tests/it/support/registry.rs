@@ -107,7 +107,8 @@ impl Registry {
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config_path)
-            .stdout(Stdio::null())
+            // The access log goes to stdout, the rest to stderr: both into the file requests() and writes() read.
+            .stdout(log_file.try_clone().expect("log file"))
             .stderr(log_file)
             .spawn()
             .expect("start docker-registry");
