@@ -30,6 +30,7 @@ use crate::error::{Error, Kind, Result};
 pub use crate::http::parse_retry_after;
 use crate::image::ImageName;
 use crate::inputs::Secret;
+use crate::tls::rustls_error as tls_error;
 use auth::{Challenge, Credentials, Login, Scopes};
 pub use reference::{Reference, is_digest, is_tag};
 
@@ -172,25 +173,6 @@ struct HostState {
 
 /// How long a loopback registry may take to show whether it speaks TLS.
 const TLS_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The TLS error somewhere in an error's chain (reqwest → hyper → the connector's `io::Error` → rustls).
-fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut next = Some(e);
-    while let Some(e) = next {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        // `io::Error::source` skips the error it wraps (the connector nests them): look inside instead.
-        next = match e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => e.source(),
-        };
-    }
-    None
-}
 
 /// Whether a TLS handshake failed on the server's certificate (as opposed to a peer that speaks no TLS).
 fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
