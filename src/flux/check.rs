@@ -10,8 +10,8 @@ use crate::actions::{Annotation, Console};
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::image::ImageName;
 use crate::inputs::Mode;
-use crate::modes::registry_inputs::mask_login;
-use crate::modes::tags::{TagReader, TagSource};
+use crate::registry_settings::mask_login;
+use crate::tag_lister::{TagReader, TagSource};
 use crate::registry;
 
 /// The tags Flux would list: the existing ones plus the new one, in registry order (lexical, as

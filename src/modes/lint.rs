@@ -11,9 +11,9 @@ use crate::flux::discover::Model;
 use crate::flux::lint::lint_with;
 use crate::flux::{Finding, Prediction, Severity, predict};
 use crate::inputs::Invocation;
-use crate::modes::registry_inputs::{mask_login, read_registry_settings};
+use crate::registry_settings::{mask_login, read_registry_settings};
 use crate::modes::select::{parse_tags, read_source};
-use crate::modes::tags::TagReader;
+use crate::tag_lister::TagReader;
 use crate::report::Report;
 
 /// Pure: the report for a set of findings.

@@ -25,9 +25,9 @@ use crate::inputs::{Invocation, Mode};
 use crate::manifests::{self, Request, files};
 use crate::modes::lint::findings_table;
 use crate::modes::promote::{Layout, choose_staging_tag, layout, production_tag_of};
-use crate::modes::registry_inputs::{mask_login, read_registry_settings};
-use crate::modes::retagging::drain;
-use crate::modes::tags::{LIST_CONCURRENCY, list_each};
+use crate::registry_settings::{mask_login, read_registry_settings};
+use crate::retag_plan::drain;
+use crate::tag_lister::{LIST_CONCURRENCY, list_each};
 use crate::registry::{self, Client, Reference};
 use crate::report::Report;
 use crate::template::is_valid_oci_tag;
@@ -77,7 +77,7 @@ impl PlanSettings {
     }
 }
 
-pub use crate::modes::tags::TagLists;
+pub use crate::tag_lister::TagLists;
 
 /// Where a tag points, as far as the run could read: `Ok(None)` means the tag does not exist.
 pub type DigestResult = std::result::Result<Option<String>, Error>;

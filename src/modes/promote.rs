@@ -24,20 +24,20 @@ use crate::github;
 use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode};
 use crate::manifests;
-use crate::modes::proposal::{
+use crate::proposal::{
     self, Host, OverlayChange, ProposalInputs, Requests, edit_request, non_empty, operation_of,
     read_overlay, read_repo_facts, reference,
 };
-use crate::modes::registry_inputs::{mask_login, read_registry_settings};
-use crate::modes::releasing;
-use crate::modes::retagging::{Rules, drain, gather, plan_steps};
-use crate::modes::tags::TagReader;
+use crate::registry_settings::{mask_login, read_registry_settings};
+use crate::release_steps;
+use crate::retag_plan::{Rules, drain, gather, plan_steps};
+use crate::tag_lister::TagReader;
 use crate::plan::{Applied, CommitVia, Operation, Plan, Step};
 use crate::registry::{self, Client};
 use crate::report::{Report, markdown_table, text_table};
 use crate::template::is_valid_oci_tag;
 
-pub use crate::modes::proposal::{REMOTE, RepoFacts};
+pub use crate::proposal::{REMOTE, RepoFacts};
 
 /// Placeholders of the `branch` template.
 pub const BRANCH_PLACEHOLDERS: &[&str] = &["app", "environment", "production-tag", "staging-tag"];
@@ -677,7 +677,7 @@ pub fn run(
             &repository,
             client
                 .cached_manifest(&digest)
-                .and_then(|m| m.annotation(releasing::REVISION))
+                .and_then(|m| m.annotation(release_steps::REVISION))
                 .as_deref(),
             &mut plan,
             &mut annotations,
@@ -734,7 +734,7 @@ fn release_directly(
         return Ok(());
     };
     let head = git.head()?;
-    let released = releasing::Release {
+    let released = release_steps::Release {
         image: &promotion.image,
         tag: &promotion.production_tag,
         digest: &promotion.digest,
@@ -744,7 +744,7 @@ fn release_directly(
         repository,
         token: settings.proposal.github_token.as_ref(),
     };
-    let changes_to = releasing::plan_git_tag(git, &released, plan, annotations)?;
+    let changes_to = release_steps::plan_git_tag(git, &released, plan, annotations)?;
     match (settings.create_release, github_client) {
         (false, _) => plan
             .skipped
@@ -754,7 +754,7 @@ fn release_directly(
                 .to_string(),
         ),
         (true, Some(client)) => {
-            releasing::plan_release(git, client, &released, &changes_to, plan)?;
+            release_steps::plan_release(git, client, &released, &changes_to, plan)?;
         }
     }
     Ok(())

@@ -21,10 +21,10 @@ use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode, Secret};
 use crate::manifests::{self, Pin, files};
 use crate::modes::promote::trailer;
-use crate::modes::proposal;
-use crate::modes::registry_inputs::{mask_login, read_registry_settings};
-use crate::modes::releasing::{self, REVISION, Release};
-use crate::modes::retagging::{Rules, drain, gather, plan_steps};
+use crate::proposal;
+use crate::registry_settings::{mask_login, read_registry_settings};
+use crate::release_steps::{self, REVISION, Release};
+use crate::retag_plan::{Rules, drain, gather, plan_steps};
 use crate::plan::{Applied, CommitVia, Edit, Operation, Plan, Step, retag_operation};
 use crate::registry::{self, Client, Reference};
 use crate::report::{Report, markdown_table, text_table};
@@ -300,7 +300,7 @@ pub fn run(
         ));
     } else {
         // The git tag, on the commit the image was built from; then the GitHub release.
-        let changes_to = releasing::plan_git_tag(&git, &released, &mut plan, &mut annotations)?;
+        let changes_to = release_steps::plan_git_tag(&git, &released, &mut plan, &mut annotations)?;
         changes_end = changes_to.clone();
         if create_release {
             if settings.github_token.is_none() {
@@ -317,7 +317,7 @@ pub fn run(
                 )
                 .map_err(Error::input)?,
             )?;
-            notes = releasing::plan_release(&git, &client, &released, &changes_to, &mut plan)?;
+            notes = release_steps::plan_release(&git, &client, &released, &changes_to, &mut plan)?;
             github_client = Some(client);
         } else {
             plan.skipped
@@ -338,7 +338,7 @@ pub fn run(
     }
     let git_remote = GitRemote {
         repo: &git,
-        remote: releasing::REMOTE,
+        remote: release_steps::REMOTE,
         token: settings.github_token.as_ref(),
     };
     let host: Option<&dyn BranchHost> = match (settings.commit_via, &github_client) {
@@ -437,7 +437,7 @@ pub fn run(
 type Checked = (
     Reference,
     Option<String>,
-    crate::modes::retagging::RetagFacts,
+    crate::retag_plan::RetagFacts,
 );
 
 /// The pinned digest (or the tag's, when the overlay pins none) exists and the tag agrees with it; the moving

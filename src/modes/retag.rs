@@ -1,5 +1,5 @@
 //! Owns the `retag` mode: inputs → registry facts (the source's manifest, where each target tag points) → plan
-//! (created / unchanged / moved, or a conflict; `modes/retagging.rs`) → apply (exact bytes PUT, then re-read) →
+//! (created / unchanged / moved, or a conflict; `retag_plan.rs`) → apply (exact bytes PUT, then re-read) →
 //! report (`digest`, `media-type`, `result`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,8 +12,8 @@ use crate::apply::{self, Effects};
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::inputs::{Invocation, split_list};
-use crate::modes::registry_inputs::{mask_login, read_registry_settings};
-use crate::modes::retagging::{ALWAYS_MOVING, RetagFacts, Rules, drain, gather, plan_steps};
+use crate::registry_settings::{mask_login, read_registry_settings};
+use crate::retag_plan::{ALWAYS_MOVING, RetagFacts, Rules, drain, gather, plan_steps};
 use crate::plan::{Applied, Plan, Step, retag_operation};
 use crate::registry::{self, Client, Reference};
 use crate::report::{Report, markdown_table, text_table};

@@ -12,8 +12,8 @@ use crate::error::{Error, InputProblem, Kind, Result};
 use crate::flux::discover::{at, filter_spec, image_policy_spec, parse_docs};
 use crate::flux::filter::{ImagePolicySpec, PolicyError, ProviderFilter, ProviderFilterSpec};
 use crate::inputs::Invocation;
-use crate::modes::registry_inputs::{mask_login, read_registry_settings};
-use crate::modes::tags::{TagReader, TagSource, parse_image};
+use crate::registry_settings::{mask_login, read_registry_settings};
+use crate::tag_lister::{TagReader, TagSource, parse_image};
 use crate::report::Report;
 
 /// What the filter file holds.

@@ -100,7 +100,7 @@ impl TagSource {
 /// An image name as `select --image` takes it: a repository, optionally written as a provider's `oci://` URL.
 ///
 /// ```
-/// use gitops_promote::modes::tags::parse_image;
+/// use gitops_promote::tag_lister::parse_image;
 /// assert_eq!(parse_image("oci://ghcr.io/org/app").unwrap().to_string(), "ghcr.io/org/app");
 /// assert!(parse_image("ghcr.io/org/app:v1").is_err());
 /// ```

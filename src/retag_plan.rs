@@ -10,7 +10,7 @@ use crate::actions::Console;
 use crate::error::{Error, Kind, Result};
 use crate::image::ImageName;
 use crate::inputs::Reader;
-use crate::modes::registry_inputs::mask_login;
+use crate::registry_settings::mask_login;
 use crate::plan::{Step, Transfer};
 use crate::registry::{self, Client, Descriptor, Reference};
 

@@ -585,7 +585,7 @@ pub fn read_repo_facts(
 /// The blob ID git (and GitHub) gives `text`: what a comparison's file entry is checked against.
 ///
 /// ```
-/// use gitops_promote::modes::proposal::git_blob_id;
+/// use gitops_promote::proposal::git_blob_id;
 /// // `printf 'hello\n' | git hash-object --stdin`
 /// assert_eq!(git_blob_id("hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");
 /// ```
