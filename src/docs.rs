@@ -11,7 +11,7 @@ pub const ACTION_CHECKSUMS: &str = "action/SHA256SUMS";
 
 /// Marker lines around the generated part of the README.
 pub const README_START: &str =
-    "<!-- generated: inputs and outputs (src/docs.rs); edit src/inputs.rs -->";
+    "<!-- generated: inputs and outputs (src/docs.rs); edit src/inputs/catalogue.rs -->";
 pub const README_END: &str = "<!-- end generated -->";
 
 fn quote(s: &str) -> String {
@@ -34,7 +34,7 @@ fn modes_of(modes: &[Mode]) -> String {
 /// The whole `action.yml`.
 pub fn action_yml() -> String {
     let mut y = String::new();
-    y.push_str("# Generated from src/inputs.rs (GITOPS_PROMOTE_BLESS=1 cargo test --test it docs); do not edit by hand.\n");
+    y.push_str("# Generated from src/inputs/catalogue.rs (GITOPS_PROMOTE_BLESS=1 cargo test --test it docs); do not edit by hand.\n");
     y.push_str("name: gitops-promote\n");
     y.push_str("description: \"Version, retag, patch and promote images through a develop → staging → production Flux GitOps pipeline\"\n");
     y.push_str("author: gitops-promote\n");

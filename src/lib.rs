@@ -22,6 +22,7 @@ pub mod inputs;
 pub mod manifests;
 pub mod modes;
 pub mod plan;
+pub mod promotion_rules;
 pub mod proposal;
 pub mod registry;
 pub mod registry_settings;

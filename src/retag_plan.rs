@@ -10,9 +10,9 @@ use crate::actions::Console;
 use crate::error::{Error, Kind, Result};
 use crate::image::ImageName;
 use crate::inputs::Reader;
-use crate::registry_settings::mask_login;
 use crate::plan::{Step, Transfer};
 use crate::registry::{self, Client, Descriptor, Reference};
+use crate::registry_settings::mask_login;
 
 /// Tags that always may move (the pipeline's production pointer).
 pub const ALWAYS_MOVING: &[&str] = &["production-latest"];

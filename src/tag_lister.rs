@@ -4,10 +4,11 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
 use std::time::Duration;
 
 use crate::actions::Console;
-use crate::error::{Error, InputProblem, Result};
+use crate::error::{Error, InputProblem, Kind, Result};
 use crate::image::ImageName;
 use crate::registry::{self, Client};
 
@@ -191,4 +192,32 @@ impl TagReader {
     pub fn requests(&self) -> u64 {
         self.client.requests()
     }
+}
+
+/// Tags, one per line; blank lines and surrounding whitespace are ignored.
+pub fn parse_tags(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Reads a file, or standard input for `-`.
+pub fn read_source(path: &str, base: &std::path::Path) -> Result<String> {
+    if path == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::new(Kind::Io, format!("can't read standard input: {e}")))?;
+        return Ok(s);
+    }
+    let p = std::path::Path::new(path);
+    let full = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
+    std::fs::read_to_string(&full)
+        .map_err(|e| Error::new(Kind::Io, format!("can't read `{}`: {e}", full.display())))
 }

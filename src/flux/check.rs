@@ -10,9 +10,9 @@ use crate::actions::{Annotation, Console};
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::image::ImageName;
 use crate::inputs::Mode;
+use crate::registry;
 use crate::registry_settings::mask_login;
 use crate::tag_lister::{TagReader, TagSource};
-use crate::registry;
 
 /// The tags Flux would list: the existing ones plus the new one, in registry order (lexical, as
 /// `distribution` lists them).

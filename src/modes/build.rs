@@ -15,11 +15,11 @@ use crate::flux::check::{CheckSettings, parse_level};
 use crate::git::{GitRepo, Head};
 use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode, Secret};
-use crate::registry_settings::read_registry_settings;
-use crate::retag_plan::SourceImage;
 use crate::plan::{Applied, Operation, Plan, Step};
 use crate::registry::{self, Reference};
+use crate::registry_settings::read_registry_settings;
 use crate::report::{Report, markdown_table, text_table};
+use crate::retag_plan::SourceImage;
 use crate::template::{TagTemplate, TemplateValues};
 use crate::version::{self, BaseTag, CommitInfo, Decision};
 

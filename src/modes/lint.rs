@@ -8,13 +8,14 @@ use crate::actions::{Annotation, Console};
 use crate::env::GithubContext;
 use crate::error::{Error, Kind, Result};
 use crate::flux::discover::Model;
+use crate::flux::lint::findings_table;
 use crate::flux::lint::lint_with;
 use crate::flux::{Finding, Prediction, Severity, predict};
 use crate::inputs::Invocation;
 use crate::registry_settings::{mask_login, read_registry_settings};
-use crate::modes::select::{parse_tags, read_source};
-use crate::tag_lister::TagReader;
 use crate::report::Report;
+use crate::tag_lister::TagReader;
+use crate::tag_lister::{parse_tags, read_source};
 
 /// Pure: the report for a set of findings.
 pub fn report(
@@ -117,49 +118,6 @@ pub fn report(
             .with_help("each error is annotated on its file and line above")
         }),
     }
-}
-
-/// The findings as a Markdown table (empty when there are none) and as `file:line: severity [rule] …` lines.
-pub fn findings_table(findings: &[Finding]) -> (String, String) {
-    let mut summary = String::new();
-    let mut text = String::new();
-    if !findings.is_empty() {
-        summary.push_str("| | Where | Object | Finding |\n|---|---|---|---|\n");
-    }
-    for f in findings {
-        let icon = match f.severity {
-            Severity::Error => "❌",
-            Severity::Warning => "⚠️",
-        };
-        let mut message = f.message.clone();
-        if let Some(h) = &f.help {
-            message.push_str(&format!("<br>**help:** {h}"));
-        }
-        summary.push_str(&format!(
-            "| {icon} | `{}:{}` | `{}` | **{}**: {} |\n",
-            f.file,
-            f.line,
-            f.object,
-            f.rule,
-            message.replace('|', "\\|").replace('\n', "<br>")
-        ));
-        text.push_str(&format!(
-            "{}:{}: {} [{}] {}: {}\n",
-            f.file,
-            f.line,
-            match f.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            },
-            f.rule,
-            f.object,
-            f.message
-        ));
-        if let Some(h) = &f.help {
-            text.push_str(&format!("  help: {h}\n"));
-        }
-    }
-    (summary, text)
 }
 
 pub fn run(

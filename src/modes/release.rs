@@ -20,14 +20,14 @@ use crate::github;
 use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode, Secret};
 use crate::manifests::{self, Pin, files};
-use crate::modes::promote::trailer;
+use crate::plan::{Applied, CommitVia, Edit, Operation, Plan, Step, retag_operation};
+use crate::promotion_rules::trailer;
 use crate::proposal;
+use crate::registry::{self, Client, Reference};
 use crate::registry_settings::{mask_login, read_registry_settings};
 use crate::release_steps::{self, REVISION, Release};
-use crate::retag_plan::{Rules, drain, gather, plan_steps};
-use crate::plan::{Applied, CommitVia, Edit, Operation, Plan, Step, retag_operation};
-use crate::registry::{self, Client, Reference};
 use crate::report::{Report, markdown_table, text_table};
+use crate::retag_plan::{Rules, drain, gather, plan_steps};
 
 /// Typed inputs of `release`.
 #[derive(Debug, Clone)]
@@ -434,11 +434,7 @@ pub fn run(
     ))
 }
 
-type Checked = (
-    Reference,
-    Option<String>,
-    crate::retag_plan::RetagFacts,
-);
+type Checked = (Reference, Option<String>, crate::retag_plan::RetagFacts);
 
 /// The pinned digest (or the tag's, when the overlay pins none) exists and the tag agrees with it; the moving
 /// tag's state; the image's build commit.

@@ -12,11 +12,11 @@ use crate::apply::{self, Effects};
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::inputs::{Invocation, split_list};
-use crate::registry_settings::{mask_login, read_registry_settings};
-use crate::retag_plan::{ALWAYS_MOVING, RetagFacts, Rules, drain, gather, plan_steps};
 use crate::plan::{Applied, Plan, Step, retag_operation};
 use crate::registry::{self, Client, Reference};
+use crate::registry_settings::{mask_login, read_registry_settings};
 use crate::report::{Report, markdown_table, text_table};
+use crate::retag_plan::{ALWAYS_MOVING, RetagFacts, Rules, drain, gather, plan_steps};
 
 /// Typed inputs of `retag`.
 #[derive(Debug, Clone)]

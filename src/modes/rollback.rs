@@ -20,15 +20,15 @@ use crate::git::GitRepo;
 use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode};
 use crate::manifests;
+use crate::plan::{Plan, Step};
 use crate::proposal::{
     self, Host, OverlayChange, ProposalInputs, Requests, edit_request, non_empty, operation_of,
     read_overlay, reference, word,
 };
-use crate::registry_settings::{mask_login, read_registry_settings};
-use crate::retag_plan::{Rules, drain, gather, plan_steps};
-use crate::plan::{Plan, Step};
 use crate::registry::{self, Client};
+use crate::registry_settings::{mask_login, read_registry_settings};
 use crate::report::{Report, markdown_table, text_table};
+use crate::retag_plan::{Rules, drain, gather, plan_steps};
 use crate::template::is_valid_oci_tag;
 
 /// Placeholders of the `branch` template.

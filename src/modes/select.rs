@@ -2,7 +2,6 @@
 //! printed in Flux's order, one tag per line and nothing else on stdout.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use serde_json::Value;
 
@@ -13,8 +12,8 @@ use crate::flux::discover::{at, filter_spec, image_policy_spec, parse_docs};
 use crate::flux::filter::{ImagePolicySpec, PolicyError, ProviderFilter, ProviderFilterSpec};
 use crate::inputs::Invocation;
 use crate::registry_settings::{mask_login, read_registry_settings};
-use crate::tag_lister::{TagReader, TagSource, parse_image};
 use crate::report::Report;
+use crate::tag_lister::{TagReader, TagSource, parse_image, parse_tags, read_source};
 
 /// What the filter file holds.
 #[derive(Debug, Clone)]
@@ -150,15 +149,6 @@ pub fn parse_selector(
     }
 }
 
-/// Tags, one per line; blank lines and surrounding whitespace are ignored.
-pub fn parse_tags(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// Pure: the report for a selector and a tag list.
 pub fn select(selector: &Selector, tags: &[String]) -> Result<Report> {
     select_from(selector, tags, None)
@@ -254,25 +244,6 @@ pub fn select_from(
         annotations,
         failure: None,
     })
-}
-
-/// Reads a file, or standard input for `-`.
-pub fn read_source(path: &str, base: &std::path::Path) -> Result<String> {
-    if path == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Error::new(Kind::Io, format!("can't read standard input: {e}")))?;
-        return Ok(s);
-    }
-    let p = std::path::Path::new(path);
-    let full = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    };
-    std::fs::read_to_string(&full)
-        .map_err(|e| Error::new(Kind::Io, format!("can't read `{}`: {e}", full.display())))
 }
 
 pub fn run(

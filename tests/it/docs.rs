@@ -1,4 +1,4 @@
-//! `action.yml` and the README's tables are generated from `src/inputs.rs`; these tests fail when they drift.
+//! `action.yml` and the README's tables are generated from `src/inputs/catalogue.rs`; these tests fail when they drift.
 //! Regenerate with `GITOPS_PROMOTE_BLESS=1 cargo test --test it docs`.
 
 use std::path::PathBuf;
@@ -24,7 +24,7 @@ fn action_yml_is_generated_from_the_input_table() {
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         actual == expected,
-        "action.yml drifted from src/inputs.rs: run GITOPS_PROMOTE_BLESS=1 cargo test --test it docs"
+        "action.yml drifted from src/inputs/catalogue.rs: run GITOPS_PROMOTE_BLESS=1 cargo test --test it docs"
     );
 }
 
@@ -45,7 +45,7 @@ fn readme_tables_are_generated_from_the_input_table() {
     }
     assert!(
         readme == expected,
-        "README.md drifted from src/inputs.rs or docs/readme/*.md: run GITOPS_PROMOTE_BLESS=1 cargo test --test it docs"
+        "README.md drifted from src/inputs/catalogue.rs or docs/readme/*.md: run GITOPS_PROMOTE_BLESS=1 cargo test --test it docs"
     );
 }
 

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::harness::gitops_promote;
-use gitops_promote::modes::select::{parse_selector, parse_tags, select};
+use gitops_promote::modes::select::{parse_selector, select};
+use gitops_promote::tag_lister::parse_tags;
 
 #[derive(Debug, Deserialize)]
 struct Corpus {
