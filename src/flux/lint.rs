@@ -627,6 +627,49 @@ fn lint_policy(model: &Model, policy: &ImagePolicy, regexes: &mut Regexes, out: 
     }
 }
 
+/// The findings as a Markdown table (empty when there are none) and as `file:line: severity [rule] …` lines.
+pub fn findings_table(findings: &[Finding]) -> (String, String) {
+    let mut summary = String::new();
+    let mut text = String::new();
+    if !findings.is_empty() {
+        summary.push_str("| | Where | Object | Finding |\n|---|---|---|---|\n");
+    }
+    for f in findings {
+        let icon = match f.severity {
+            Severity::Error => "❌",
+            Severity::Warning => "⚠️",
+        };
+        let mut message = f.message.clone();
+        if let Some(h) = &f.help {
+            message.push_str(&format!("<br>**help:** {h}"));
+        }
+        summary.push_str(&format!(
+            "| {icon} | `{}:{}` | `{}` | **{}**: {} |\n",
+            f.file,
+            f.line,
+            f.object,
+            f.rule,
+            message.replace('|', "\\|").replace('\n', "<br>")
+        ));
+        text.push_str(&format!(
+            "{}:{}: {} [{}] {}: {}\n",
+            f.file,
+            f.line,
+            match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            },
+            f.rule,
+            f.object,
+            f.message
+        ));
+        if let Some(h) = &f.help {
+            text.push_str(&format!("  help: {h}\n"));
+        }
+    }
+    (summary, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -778,47 +821,4 @@ spec:
             findings[0].message
         );
     }
-}
-
-/// The findings as a Markdown table (empty when there are none) and as `file:line: severity [rule] …` lines.
-pub fn findings_table(findings: &[Finding]) -> (String, String) {
-    let mut summary = String::new();
-    let mut text = String::new();
-    if !findings.is_empty() {
-        summary.push_str("| | Where | Object | Finding |\n|---|---|---|---|\n");
-    }
-    for f in findings {
-        let icon = match f.severity {
-            Severity::Error => "❌",
-            Severity::Warning => "⚠️",
-        };
-        let mut message = f.message.clone();
-        if let Some(h) = &f.help {
-            message.push_str(&format!("<br>**help:** {h}"));
-        }
-        summary.push_str(&format!(
-            "| {icon} | `{}:{}` | `{}` | **{}**: {} |\n",
-            f.file,
-            f.line,
-            f.object,
-            f.rule,
-            message.replace('|', "\\|").replace('\n', "<br>")
-        ));
-        text.push_str(&format!(
-            "{}:{}: {} [{}] {}: {}\n",
-            f.file,
-            f.line,
-            match f.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            },
-            f.rule,
-            f.object,
-            f.message
-        ));
-        if let Some(h) = &f.help {
-            text.push_str(&format!("  help: {h}\n"));
-        }
-    }
-    (summary, text)
 }
