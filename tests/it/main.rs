@@ -21,5 +21,6 @@ mod release;
 mod retag;
 mod rollback;
 mod select;
+mod triggers;
 mod wiring;
 mod wrapper;
