@@ -130,7 +130,7 @@ fn action_yml_is_valid_action_metadata_with_every_input_and_output() {
     assert!(action.outputs.values().all(|o| !o.description.is_empty()));
 }
 
-/// Every file users read: the README, `docs/`, `examples/` and `action.yml`, with their text.
+/// Every file users read: the README, CONTRIBUTING.md, `docs/`, `examples/` and `action.yml`, with their text.
 fn user_facing_files() -> Vec<(PathBuf, String)> {
     fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
@@ -142,7 +142,11 @@ fn user_facing_files() -> Vec<(PathBuf, String)> {
             }
         }
     }
-    let mut paths = vec![root().join("README.md"), root().join("action.yml")];
+    let mut paths = vec![
+        root().join("README.md"),
+        root().join("CONTRIBUTING.md"),
+        root().join("action.yml"),
+    ];
     walk(&root().join("docs"), &mut paths);
     walk(&root().join("examples"), &mut paths);
     paths
