@@ -247,18 +247,20 @@ fn what_users_read_names_only_real_modes_and_no_issue_numbers() {
                 .map(|f| format!("{shown}:{f}")),
         );
     }
-    // `--help` is read too: every subcommand's.
-    for mode in &modes {
+    // `--help` is read too: the top level's and every subcommand's.
+    let commands = std::iter::once(vec!["--help"])
+        .chain(modes.iter().map(|mode| vec![mode.as_str(), "--help"]));
+    for args in commands {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_gitops-promote"))
-            .args([mode.as_str(), "--help"])
+            .args(&args)
             .output()
             .expect("gitops-promote runs");
-        assert!(out.status.success(), "{mode} --help failed");
+        assert!(out.status.success(), "{args:?} failed");
         let help = String::from_utf8_lossy(&out.stdout);
         findings.extend(
             stale_wording(&help, &modes)
                 .into_iter()
-                .map(|f| format!("`gitops-promote {mode} --help`:{f}")),
+                .map(|f| format!("`gitops-promote {}`:{f}", args.join(" "))),
         );
     }
     assert!(
