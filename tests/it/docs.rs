@@ -269,3 +269,54 @@ fn what_users_read_names_only_real_modes_and_no_issue_numbers() {
         findings.join("\n")
     );
 }
+
+/// The relative link targets in a Markdown text (`[text](target)`), without their `#fragment`.
+fn relative_links(text: &str) -> Vec<String> {
+    let link = regex::Regex::new(r"\]\(([^)\s]+)\)").expect("regex");
+    link.captures_iter(text)
+        .map(|c| c[1].to_string())
+        .filter(|l| !l.contains("://") && !l.starts_with('#') && !l.starts_with("mailto:"))
+        .map(|l| l.split('#').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn every_docs_page_is_one_click_from_the_readme_links_back_and_no_link_is_broken() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let from_readme = relative_links(&readme);
+    let mut problems = Vec::new();
+    for link in &from_readme {
+        if !root().join(link).exists() {
+            problems.push(format!("README.md links to {link}, which does not exist"));
+        }
+    }
+    let pages = std::fs::read_dir(root().join("docs")).expect("docs/");
+    for page in pages.flatten().map(|e| e.path()) {
+        if page.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let name = page
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let text = std::fs::read_to_string(&page).expect("page");
+        let links = relative_links(&text);
+        if !from_readme.iter().any(|l| l == &format!("docs/{name}")) {
+            problems.push(format!(
+                "docs/{name} is not linked from README.md (add it to its Documentation list)"
+            ));
+        }
+        if !links.iter().any(|l| l == "../README.md") {
+            problems.push(format!(
+                "docs/{name} does not link back to the README: start it with `[README](../README.md) · [all documentation](README.md)`"
+            ));
+        }
+        for link in links {
+            if !root().join("docs").join(&link).exists() {
+                problems.push(format!("docs/{name} links to {link}, which does not exist"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
