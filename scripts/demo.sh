@@ -12,11 +12,15 @@ bash scripts/setup.sh
 # The quickstart test passes the binaries cargo just built for it.
 target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
 [[ $target_dir == /* ]] || target_dir="$repo_root/$target_dir" # cargo reads a relative one from here too
-if [ -z "${GITOPS_PROMOTE_BIN:-}" ]; then
-  cargo build --locked --quiet --bin gitops-promote
-fi
-if [ -z "${GITOPS_PROMOTE_TEST_GITHUB:-}" ]; then
-  cargo build --locked --quiet --example test-github
+# One cargo invocation for both, so the shared crates are resolved and compiled once (a separate
+# `--example` build enables the dev-dependencies' features and compiles octocrab, serde-saphyr and others again).
+build_targets=()
+[ -n "${GITOPS_PROMOTE_BIN:-}" ] || build_targets+=(--bin gitops-promote)
+[ -n "${GITOPS_PROMOTE_TEST_GITHUB:-}" ] || build_targets+=(--example test-github)
+if ((${#build_targets[@]})); then
+  echo "demo: building gitops-promote and the test GitHub (cargo build ${build_targets[*]}); the first build" \
+    "compiles about 300 crates, roughly 8 minutes on 2 cores, later runs take seconds" >&2
+  cargo build --locked "${build_targets[@]}"
 fi
 bin="${GITOPS_PROMOTE_BIN:-$target_dir/debug/gitops-promote}"
 test_github="${GITOPS_PROMOTE_TEST_GITHUB:-$target_dir/debug/examples/test-github}"

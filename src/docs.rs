@@ -1,5 +1,5 @@
-//! Owns the generated documentation: `action.yml` and the README's input/output tables, both rendered from
-//! the tables in `inputs.rs`. A test fails when the committed files drift from what this renders.
+//! Owns the generated documentation: `action.yml` and the input/output tables of `docs/inputs-and-outputs.md`,
+//! both rendered from `src/inputs/catalogue.rs`. A test fails when the committed files drift from what this renders.
 
 use crate::inputs::{INPUTS, Mode, OUTPUTS};
 
@@ -9,10 +9,12 @@ pub const ACTION_MAIN: &str = "action/main.js";
 /// The checksums the script verifies every download against, written by the release workflow.
 pub const ACTION_CHECKSUMS: &str = "action/SHA256SUMS";
 
-/// Marker lines around the generated part of the README.
-pub const README_START: &str =
+/// The page that carries the generated tables, relative to the repository root.
+pub const TABLES_PAGE: &str = "docs/inputs-and-outputs.md";
+/// Marker lines around the generated part of that page.
+pub const TABLES_START: &str =
     "<!-- generated: inputs and outputs (src/docs.rs); edit src/inputs/catalogue.rs -->";
-pub const README_END: &str = "<!-- end generated -->";
+pub const TABLES_END: &str = "<!-- end generated -->";
 
 fn quote(s: &str) -> String {
     // A JSON string is a valid YAML double-quoted scalar.
@@ -68,11 +70,11 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The README's generated section (between the markers).
-pub fn readme_section() -> String {
+/// The generated section of [`TABLES_PAGE`] (between the markers).
+pub fn tables_section() -> String {
     let mut md = String::new();
-    md.push_str(README_START);
-    md.push_str("\n\n#### Inputs\n\n| Input | CLI flag | Modes | Default | Description |\n|---|---|---|---|---|\n");
+    md.push_str(TABLES_START);
+    md.push_str("\n\n## Inputs\n\n| Input | CLI flag | Modes | Default | Description |\n|---|---|---|---|---|\n");
     for spec in INPUTS {
         let flag = if spec.cli {
             format!("`--{}`", spec.name)
@@ -90,7 +92,7 @@ pub fn readme_section() -> String {
             cell(spec.description)
         ));
     }
-    md.push_str("\n#### Outputs\n\n| Output | Modes | Description |\n|---|---|---|\n");
+    md.push_str("\n## Outputs\n\n| Output | Modes | Description |\n|---|---|---|\n");
     for out in OUTPUTS {
         md.push_str(&format!(
             "| `{}` | {} | {} |\n",
@@ -100,46 +102,19 @@ pub fn readme_section() -> String {
         ));
     }
     md.push('\n');
-    md.push_str(README_END);
+    md.push_str(TABLES_END);
     md
 }
 
-/// `readme` with its generated section replaced by the current one (unchanged when the markers are absent).
-pub fn splice_readme(readme: &str) -> String {
-    match (readme.find(README_START), readme.find(README_END)) {
+/// `page` with its generated section replaced by the current one (unchanged when the markers are absent).
+pub fn splice_tables(page: &str) -> String {
+    match (page.find(TABLES_START), page.find(TABLES_END)) {
         (Some(start), Some(end)) if end > start => format!(
             "{}{}{}",
-            &readme[..start],
-            readme_section(),
-            &readme[end + README_END.len()..]
+            &page[..start],
+            tables_section(),
+            &page[end + TABLES_END.len()..]
         ),
-        _ => readme.to_string(),
+        _ => page.to_string(),
     }
-}
-
-/// Replaces every `<!-- include: PATH -->` … `<!-- end include -->` block with the current text of PATH (as
-/// `read` returns it), so the README carries each feature's documentation while the feature owns the file.
-pub fn splice_includes(readme: &str, read: impl Fn(&str) -> Option<String>) -> String {
-    const OPEN: &str = "<!-- include: ";
-    const CLOSE: &str = "<!-- end include -->";
-    let mut out = String::new();
-    let mut rest = readme;
-    while let Some(start) = rest.find(OPEN) {
-        let after_open = &rest[start + OPEN.len()..];
-        let (Some(path_end), Some(end)) = (after_open.find(" -->"), after_open.find(CLOSE)) else {
-            break;
-        };
-        let path = &after_open[..path_end];
-        out.push_str(&rest[..start]);
-        out.push_str(&format!("{OPEN}{path} -->\n"));
-        match read(path) {
-            Some(text) => out.push_str(text.trim_end()),
-            None => out.push_str(&format!("(missing: {path})")),
-        }
-        out.push('\n');
-        out.push_str(CLOSE);
-        rest = &after_open[end + CLOSE.len()..];
-    }
-    out.push_str(rest);
-    out
 }

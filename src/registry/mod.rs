@@ -13,6 +13,9 @@ pub mod auth;
 mod copy;
 pub mod credential_store;
 mod reference;
+// The revision an image names (annotation, config label, platform images): issue 22.
+mod revision;
+pub use revision::Revision;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -22,5 +22,6 @@ mod release;
 mod retag;
 mod rollback;
 mod select;
+mod triggers;
 mod wiring;
 mod wrapper;
