@@ -143,6 +143,9 @@ pub struct Console {
     in_actions: bool,
     out: Box<dyn Write + Send>,
     err: Box<dyn Write + Send>,
+    /// Values already masked: one `::add-mask::` per secret per process (a runner keeps a mask for the rest
+    /// of the job, and every repeat is one more copy of the command in act's JSON log).
+    masked: std::collections::HashSet<String>,
 }
 
 impl Console {
@@ -151,6 +154,7 @@ impl Console {
             in_actions,
             out,
             err,
+            masked: std::collections::HashSet::new(),
         }
     }
 
@@ -209,9 +213,10 @@ impl Console {
         }
     }
 
-    /// Asks the runner to hide `secret` in every later log line. No-op on a terminal and for empty values.
+    /// Asks the runner to hide `secret` in every later log line, once per value. No-op on a terminal and for
+    /// empty values.
     pub fn mask(&mut self, secret: &str) {
-        if self.in_actions && !secret.is_empty() {
+        if self.in_actions && !secret.is_empty() && self.masked.insert(secret.to_string()) {
             self.line(&format!("::add-mask::{}", escape_data(secret)));
         }
     }
@@ -298,5 +303,34 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(parse_outputs(&text), outputs);
         assert!(!text.contains("evil<<EOF"));
+    }
+
+    /// A writer whose bytes the test reads back after the console is done with it.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_secret_is_masked_once_per_process() {
+        let out = Shared::default();
+        let mut console = Console::new(true, Box::new(out.clone()), Box::new(io::sink()));
+        // The registry password defaults to github-token: the same value arrives from two places.
+        for secret in ["ghs_token", "registry-pass", "ghs_token", "", "ghs_token"] {
+            console.mask(secret);
+        }
+        let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf-8");
+        assert_eq!(
+            text, "::add-mask::ghs_token\n::add-mask::registry-pass\n",
+            "{text}"
+        );
     }
 }

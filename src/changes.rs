@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::git::GitRepo;
+use crate::promotion_rules::trailer;
 use crate::version;
 
 /// One commit of a change list.
@@ -71,11 +72,45 @@ pub fn list(git: Option<&GitRepo>, previous: Option<&str>, to_tags: &[&str]) -> 
     list_to(git, previous, &to)
 }
 
-/// The commits from the previous release's tag (when the checkout has it) to the commit `to`.
+/// Whether gitops-promote made the commit: it carries one of the project's trailers (promotion, rollback,
+/// changelog), or the record its pull request's description ends with (a squash merge's message). Titles are
+/// never the test: people edit them, and an application's own commit may say "promote".
+///
+/// ```
+/// use gitops_promote::changes::made_by_gitops_promote;
+/// assert!(made_by_gitops_promote("chore(release): promote backend v1.2.3 to production\n\nGitops-Promote-Digest: sha256:ab\n"));
+/// assert!(made_by_gitops_promote("Promote backend v1.2.3 (#42)\n\n…\n<!-- gitops-promote: {\"digest\":\"sha256:ab\"} -->\n"));
+/// assert!(!made_by_gitops_promote("feat: promote users to admins\n\nGitops-Promote-Image is documented in the README\n"));
+/// ```
+pub fn made_by_gitops_promote(message: &str) -> bool {
+    message.contains(trailer::RECORD)
+        || message.lines().any(|line| {
+            line.trim_start().split_once(':').is_some_and(|(key, _)| {
+                key.starts_with(trailer::PREFIX) && !key.contains(char::is_whitespace)
+            })
+        })
+}
+
+/// The commits from the previous release's tag (when the checkout has it) to the commit `to`, without the
+/// ones gitops-promote made (promotions, rollbacks, changelog commits, and merges of its pull requests): the
+/// notes of a release list the application's own changes.
 pub fn list_to(git: &GitRepo, previous: Option<String>, to: &str) -> Changes {
     let from = previous.as_deref().and_then(|p| git.tag_commit(p));
     let commits = git.commits_between(from.as_deref(), to).map(|list| {
+        let ours: std::collections::HashSet<String> = list
+            .iter()
+            .filter(|(_, message)| made_by_gitops_promote(message))
+            .map(|(sha, _)| sha.clone())
+            .collect();
+        // A merge commit ("Merge pull request #42 from org/promote-v1.2.3") carries GitHub's title, not the
+        // trailers: it is ours when everything it merged in is.
+        let merged_ours = |sha: &str| {
+            git.parents(sha).is_ok_and(|parents| {
+                parents.len() > 1 && parents[1..].iter().all(|p| ours.contains(p))
+            })
+        };
         list.into_iter()
+            .filter(|(sha, _)| !ours.contains(sha) && !merged_ours(sha))
             .map(|(sha, message)| {
                 let (kind, _) = version::classify(&version::CommitInfo::new(message.clone()));
                 ListedCommit {

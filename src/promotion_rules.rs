@@ -16,6 +16,16 @@ pub mod trailer {
     pub const PRODUCTION_TAG: &str = "Gitops-Promote-Production-Tag";
     pub const DIGEST: &str = "Gitops-Promote-Digest";
     pub const CREATE_RELEASE: &str = "Gitops-Promote-Create-Release";
+    /// The rollback commit's record of what it undoes and what it pins again.
+    pub const ROLLBACK_FROM: &str = "Gitops-Promote-Rollback-From";
+    pub const ROLLBACK_TO: &str = "Gitops-Promote-Rollback-To";
+    /// The changelog commit `release` makes after publishing a version.
+    pub const RELEASE: &str = "Gitops-Promote-Release";
+    /// Every key starts so: a commit that carries one was made by gitops-promote, not by the application.
+    pub const PREFIX: &str = "Gitops-Promote-";
+    /// The record `promote` and `rollback` end their pull request's description with; a squash merge whose
+    /// message is that description carries it instead of the trailers.
+    pub const RECORD: &str = "<!-- gitops-promote: ";
 }
 
 /// The production tag a staging tag becomes: the same version without its prerelease (and build) part.

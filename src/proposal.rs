@@ -860,8 +860,10 @@ pub fn word(op: &Option<(Operation, BTreeMap<String, String>)>, dry: bool) -> St
         .unwrap_or_else(|| "skipped".to_string())
 }
 
-/// Notice when a workflow token opens the pull request: it starts no other workflow.
+/// Notice when a workflow token opens the pull request: it starts no other workflow. `what` names the pull
+/// request (`promotion`, `rollback`).
 pub fn workflow_token_notice(
+    what: &str,
     inputs: &ProposalInputs,
     facts: &RepoFacts,
     steps: &[Step],
@@ -875,8 +877,8 @@ pub fn workflow_token_notice(
         && steps.iter().any(|s| matches!(s, Step::PullRequest { .. })))
     .then(|| {
         crate::actions::Annotation::notice(
-            "gitops-promote: CI on the promotion pull request",
-            github::workflow_token_notice(),
+            format!("gitops-promote: CI on the {what} pull request"),
+            github::workflow_token_notice(what),
         )
     })
 }

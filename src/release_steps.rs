@@ -9,11 +9,13 @@ use crate::git::GitRepo;
 use crate::github;
 use crate::inputs::Secret;
 use crate::plan::{Plan, Step};
+use crate::registry::Revision;
 
 /// The remote the git tag is pushed to.
 pub const REMOTE: &str = "origin";
 
-/// The annotation an image's build commit is read from.
+/// The annotation (or, on images `docker/build-push-action` builds, the config label) an image's build commit
+/// is read from.
 pub const REVISION: &str = "org.opencontainers.image.revision";
 
 /// What is released.
@@ -30,6 +32,42 @@ pub struct Release<'a> {
     /// `owner/name`, for the release step's description.
     pub repository: &'a str,
     pub token: Option<&'a Secret>,
+}
+
+/// The commit `image@digest` names, and a warning when its platform images disagree about it or it could not
+/// be read (then the release falls back as for an image that names none).
+pub fn named_commit(
+    revision: Revision,
+    image: &str,
+    digest: &str,
+) -> (Option<String>, Option<Annotation>) {
+    match revision {
+        Revision::Known(commit) => (Some(commit), None),
+        Revision::Unknown => (None, None),
+        Revision::Disagree(platforms) => {
+            let each: Vec<String> = platforms
+                .iter()
+                .map(|(p, r)| format!("{p}: {}", r.as_deref().unwrap_or("none")))
+                .collect();
+            (
+                None,
+                Some(Annotation::warning(
+                    "gitops-promote: image revision ambiguous",
+                    format!(
+                        "the platform images of `{image}@{digest}` name different `{REVISION}` commits ({}); none is used",
+                        each.join(", ")
+                    ),
+                )),
+            )
+        }
+        Revision::Unreadable(why) => (
+            None,
+            Some(Annotation::warning(
+                "gitops-promote: image revision unreadable",
+                format!("`{REVISION}` of `{image}@{digest}` could not be read: {why}"),
+            )),
+        ),
+    }
 }
 
 /// Whether `tag` is the highest stable version among `tags` (itself included).
@@ -85,7 +123,7 @@ pub fn plan_git_tag(
             annotations.push(Annotation::warning(
                 "gitops-promote: image revision unknown",
                 format!(
-                    "`{}@{}` has no `{REVISION}` annotation naming a commit of this repository; the git tag `{tag}` goes on {}",
+                    "`{}@{}` has no `{REVISION}` annotation or label naming a commit of this repository; the git tag `{tag}` goes on {}",
                     release.image, release.digest, release.fallback_commit
                 ),
             ));
@@ -146,5 +184,27 @@ mod tests {
         assert!(is_highest("v1.3.0", &tags));
         assert!(!is_highest("v1.2.0", &tags));
         assert!(is_highest("v1.3.1", &tags));
+    }
+
+    #[test]
+    fn platforms_that_disagree_are_named_in_the_warning() {
+        let (commit, warning) = named_commit(
+            Revision::Disagree(vec![
+                ("linux/amd64".into(), Some("abc".into())),
+                ("linux/arm64".into(), None),
+            ]),
+            "ghcr.io/o/a",
+            "sha256:1",
+        );
+        assert_eq!(commit, None);
+        let text = warning.expect("a warning").to_command();
+        assert!(
+            text.contains("linux/amd64: abc") && text.contains("linux/arm64: none"),
+            "{text}"
+        );
+        assert_eq!(
+            named_commit(Revision::Known("abc".into()), "i", "d"),
+            (Some("abc".into()), None)
+        );
     }
 }

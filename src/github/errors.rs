@@ -211,13 +211,16 @@ fn classify(op: &Op, a: &Answer) -> (Kind, Option<String>) {
     }
 }
 
-/// Why a promotion pull request opened with the workflow's own token runs no CI, and what to use instead.
-pub fn workflow_token_notice() -> &'static str {
-    "a pull request or tag created with the workflow's `GITHUB_TOKEN` starts no other workflow: GitHub \
-     suppresses those events to prevent loops, so `on: pull_request` checks will not run on the promotion \
-     pull request (and `on: push` tag workflows will not start). To have them run, pass a GitHub App \
-     installation token (from actions/create-github-app-token) or a fine-grained personal access token \
-     with `contents: write` and `pull-requests: write` as `github-token`."
+/// Why a pull request opened with the workflow's own token runs no CI, and what to use instead. `what` names
+/// the pull request of the mode that runs (`promotion`, `rollback`), so a rollback's notice speaks of its own.
+pub fn workflow_token_notice(what: &str) -> String {
+    format!(
+        "a pull request or tag created with the workflow's `GITHUB_TOKEN` starts no other workflow: GitHub \
+         suppresses those events to prevent loops, so `on: pull_request` checks will not run on the {what} \
+         pull request (and `on: push` tag workflows will not start). To have them run, pass a GitHub App \
+         installation token (from actions/create-github-app-token) or a fine-grained personal access token \
+         with `contents: write` and `pull-requests: write` as `github-token`."
+    )
 }
 
 #[cfg(test)]
@@ -391,8 +394,9 @@ mod tests {
 
     #[test]
     fn notice_names_the_alternatives() {
-        let n = workflow_token_notice();
+        let n = workflow_token_notice("rollback");
         assert!(n.contains("`GITHUB_TOKEN`") && n.contains("starts no other workflow"));
+        assert!(n.contains("on the rollback pull request") && !n.contains("promotion"));
         assert!(n.contains("actions/create-github-app-token") && n.contains("`github-token`"));
     }
 }

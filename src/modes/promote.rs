@@ -550,15 +550,20 @@ pub fn run(
             git.as_ref(),
             github_client.as_ref(),
             &repository,
-            client
-                .cached_manifest(&digest)
-                .and_then(|m| m.annotation(release_steps::REVISION))
-                .as_deref(),
+            {
+                let read = client.revision(&settings.image, &digest, release_steps::REVISION);
+                let (commit, warning) =
+                    release_steps::named_commit(read, &promotion.image, &digest);
+                annotations.extend(warning);
+                commit
+            }
+            .as_deref(),
             &mut plan,
             &mut annotations,
         )?;
     }
     annotations.extend(proposal::workflow_token_notice(
+        "promotion",
         &settings.proposal,
         &repo_facts,
         &plan.steps,

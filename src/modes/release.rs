@@ -244,6 +244,8 @@ pub fn run(
     console.end_group();
     let (source, revision, registry_facts) = checked?;
     let digest = registry_facts.source.digest.clone();
+    let (revision, warning) = release_steps::named_commit(revision, &image, &digest);
+    annotations.extend(warning);
     let moving = Reference {
         image: settings.image.clone(),
         tag: Some(settings.moving_tag.clone()),
@@ -399,7 +401,10 @@ pub fn run(
             branch_sha: Some(tip),
             up_to_date: after.is_none(),
             file: file.clone(),
-            message: format!("docs(changelog): {tag} [skip ci]\n"),
+            message: format!(
+                "docs(changelog): {tag} [skip ci]\n\n{}: {tag}\n",
+                trailer::RELEASE
+            ),
             diff: after
                 .as_deref()
                 .map(|a| manifests::unified_diff(file, &old, a))
@@ -434,7 +439,7 @@ pub fn run(
     ))
 }
 
-type Checked = (Reference, Option<String>, crate::retag_plan::RetagFacts);
+type Checked = (Reference, registry::Revision, crate::retag_plan::RetagFacts);
 
 /// The pinned digest (or the tag's, when the overlay pins none) exists and the tag agrees with it; the moving
 /// tag's state; the image's build commit.
@@ -490,9 +495,7 @@ fn check_registry(
             e
         }
     })?;
-    let revision = client
-        .cached_manifest(&digest)
-        .and_then(|m| m.annotation(REVISION));
+    let revision = client.revision(image, &digest, REVISION);
     Ok((source, revision, facts))
 }
 

@@ -21,6 +21,7 @@ use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode};
 use crate::manifests;
 use crate::plan::{Plan, Step};
+use crate::promotion_rules::trailer;
 use crate::proposal::{
     self, Host, OverlayChange, ProposalInputs, Requests, edit_request, non_empty, operation_of,
     read_overlay, reference, word,
@@ -222,7 +223,10 @@ impl Rollback {
     pub fn commit_message(&self) -> String {
         format!(
             "revert(release): roll back {app} from {from} to {to} in {env}\n\n\
-             Pin {image}:{to} ({digest}) in {env} again.\n",
+             Pin {image}:{to} ({digest}) in {env} again.\n\n\
+             {t_from}: {from}\n{t_to}: {to}\n",
+            t_from = trailer::ROLLBACK_FROM,
+            t_to = trailer::ROLLBACK_TO,
             app = self.app,
             from = self.from_tag,
             to = self.to_tag,
@@ -509,7 +513,7 @@ pub fn run(
         &patched.text,
     );
     let annotations: Vec<_> =
-        proposal::workflow_token_notice(&settings.proposal, &repo_facts, &plan.steps)
+        proposal::workflow_token_notice("rollback", &settings.proposal, &repo_facts, &plan.steps)
             .into_iter()
             .collect();
     let applied = apply::apply(

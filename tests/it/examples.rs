@@ -346,3 +346,32 @@ fn the_readme_workflow_section_lists_every_example_and_quotes_develop_yml_as_it_
         "README's yaml block is not develop.yml's steps:\n{block}\n---\n{steps}"
     );
 }
+
+/// What GitHub starts for a push to `main` changing `files`, decided from the examples' own `on:` blocks.
+fn started_on_main(files: &[&str]) -> Vec<String> {
+    let files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+    crate::triggers::started_by_push(&examples().join("workflows"), "main", &files)
+}
+
+#[test]
+fn a_merged_promotion_starts_only_the_release_workflow_not_a_new_build() {
+    // The merge of a promotion (or a rollback) changes only the production overlay: building it cut a new
+    // version (v0.1.1 after v0.1.0's promotion) that became the next promotion's candidate.
+    assert_eq!(
+        started_on_main(&["flux/apps/backend/production/kustomization.yaml"]),
+        ["release-production.yml"]
+    );
+    assert_eq!(started_on_main(&["src/main.rs"]), ["staging.yml"]);
+    assert_eq!(
+        started_on_main(&[
+            "src/main.rs",
+            "flux/apps/backend/production/kustomization.yaml"
+        ]),
+        ["release-production.yml", "staging.yml"]
+    );
+    let develop: Vec<String> = vec!["src/main.rs".into()];
+    assert_eq!(
+        crate::triggers::started_by_push(&examples().join("workflows"), "develop", &develop),
+        ["develop.yml"]
+    );
+}

@@ -890,5 +890,5 @@ fn the_runs_deadline_bounds_the_retries() {
 
 #[test]
 fn the_workflow_token_notice_is_exported() {
-    assert!(github::workflow_token_notice().contains("`github-token`"));
+    assert!(github::workflow_token_notice("promotion").contains("`github-token`"));
 }

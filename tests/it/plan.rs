@@ -77,7 +77,8 @@ pub fn monorepo() -> Monorepo {
         (&frontend, &["v1.0.0"][..]),
     ] {
         for tag in tags {
-            let layout = images::layout(layouts.path(), 2, 1, 512);
+            // Shaped as docker/build-push-action pushes: platform images and their attestation manifests.
+            let layout = images::buildx_layout(layouts.path(), &[None, None]);
             images::push(&layout, &format!("{image}:{tag}"), Format::Oci, None);
         }
     }

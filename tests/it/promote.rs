@@ -55,7 +55,8 @@ pub fn world() -> World {
     let layouts = tempfile::tempdir().expect("tempdir");
     let image = format!("{}/org/backend", registry.addr);
     for tag in ["v0.1.0", "v0.2.0"] {
-        let layout = images::layout(layouts.path(), 2, 1, 512);
+        // Shaped as docker/build-push-action pushes: platform images and their attestation manifests.
+        let layout = images::buildx_layout(layouts.path(), &[None, None]);
         images::push(&layout, &format!("{image}:{tag}"), Format::Oci, None);
     }
     let scratch = Scratch::new();

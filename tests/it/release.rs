@@ -220,3 +220,113 @@ fn the_changelog_gets_the_notes_once_through_the_api_commit_path() {
     assert_eq!(rerun.outputs()["release-operation"], "skipped");
     assert_eq!(w.origin(&["show", "main:CHANGELOG.md"]), changelog);
 }
+
+#[test]
+fn the_next_releases_notes_leave_out_the_promotion_and_changelog_commits_the_project_made() {
+    let w = world();
+    merged_promotion(&w, "v0.2.0");
+    let runner = Runner::new();
+    let assert = release(&w, &runner, &[("changelog-file", "CHANGELOG.md")]).success();
+    // github-token is masked once, though it reaches the binary as an input and as the API token.
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert_eq!(
+        stdout.matches(&format!("::add-mask::{TOKEN}")).count(),
+        1,
+        "{stdout}"
+    );
+    // The second cycle: an application commit, its staging version and image, promoted and merged.
+    w.scratch
+        .git(&["pull", "-q", "--ff-only", "origin", "main"]);
+    w.scratch.commit("feat: the third endpoint");
+    w.scratch.git(&["tag", "v0.3.0"]);
+    w.scratch.git(&["push", "-q", "origin", "main", "--tags"]);
+    let layouts = tempfile::tempdir().expect("tempdir");
+    let layout = images::layout(layouts.path(), 1, 1, 256);
+    images::push(
+        &layout,
+        &format!("{}:v0.3.0", w.image),
+        images::Format::Oci,
+        None,
+    );
+    w.promote(&Runner::new(), &[("staging-tag", "v0.3.0")])
+        .success();
+    let number = w.github.pulls().last().expect("a pull request").number;
+    w.github.merge(number);
+    w.scratch
+        .git(&["pull", "-q", "--ff-only", "origin", "main"]);
+    let next = Runner::new();
+    release(&w, &next, &[]).success();
+    assert_eq!(next.outputs()["release-operation"], "created");
+    let releases = w.github.releases();
+    let notes = releases
+        .iter()
+        .find(|r| r.tag_name == "v0.3.0")
+        .and_then(|r| r.body.clone())
+        .unwrap_or_default();
+    assert!(notes.contains("feat: the third endpoint"), "{notes}");
+    for ours in [
+        "Promote backend v0.2.0",
+        "docs(changelog)",
+        "chore(release)",
+    ] {
+        assert!(
+            !notes.contains(ours),
+            "`{ours}` is not a change of v0.3.0: {notes}"
+        );
+    }
+}
+
+/// Pushes a buildx-shaped index (labels in the config, attestation manifests) as `v0.2.0`, in place of the
+/// plain index `world` pushed, before the promotion.
+fn buildx_v020(w: &World, revisions: &[Option<&str>]) -> tempfile::TempDir {
+    let layouts = tempfile::tempdir().expect("tempdir");
+    let layout = images::buildx_layout(layouts.path(), revisions);
+    images::push(
+        &layout,
+        &format!("{}:v0.2.0", w.image),
+        images::Format::Oci,
+        None,
+    );
+    layouts
+}
+
+#[test]
+fn the_revision_of_a_buildx_image_comes_from_its_platform_configs_labels() {
+    let w = world();
+    // The image was built from the commit before v0.2.0's tag; the git tag v1.0.0 does not exist yet.
+    let built = w.scratch.git(&["rev-parse", "v0.2.0^"]);
+    let _layouts = buildx_v020(&w, &[Some(&built), Some(&built)]);
+    merged_promotion(&w, "v1.0.0");
+    let runner = Runner::new();
+    let assert = release(&w, &runner, &[]).success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(!stdout.contains("::warning"), "no fallback: {stdout}");
+    assert_eq!(runner.outputs()["tag-operation"], "created");
+    assert_eq!(
+        w.scratch.origin_tag("v1.0.0").as_deref(),
+        Some(built.as_str())
+    );
+}
+
+#[test]
+fn platform_images_that_name_different_commits_are_a_warning_naming_them() {
+    let w = world();
+    let a = w.scratch.git(&["rev-parse", "v0.2.0^"]);
+    let b = w.scratch.git(&["rev-parse", "v0.2.0^^"]);
+    let _layouts = buildx_v020(&w, &[Some(&a), Some(&b)]);
+    let merged = merged_promotion(&w, "v1.0.0");
+    let runner = Runner::new();
+    let assert = release(&w, &runner, &[]).success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("image revision ambiguous")
+            && stdout.contains(&format!("linux/amd64: {a}"))
+            && stdout.contains(&format!("linux/arm64: {b}"))
+            && !stdout.contains("unknown/unknown"),
+        "{stdout}"
+    );
+    assert_eq!(
+        w.scratch.origin_tag("v1.0.0").as_deref(),
+        Some(merged.as_str())
+    );
+}

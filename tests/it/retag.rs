@@ -274,6 +274,37 @@ fn copy_across_registries_streams_only_missing_blobs() {
 }
 
 #[test]
+fn a_buildx_index_with_attestations_is_copied_whole_and_its_digest_kept() {
+    let registry = Registry::start(Auth::Anonymous);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let layout = images::buildx_layout(tmp.path(), &[Some("abc"), Some("abc")]);
+    let source = format!("{}/app:build-1", registry.addr);
+    images::push(&layout, &source, Format::Oci, None);
+    let digest = images::digest(&source, None);
+    let target = Registry::start(Auth::Anonymous);
+    for dest in [
+        format!("{}/app:v1.0.0", registry.addr),
+        format!("{}/other:v1.0.0", registry.addr),
+        format!("{}/mirror/app:v1.0.0", target.addr),
+    ] {
+        let (runner, assert) = run_retag(&[("source", &source), ("tags", &dest)]);
+        assert.success();
+        assert_eq!(operations(&runner), ["created"], "{dest}");
+        assert_eq!(images::digest(&dest, None), digest, "{dest}");
+        // Every entry of the index, attestation manifests included, is readable in the target.
+        let index: Value =
+            serde_json::from_slice(&images::inspect_raw(&dest, None)).expect("index");
+        let entries = index["manifests"].as_array().expect("manifests");
+        assert_eq!(entries.len(), 4, "two platforms and their attestations");
+        let repo = dest.rsplit_once(':').expect("tag").0;
+        for entry in entries {
+            let child = format!("{repo}@{}", entry["digest"].as_str().expect("digest"));
+            assert!(images::exists(&child, None), "{child} was copied");
+        }
+    }
+}
+
+#[test]
 fn bad_input_exits_2_before_any_request() {
     let s = setup(Auth::Anonymous, 1, Format::Oci, None);
     let before = s.registry.requests();

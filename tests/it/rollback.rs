@@ -34,7 +34,15 @@ fn a_rollback_pull_request_once_merged_and_released_puts_production_back_and_pub
     in_production(&w);
     let releases = w.github.releases().len();
     let runner = Runner::new();
-    rollback(&w, &runner, &[]).success();
+    let assert = rollback(&w, &runner, &[]).success();
+    // The workflow token opened it: the notice speaks of the rollback pull request, not a promotion's.
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("CI on the rollback pull request")
+            && stdout.contains("will not run on the rollback pull request")
+            && !stdout.contains("promotion pull request"),
+        "{stdout}"
+    );
     let out = runner.outputs();
     let v1 = w.digest("v0.1.0");
     assert_eq!(out["from-tag"], "v0.2.0");

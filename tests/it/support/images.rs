@@ -236,3 +236,83 @@ pub fn write_file(path: &Path, bytes: &[u8]) {
     let mut f = std::fs::File::create(path).expect("create");
     f.write_all(bytes).expect("write");
 }
+
+/// The annotation buildx marks its provenance attestation manifests with.
+pub const ATTESTATION_TYPE: &str = "vnd.docker.reference.type";
+
+/// Writes an OCI layout shaped as `docker/build-push-action` pushes an image with its defaults: an index with a
+/// platform image per entry of `revisions` (linux/amd64, then linux/arm64), whose `labels:` are in the image
+/// **config** (`org.opencontainers.image.revision` = that entry; `None`: no such label) and not in any
+/// annotation, each followed by its provenance attestation manifest (platform `unknown/unknown`, annotation
+/// `vnd.docker.reference.type: attestation-manifest`, an in-toto layer). `platforms` is the index's entry count.
+pub fn buildx_layout(root: &Path, revisions: &[Option<&str>]) -> Layout {
+    let dir = root.join(format!("buildx-{}", rand::random::<u32>()));
+    std::fs::create_dir_all(dir.join("blobs/sha256")).expect("layout dir");
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
+        .expect("oci-layout");
+    let mut entries = Vec::new();
+    for (arch, revision) in ["amd64", "arm64"].iter().zip(revisions) {
+        let mut raw = vec![0u8; 256];
+        rand::rng().fill_bytes(&mut raw);
+        let gz = gzip_stored(&raw);
+        let (ld, ls) = write_blob(&dir, &gz);
+        let mut labels =
+            serde_json::json!({"org.opencontainers.image.source": "https://github.com/org/app"});
+        if let Some(r) = revision {
+            labels["org.opencontainers.image.revision"] = serde_json::json!(r);
+        }
+        let config = serde_json::json!({
+            "architecture": arch, "os": "linux",
+            "config": {"Env": [format!("NONCE={}", rand::random::<u64>())], "Labels": labels},
+            "rootfs": {"type": "layers", "diff_ids": [digest_of(&raw)]},
+        });
+        let (cd, cs) = write_blob(&dir, &serde_json::to_vec(&config).expect("json"));
+        let manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ls}],
+        });
+        let (md, ms) = write_blob(&dir, &serde_json::to_vec(&manifest).expect("json"));
+        entries.push(serde_json::json!({
+            "mediaType": OCI_MANIFEST, "digest": md, "size": ms,
+            "platform": {"architecture": arch, "os": "linux"},
+        }));
+        let statement = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v0.1",
+            "predicateType": "https://slsa.dev/provenance/v0.2",
+            "subject": [{"name": "_", "digest": {"sha256": &md["sha256:".len()..]}}],
+            "predicate": {"builder": {"id": ""}, "buildType": "https://mobyproject.org/buildkit@v1"},
+        });
+        let (sd, ss) = write_blob(&dir, &serde_json::to_vec(&statement).expect("json"));
+        let att_config = serde_json::json!({
+            "architecture": "unknown", "os": "unknown", "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [sd]},
+        });
+        let (acd, acs) = write_blob(&dir, &serde_json::to_vec(&att_config).expect("json"));
+        let attestation = serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": acd, "size": acs},
+            "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": sd, "size": ss,
+                        "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}],
+        });
+        let (ad, asz) = write_blob(&dir, &serde_json::to_vec(&attestation).expect("json"));
+        entries.push(serde_json::json!({
+            "mediaType": OCI_MANIFEST, "digest": ad, "size": asz,
+            "annotations": {ATTESTATION_TYPE: "attestation-manifest", "vnd.docker.reference.digest": md},
+            "platform": {"architecture": "unknown", "os": "unknown"},
+        }));
+    }
+    let platforms = entries.len();
+    let index =
+        serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
+    let (d, s) = write_blob(&dir, &serde_json::to_vec(&index).expect("json"));
+    let top = serde_json::json!({"mediaType": OCI_INDEX, "digest": d, "size": s,
+        "annotations": {"org.opencontainers.image.ref.name": "latest"}});
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [top]}))
+            .expect("json"),
+    )
+    .expect("index.json");
+    Layout { dir, platforms }
+}
