@@ -24,6 +24,14 @@ pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
 pub const GITOPS_PROMOTE_REGISTRY_PASSWORD: &str = "GITOPS_PROMOTE_REGISTRY_PASSWORD";
 /// Registry bearer token a CLI user exports instead of passing `--registry-token`.
 pub const GITOPS_PROMOTE_REGISTRY_TOKEN: &str = "GITOPS_PROMOTE_REGISTRY_TOKEN";
+/// Docker's configuration directory (its `config.json` holds the registry logins); default `~/.docker`.
+pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
+/// The user's home, for `~/.docker/config.json` and `~/.config/containers/auth.json`.
+pub const HOME: &str = "HOME";
+/// The containers `auth.json` podman, skopeo and buildah write logins to (containers-auth.json(5)).
+pub const REGISTRY_AUTH_FILE: &str = "REGISTRY_AUTH_FILE";
+/// Where the containers tools keep `containers/auth.json` by default.
+pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 
 /// The run context GitHub sets for every step (`GITHUB_*`), deserialised with `envy`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -53,6 +61,11 @@ pub struct GithubContext {
     pub step_summary: Option<PathBuf>,
     /// `GITHUB_TOKEN`: exported by users of the CLI; GitHub does not set it for actions.
     pub token: Option<String>,
+    /// Not a `GITHUB_*` variable: where the runner's registry logins live (`DOCKER_CONFIG`, `HOME`,
+    /// `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`), carried here because every mode that talks to a registry
+    /// gets this context. Filled by [`Environment::from_vars`].
+    #[serde(skip)]
+    pub registry_logins: crate::registry::credential_store::StorePaths,
 }
 
 impl GithubContext {
@@ -114,7 +127,7 @@ impl Environment {
             .collect();
         // envy only fails on a type mismatch, and every field is a string or path: an error is unreachable,
         // but an empty context is the safe answer if it ever happens.
-        let github = envy::prefixed(GITHUB_PREFIX)
+        let mut github = envy::prefixed(GITHUB_PREFIX)
             .from_iter::<_, GithubContext>(vars.iter().cloned())
             .unwrap_or_default();
         let var = |name: &str| {
@@ -122,6 +135,12 @@ impl Environment {
                 .find(|(k, v)| k == name && !v.is_empty())
                 .map(|(_, v)| v.clone())
         };
+        github.registry_logins = crate::registry::credential_store::StorePaths::from_env(
+            var(DOCKER_CONFIG).as_deref(),
+            var(HOME).as_deref(),
+            var(REGISTRY_AUTH_FILE).as_deref(),
+            var(XDG_RUNTIME_DIR).as_deref(),
+        );
         Self {
             in_actions,
             inputs,

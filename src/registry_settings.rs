@@ -6,9 +6,10 @@ use std::time::Duration;
 use crate::actions::Console;
 use crate::env::GithubContext;
 use crate::error::InputProblem;
+use crate::image::ImageName;
 use crate::inputs::Reader;
-use crate::registry;
 use crate::registry::auth::{Credentials, Login};
+use crate::registry::{self, Reference};
 
 /// Reads the registry inputs (shared by `retag`, `promote`, `select`, `lint` and the build modes). Without any, the
 /// workflow's `github-token` and `GITHUB_ACTOR` are the credentials for ghcr.io only.
@@ -31,7 +32,7 @@ pub fn read_registry_settings(r: &mut Reader<'_>, github: &GithubContext) -> reg
                 })
         })
         .unwrap_or(600);
-    let login = match (username, password, token) {
+    let explicit = match (username, password, token) {
         (_, Some(_), Some(_)) => {
             r.problem(
                 InputProblem::new(
@@ -40,53 +41,49 @@ pub fn read_registry_settings(r: &mut Reader<'_>, github: &GithubContext) -> reg
                 )
                 .help("give either a bearer token or a user and password"),
             );
-            Login::default()
+            None
         }
-        (_, None, Some(token)) => Login {
-            credentials: Credentials::Bearer(token),
-            only_host: None,
-        },
-        (Some(username), Some(password), None) => Login {
-            credentials: Credentials::Basic { username, password },
-            only_host: None,
-        },
+        (_, None, Some(token)) => Some(Credentials::Bearer(token)),
+        (Some(username), Some(password), None) => Some(Credentials::Basic { username, password }),
         (Some(_), None, None) => {
             r.problem(
                 InputProblem::new("registry-username", "is given without `registry-password`")
                     .help("set `registry-password` too (a password or access token)"),
             );
-            Login::default()
+            None
         }
         (None, Some(password), None) => match github.actor.clone().filter(|a| !a.is_empty()) {
-            Some(actor) => Login {
-                credentials: Credentials::Basic {
-                    username: actor,
-                    password,
-                },
-                only_host: None,
-            },
+            Some(actor) => Some(Credentials::Basic {
+                username: actor,
+                password,
+            }),
             None => {
                 r.problem(
                     InputProblem::new("registry-password", "is given without `registry-username`")
                         .help("set `registry-username` too"),
                 );
-                Login::default()
+                None
             }
         },
-        // ghcr.io accepts the workflow's token with the actor's name; nothing is sent to other registries.
-        (None, None, None) => match (
-            r.secret("github-token"),
-            github.actor.clone().filter(|a| !a.is_empty()),
-        ) {
-            (Some(password), Some(actor)) => Login {
-                credentials: Credentials::Basic {
-                    username: actor,
-                    password,
-                },
-                only_host: Some("ghcr.io".to_string()),
-            },
-            _ => Login::default(),
-        },
+        (None, None, None) => None,
+    };
+    // ghcr.io accepts the workflow's token with the actor's name; it is the weakest login and serves ghcr.io
+    // only, so it is there beside explicit inputs meant for another registry (GHCR staging → ECR production).
+    let ghcr_default = match (
+        r.secret("github-token"),
+        github.actor.clone().filter(|a| !a.is_empty()),
+    ) {
+        (Some(password), Some(actor)) => Some(Credentials::Basic {
+            username: actor,
+            password,
+        }),
+        _ => None,
+    };
+    let login = Login {
+        explicit,
+        explicit_host: run_registry(r),
+        store: github.registry_logins.clone(),
+        ghcr_default,
     };
     registry::Settings {
         login,
@@ -96,12 +93,25 @@ pub fn read_registry_settings(r: &mut Reader<'_>, github: &GithubContext) -> reg
     }
 }
 
+/// The registry the explicit inputs belong to: the host of `source` in `retag`, else of `image` (a provider's
+/// `oci://` URL in `select` included). `None` in modes without one image. A bad value is reported by the mode
+/// that reads the input; here it only means no host.
+fn run_registry(r: &Reader<'_>) -> Option<String> {
+    if let Some(source) = r.text("source") {
+        return Reference::parse(&source).ok().map(|s| s.image.registry);
+    }
+    let image = r.text("image")?;
+    let image = image.strip_prefix("oci://").unwrap_or(&image);
+    ImageName::parse(image).ok().map(|i| i.registry)
+}
+
 /// Masks the registry credentials on the runner before any request can echo them.
 pub fn mask_login(console: &mut Console, settings: &registry::Settings) {
-    match &settings.login.credentials {
-        Credentials::Basic { password, .. } => console.mask(password.expose()),
-        Credentials::Bearer(token) => console.mask(token.expose()),
-        Credentials::Anonymous => {}
+    let login = &settings.login;
+    for credentials in [&login.explicit, &login.ghcr_default].into_iter().flatten() {
+        if let Some(secret) = credentials.secret() {
+            console.mask(secret.expose());
+        }
     }
 }
 
@@ -132,14 +142,18 @@ mod tests {
         let mut r = inv.reader();
         let settings = read_registry_settings(&mut r, &github);
         r.finish().expect("valid");
-        assert_eq!(settings.login.only_host.as_deref(), Some("ghcr.io"));
+        let store = registry::credential_store::CredentialStore::default();
         assert!(matches!(
-            settings.login.for_host("ghcr.io"),
+            settings.login.resolve("ghcr.io", &store).expect("resolve").0,
             Credentials::Basic { username, .. } if username == "octocat"
         ));
         assert_eq!(
-            settings.login.for_host("docker.io"),
-            &Credentials::Anonymous
+            settings
+                .login
+                .resolve("docker.io", &store)
+                .expect("resolve")
+                .0,
+            Credentials::Anonymous
         );
         assert!(!settings.insecure);
         assert_eq!(settings.timeout, Duration::from_secs(600));
@@ -155,5 +169,26 @@ mod tests {
         let err = r.finish().expect_err("conflicting credentials");
         let inputs: Vec<_> = err.problems.iter().map(|p| p.input.as_str()).collect();
         assert_eq!(inputs, ["registry-timeout", "registry-token"]);
+    }
+
+    #[test]
+    fn explicit_inputs_belong_to_the_host_of_source_or_image() {
+        let github = GithubContext::default();
+        for (pairs, host) in [
+            (
+                vec![("source", "reg.a:5000/app:v1"), ("image", "reg.b/app")],
+                Some("reg.a:5000"),
+            ),
+            (vec![("image", "oci://quay.io/org/app")], Some("quay.io")),
+            (vec![("image", "nginx")], Some("docker.io")),
+            (vec![], None),
+        ] {
+            let mut all = pairs.clone();
+            all.push(("registry-token", "t"));
+            let inv = invocation(&all);
+            let mut r = inv.reader();
+            let settings = read_registry_settings(&mut r, &github);
+            assert_eq!(settings.login.explicit_host.as_deref(), host, "{pairs:?}");
+        }
     }
 }

@@ -195,7 +195,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "registry-username",
-        description: "Registry user. Default on ghcr.io: `GITHUB_ACTOR` (with `github-token` as password; the CLI reads `GITHUB_TOKEN`).",
+        description: "Registry user, for the registry of the image the run works on only; every other registry gets its own login from Docker's `config.json` (or a credential helper, or the containers `auth.json`), or none. Without it: Docker's store, then on ghcr.io `GITHUB_ACTOR` (with `github-token` as password; the CLI reads `GITHUB_TOKEN`). See docs/registries.md.",
         default: None,
         kind: Kind::Text,
         modes: REGISTRY,
@@ -215,7 +215,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "registry-token",
-        description: "A ready bearer token for the registry, sent as is (instead of `registry-username`/`registry-password`). The CLI reads `GITOPS_PROMOTE_REGISTRY_TOKEN` when neither this flag nor `--registry-password` is given.",
+        description: "A ready bearer token for the registry of the image the run works on only, sent as is (instead of `registry-username`/`registry-password`). The CLI reads `GITOPS_PROMOTE_REGISTRY_TOKEN` when neither this flag nor `--registry-password` is given.",
         default: None,
         kind: Kind::Secret,
         modes: REGISTRY,

@@ -230,6 +230,7 @@ pub fn run(
         &plan,
         &applied,
         client.requests(),
+        &client.registries(),
     ))
 }
 
@@ -239,6 +240,7 @@ fn report(
     plan: &Plan,
     applied: &[Applied],
     requests: u64,
+    registries: &[(String, String)],
 ) -> Report {
     let results = results(plan, applied);
     let result_json = serde_json::to_string(&results).unwrap_or_default();
@@ -250,6 +252,10 @@ fn report(
         "media_type": facts.source.media_type,
         "result": results,
         "requests": requests,
+        "registries": registries
+            .iter()
+            .map(|(host, login)| json!({"registry": host, "login": login}))
+            .collect::<Vec<_>>(),
         "plan": plan,
         "applied": applied,
     });
@@ -267,6 +273,7 @@ fn report(
         ("Digest", format!("`{}`", facts.source.digest)),
         ("Media type", format!("`{}`", facts.source.media_type)),
         ("Registry requests", requests.to_string()),
+        ("Registries", registry::registries_line(registries)),
     ];
     let title = format!(
         "gitops-promote retag{}",
@@ -441,7 +448,8 @@ mod tests {
             registry: registry::Settings::default(),
             dry_run: true,
         };
-        let report = report(&settings, &f, &plan, &[], 4);
+        let registries = [("ghcr.io".to_string(), "`github-token`".to_string())];
+        let report = report(&settings, &f, &plan, &[], 4, &registries);
         insta::assert_snapshot!("retag_summary", report.summary);
         let result: serde_json::Value =
             serde_json::from_str(&report.outputs["result"]).expect("json");

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use super::credential_store::{CredentialStore, Origin, StorePaths, normalize_host};
 use crate::inputs::Secret;
 
 /// What a run authenticates with.
@@ -16,23 +17,89 @@ pub enum Credentials {
     Basic { username: String, password: Secret },
     /// A ready bearer token, sent as is.
     Bearer(Secret),
+    /// An OAuth2 refresh token (Docker's `identitytoken`, what `az acr login` stores): exchanged at the
+    /// challenge's realm with `grant_type=refresh_token`, as docker does.
+    IdentityToken(Secret),
 }
 
-/// Credentials and the registries they may be sent to.
+impl Credentials {
+    /// The secret, for masking.
+    pub fn secret(&self) -> Option<&Secret> {
+        match self {
+            Credentials::Anonymous => None,
+            Credentials::Basic { password, .. } => Some(password),
+            Credentials::Bearer(s) | Credentials::IdentityToken(s) => Some(s),
+        }
+    }
+}
+
+/// Where a host's credentials came from: said in the summary's "Registries" line, never with the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginSource {
+    /// `registry-username`/`registry-password` or `registry-token`.
+    Inputs,
+    /// Docker's `config.json` or the containers `auth.json`.
+    Store(Origin),
+    /// The ghcr.io default: `github-token` with `GITHUB_ACTOR`.
+    GithubToken,
+    /// Nothing for this host: anonymous.
+    Anonymous,
+}
+
+impl std::fmt::Display for LoginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginSource::Inputs => f.write_str("the registry inputs"),
+            LoginSource::Store(origin) => write!(f, "{origin}"),
+            LoginSource::GithubToken => f.write_str("`github-token`"),
+            LoginSource::Anonymous => f.write_str("anonymous"),
+        }
+    }
+}
+
+/// Every login the run may use, each bound to one registry. Precedence for a host, strongest first: the
+/// explicit inputs (for their host only), Docker's store (then `auth.json`), the ghcr.io default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Login {
-    pub credentials: Credentials,
-    /// `Some(host)`: only that registry gets them (the ghcr.io default from `GITHUB_ACTOR`/`github-token`
-    /// must not reach another registry). `None`: every registry the run talks to.
-    pub only_host: Option<String>,
+    /// `registry-username`/`registry-password` or `registry-token`.
+    pub explicit: Option<Credentials>,
+    /// The registry the explicit inputs belong to: the host of `image` (of `source` in `retag`). `None` only
+    /// in modes without one image (`lint`, `plan`): there they serve every registry the run reads, as before.
+    pub explicit_host: Option<String>,
+    /// Where Docker's and the containers' logins live (read when a registry first asks for credentials).
+    pub store: StorePaths,
+    /// `github-token` + `GITHUB_ACTOR`, for ghcr.io only.
+    pub ghcr_default: Option<Credentials>,
 }
 
+/// The registry the ghcr.io default belongs to.
+pub const GHCR: &str = "ghcr.io";
+
 impl Login {
-    pub fn for_host(&self, host: &str) -> &Credentials {
-        match &self.only_host {
-            Some(h) if h != host => &Credentials::Anonymous,
-            _ => &self.credentials,
+    /// Credentials for `host` and where they came from. `store` is the loaded [`Login::store`].
+    pub fn resolve(
+        &self,
+        host: &str,
+        store: &CredentialStore,
+    ) -> crate::error::Result<(Credentials, LoginSource)> {
+        let host_key = normalize_host(host);
+        if let Some(explicit) = &self.explicit
+            && self
+                .explicit_host
+                .as_deref()
+                .is_none_or(|h| normalize_host(h) == host_key)
+        {
+            return Ok((explicit.clone(), LoginSource::Inputs));
         }
+        if let Some((credentials, origin)) = store.lookup(host)? {
+            return Ok((credentials, LoginSource::Store(origin)));
+        }
+        if host_key == GHCR
+            && let Some(default) = &self.ghcr_default
+        {
+            return Ok((default.clone(), LoginSource::GithubToken));
+        }
+        Ok((Credentials::Anonymous, LoginSource::Anonymous))
     }
 }
 
@@ -227,12 +294,34 @@ mod tests {
     }
 
     #[test]
-    fn ghcr_default_credentials_stay_on_ghcr() {
+    fn each_login_serves_its_own_host() {
+        let store = CredentialStore::from_json(
+            std::path::Path::new("/c.json"),
+            r#"{"auths":{"prod.example":{"auth":"cHJvZDpwdw=="},"ghcr.io":{"auth":"c3RvcmU6cHc="}}}"#,
+        )
+        .expect("json");
         let login = Login {
-            credentials: Credentials::Bearer(Secret::new("x")),
-            only_host: Some("ghcr.io".into()),
+            explicit: Some(Credentials::Bearer(Secret::new("explicit"))),
+            explicit_host: Some("staging.example".into()),
+            store: StorePaths::default(),
+            ghcr_default: Some(Credentials::Bearer(Secret::new("ghs"))),
         };
-        assert_eq!(login.for_host("docker.io"), &Credentials::Anonymous);
-        assert!(matches!(login.for_host("ghcr.io"), Credentials::Bearer(_)));
+        let source = |host: &str| login.resolve(host, &store).expect("resolve").1;
+        assert_eq!(source("staging.example"), LoginSource::Inputs);
+        assert_eq!(
+            source("prod.example"),
+            LoginSource::Store(Origin::File("/c.json".into()))
+        );
+        // Docker's store beats the ghcr.io default; without it, the default serves ghcr.io only.
+        assert!(matches!(source("ghcr.io"), LoginSource::Store(_)));
+        let empty = CredentialStore::default();
+        assert_eq!(
+            login.resolve("ghcr.io", &empty).expect("resolve").1,
+            LoginSource::GithubToken
+        );
+        assert_eq!(
+            login.resolve("docker.io", &empty).expect("resolve"),
+            (Credentials::Anonymous, LoginSource::Anonymous)
+        );
     }
 }

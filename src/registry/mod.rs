@@ -11,6 +11,7 @@
 
 pub mod auth;
 mod copy;
+pub mod credential_store;
 mod reference;
 // The revision an image names (annotation, config label, platform images): issue 22.
 mod revision;
@@ -35,7 +36,8 @@ pub use crate::http::parse_retry_after;
 use crate::image::ImageName;
 use crate::inputs::Secret;
 use crate::tls::rustls_error as tls_error;
-use auth::{Challenge, Credentials, Login, Scopes};
+use auth::{Challenge, Credentials, Login, LoginSource, Scopes};
+use credential_store::CredentialStore;
 pub use reference::{Reference, is_digest, is_tag};
 
 pub const OCI_MANIFEST: &str = oci_client::manifest::OCI_IMAGE_MEDIA_TYPE;
@@ -110,6 +112,15 @@ impl Manifest {
     }
 }
 
+/// [`Client::registries`] as one line for a summary: `` `ghcr.io`: `github-token`; `docker.io`: anonymous ``.
+pub fn registries_line(registries: &[(String, String)]) -> String {
+    registries
+        .iter()
+        .map(|(host, login)| format!("`{host}`: {login}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);
@@ -173,6 +184,9 @@ struct HostState {
     scopes: Scopes,
     /// `https` or `http`, once known (see [`Client::scheme`]).
     scheme: Option<&'static str>,
+    /// The credentials this host gets and where they came from, once a challenge asked (see
+    /// [`Client::credentials`]).
+    login: Option<(Credentials, LoginSource)>,
 }
 
 /// How long a loopback registry may take to show whether it speaks TLS.
@@ -204,6 +218,8 @@ pub struct Client {
     requests: AtomicU64,
     secrets: Mutex<Vec<String>>,
     progress: Mutex<Vec<String>>,
+    /// Docker's store and `auth.json`, read when the first registry asks for credentials.
+    store: Mutex<Option<CredentialStore>>,
 }
 
 enum BlobOutcome {
@@ -253,7 +269,49 @@ impl Client {
             requests: AtomicU64::new(0),
             secrets: Mutex::default(),
             progress: Mutex::default(),
+            store: Mutex::default(),
         })
+    }
+
+    /// The credentials `host` gets (see [`Login::resolve`]), looked up once per host. Credentials from the
+    /// store are queued for masking, like tokens.
+    fn credentials(&self, host: &str) -> Result<Credentials> {
+        if let Some((credentials, _)) = lock(&self.hosts).get(host).and_then(|h| h.login.clone()) {
+            return Ok(credentials);
+        }
+        let resolved = {
+            let mut store = lock(&self.store);
+            if store.is_none() {
+                *store = Some(CredentialStore::load(&self.settings.login.store)?);
+            }
+            let store = store
+                .as_ref()
+                .map_or_else(CredentialStore::default, Clone::clone);
+            self.settings.login.resolve(host, &store)?
+        };
+        if let (Some(secret), LoginSource::Store(_)) = (resolved.0.secret(), &resolved.1) {
+            lock(&self.secrets).push(secret.expose().to_string());
+        }
+        let credentials = resolved.0.clone();
+        lock(&self.hosts).entry(host.to_string()).or_default().login = Some(resolved);
+        Ok(credentials)
+    }
+
+    /// Each registry the run talked to and which login served it, sorted by host; `no login asked` when the
+    /// registry never asked for credentials. Never the secret.
+    pub fn registries(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = lock(&self.hosts)
+            .iter()
+            .map(|(host, state)| {
+                let source = match &state.login {
+                    Some((_, source)) => source.to_string(),
+                    None => "no login asked".to_string(),
+                };
+                (host.clone(), source)
+            })
+            .collect();
+        out.sort();
+        out
     }
 
     /// HTTP requests sent so far (token requests included).
@@ -774,7 +832,7 @@ impl Client {
     /// Answers a challenge by setting the host's `Authorization`. False when there is nothing new to try
     /// (the credentials were already refused), so the caller reports the 401.
     async fn authenticate(&self, what: &str, host: &str, challenge: Challenge) -> Result<bool> {
-        let credentials = self.settings.login.for_host(host).clone();
+        let credentials = self.credentials(host)?;
         match challenge {
             Challenge::Basic => {
                 let Credentials::Basic { username, password } = &credentials else {
@@ -816,6 +874,20 @@ impl Client {
                     state.scopes.to_params()
                 };
                 let token_what = format!("get a registry token from {realm} to {what}");
+                // Docker's OAuth2 flow for a stored refresh token: POST the form to the realm (the registry's own
+                // challenge names it, so the token goes nowhere else).
+                let joined_scope = params.join(" ");
+                let mut form: Vec<(&str, &str)> = vec![("grant_type", "refresh_token")];
+                if let Credentials::IdentityToken(refresh) = &credentials {
+                    form.push(("refresh_token", refresh.expose()));
+                    form.push(("client_id", "gitops-promote"));
+                    if let Some(service) = &service {
+                        form.push(("service", service));
+                    }
+                    if !joined_scope.is_empty() {
+                        form.push(("scope", &joined_scope));
+                    }
+                }
                 let mut query: Vec<(&str, &str)> = Vec::new();
                 if let Some(service) = &service {
                     query.push(("service", service));
@@ -825,6 +897,9 @@ impl Client {
                 }
                 let resp = self
                     .send(&token_what, None, SHORT, &|| {
+                        if matches!(credentials, Credentials::IdentityToken(_)) {
+                            return self.http_for(&realm).post(&realm).form(&form);
+                        }
                         let mut req = self.http_for(&realm).get(&realm).query(&query);
                         if let Credentials::Basic { username, password } = &credentials {
                             req = req.basic_auth(username, Some(password.expose()));

@@ -43,6 +43,14 @@ pub fn scrubbed(mut cmd: Command) -> Command {
     // there, so a machine with internet access sees the same unreadable registry as one without. The test
     // registries are on loopback, which the registry client never reaches through a proxy.
     cmd.env("HTTPS_PROXY", DEAD_PROXY);
+    // No test reads the machine's registry logins: Docker's and the containers' stores point at nothing
+    // unless a test gives its own.
+    cmd.env_remove("XDG_RUNTIME_DIR")
+        .env("DOCKER_CONFIG", "/nonexistent/gitops-promote-tests/docker")
+        .env(
+            "REGISTRY_AUTH_FILE",
+            "/nonexistent/gitops-promote-tests/auth.json",
+        );
     cmd
 }
 

@@ -18,6 +18,7 @@ mod patch;
 mod plan;
 mod promote;
 mod quickstart;
+mod registries;
 mod release;
 mod retag;
 mod rollback;

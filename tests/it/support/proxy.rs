@@ -41,6 +41,8 @@ struct State {
     rules: VecDeque<Rule>,
     latency: Duration,
     log: Vec<String>,
+    /// Every `Authorization` header received, as sent.
+    authorizations: Vec<String>,
 }
 
 pub struct Proxy {
@@ -71,6 +73,13 @@ impl Proxy {
                 let (fault, latency) = {
                     let mut s = state.lock().expect("proxy state");
                     s.log.push(format!("{method} {path}"));
+                    if let Some(a) = req
+                        .headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                    {
+                        s.authorizations.push(a.to_string());
+                    }
                     let i = s
                         .rules
                         .iter()
@@ -146,6 +155,11 @@ impl Proxy {
     /// `METHOD /path?query` of every request seen.
     pub fn log(&self) -> Vec<String> {
         self.state.lock().expect("state").log.clone()
+    }
+
+    /// Every `Authorization` header the proxy received.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.state.lock().expect("state").authorizations.clone()
     }
 
     /// Faults not yet triggered.

@@ -16,6 +16,8 @@ pub enum Auth<'a> {
     Anonymous,
     /// bcrypt htpasswd with [`USER`] / [`PASSWORD`].
     Htpasswd,
+    /// bcrypt htpasswd with this user and password (two registries with different logins).
+    HtpasswdAs(&'a str, &'a str),
     /// `auth: token` verified against the issuer's certificate.
     Token(&'a super::token::Issuer),
 }
@@ -76,10 +78,14 @@ impl Registry {
         }
         match auth {
             Auth::Anonymous => {}
-            Auth::Htpasswd => {
+            Auth::Htpasswd | Auth::HtpasswdAs(..) => {
+                let (user, password) = match auth {
+                    Auth::HtpasswdAs(u, p) => (u, p),
+                    _ => (USER, PASSWORD),
+                };
                 need("htpasswd", "apache2-utils");
                 let out = Command::new("htpasswd")
-                    .args(["-Bbn", USER, PASSWORD])
+                    .args(["-Bbn", user, password])
                     .output()
                     .expect("htpasswd");
                 assert!(out.status.success());

@@ -23,11 +23,24 @@ pub struct Issuer {
     pub addr: String,
     pub cert: PathBuf,
     pub requests: Arc<AtomicU64>,
+    /// Every `Authorization` header (and refresh token) the issuer received.
+    pub received: Arc<std::sync::Mutex<Vec<String>>>,
     _dir: TempDir,
 }
 
+/// The refresh token [`Issuer::start_as`] accepts in an OAuth2 `grant_type=refresh_token` POST (Docker's
+/// `identitytoken` flow).
+pub const REFRESH_TOKEN: &str = "test-refresh-token";
+
 impl Issuer {
     pub fn start() -> Self {
+        Self::start_as(USER, PASSWORD)
+    }
+
+    /// An issuer that grants to this user and password only (and to [`REFRESH_TOKEN`]).
+    pub fn start_as(user: &str, password: &str) -> Self {
+        let expected = format!("{user}:{password}");
+        let user = user.to_string();
         let dir = tempfile::tempdir().expect("tempdir");
         let key = dir.path().join("key.pem");
         let cert = dir.path().join("cert.pem");
@@ -63,22 +76,58 @@ impl Issuer {
         let x5c = STANDARD.encode(&der.stdout);
         let requests = Arc::new(AtomicU64::new(0));
         let counter = requests.clone();
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = received.clone();
         let key = Arc::new(key);
         let addr = http::serve(Arc::new(move |req: Request<hyper::body::Incoming>| {
             counter.fetch_add(1, Ordering::Relaxed);
             let key = key.clone();
             let x5c = x5c.clone();
+            let (expected, user, seen) = (expected.clone(), user.clone(), seen.clone());
             Box::pin(async move {
-                let authorized = req
+                let authorization = req
                     .headers()
                     .get("authorization")
                     .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                if let Some(a) = &authorization {
+                    seen.lock().expect("received").push(a.clone());
+                }
+                let is_post = req.method() == hyper::Method::POST;
+                let uri_query = req.uri().query().unwrap_or("").to_string();
+                let form = if is_post {
+                    use http_body_util::BodyExt;
+                    let body = req.into_body().collect().await.map_err(|_| Dropped)?;
+                    String::from_utf8_lossy(&body.to_bytes()).to_string()
+                } else {
+                    String::new()
+                };
+                if is_post {
+                    let pairs = url_pairs(&form);
+                    let refresh = pairs
+                        .iter()
+                        .find(|(k, _)| k == "refresh_token")
+                        .map(|(_, v)| v.clone());
+                    seen.lock().expect("received").push(format!(
+                        "refresh_token={}",
+                        refresh.clone().unwrap_or_default()
+                    ));
+                    if refresh.as_deref() != Some(REFRESH_TOKEN) {
+                        return Ok(Response::builder()
+                            .status(StatusCode::UNAUTHORIZED)
+                            .body(http::full(r#"{"details":"invalid refresh token"}"#))
+                            .expect("response"));
+                    }
+                }
+                let authorized = authorization
+                    .as_deref()
                     .and_then(|v| v.strip_prefix("Basic "))
                     .and_then(|b| STANDARD.decode(b).ok())
                     .map(|b| String::from_utf8_lossy(&b).to_string());
                 let subject = match authorized.as_deref() {
+                    _ if is_post => user.as_str(),
                     None => "",
-                    Some(pair) if pair == format!("{USER}:{PASSWORD}") => USER,
+                    Some(pair) if pair == expected => user.as_str(),
                     Some(_) => {
                         return Ok(Response::builder()
                             .status(StatusCode::UNAUTHORIZED)
@@ -88,11 +137,24 @@ impl Issuer {
                             .expect("response"));
                     }
                 };
-                let query = req.uri().query().unwrap_or("").to_string();
+                // GET carries the scopes in the query; the OAuth2 POST in the form, space-separated.
+                let scopes: Vec<String> = if is_post {
+                    url_pairs(&form)
+                        .into_iter()
+                        .filter(|(k, _)| k == "scope")
+                        .flat_map(|(_, v)| v.split(' ').map(str::to_string).collect::<Vec<_>>())
+                        .collect()
+                } else {
+                    url_pairs(&uri_query)
+                        .into_iter()
+                        .filter(|(k, _)| k == "scope")
+                        .map(|(_, v)| v)
+                        .collect()
+                };
                 let mut access = Vec::new();
-                for (k, v) in url_pairs(&query) {
+                for v in scopes {
                     // Anonymous callers get nothing, like a private repository.
-                    if k == "scope" && !subject.is_empty() {
+                    if !subject.is_empty() {
                         let parts: Vec<&str> = v.split(':').collect();
                         if let [kind, name @ .., actions] = parts.as_slice() {
                             access.push(serde_json::json!({
@@ -133,6 +195,7 @@ impl Issuer {
             addr,
             cert,
             requests,
+            received,
             _dir: dir,
         }
     }
