@@ -19,7 +19,7 @@ build_targets=()
 [ -n "${GITOPS_PROMOTE_TEST_GITHUB:-}" ] || build_targets+=(--example test-github)
 if ((${#build_targets[@]})); then
   echo "demo: building gitops-promote and the test GitHub (cargo build ${build_targets[*]}); the first build" \
-    "compiles about 300 crates, roughly 8 minutes on 2 cores, later runs take seconds" >&2
+    "compiles about 290 crates, roughly 7 minutes on 2 cores, later runs take seconds" >&2
   cargo build --locked "${build_targets[@]}"
 fi
 bin="${GITOPS_PROMOTE_BIN:-$target_dir/debug/gitops-promote}"

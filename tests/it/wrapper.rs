@@ -12,10 +12,10 @@ use sha2::{Digest, Sha256};
 use crate::harness::Runner;
 use crate::support::files::FileServer;
 
-const VERSION: &str = "v9.8.7";
+pub const VERSION: &str = "v9.8.7";
 
 /// The release target the wrapper picks on this machine (its table in action/main.js).
-fn host_target() -> &'static str {
+pub fn host_target() -> &'static str {
     match (std::env::consts::OS, std::env::consts::ARCH) {
         ("linux", "x86_64") => "x86_64-unknown-linux-musl",
         ("linux", "aarch64") => "aarch64-unknown-linux-musl",
@@ -26,23 +26,23 @@ fn host_target() -> &'static str {
     }
 }
 
-fn binary_name() -> String {
+pub fn binary_name() -> String {
     let exe = if cfg!(windows) { ".exe" } else { "" };
     format!("gitops-promote-{VERSION}-{}{exe}", host_target())
 }
 
-fn asset() -> String {
+pub fn asset() -> String {
     format!("{}.gz", binary_name())
 }
 
 /// The binary under test packaged once as release `VERSION`: `releases/VERSION/ASSET`, and its two checksum
 /// lines (the asset's, the binary's).
-struct Release {
-    releases: PathBuf,
-    checksums: String,
+pub struct Release {
+    pub releases: PathBuf,
+    pub checksums: String,
 }
 
-fn release() -> &'static Release {
+pub fn release() -> &'static Release {
     static RELEASE: OnceLock<Release> = OnceLock::new();
     RELEASE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir").keep();
