@@ -27,6 +27,8 @@ const ENV = {
 };
 
 const CHECKSUMS = path.join(__dirname, 'SHA256SUMS');
+// `repository=owner/name` and `version=vX.Y.Z`: where the binaries of this release are (release.yml writes it).
+const RELEASE = path.join(__dirname, 'RELEASE');
 
 // The release targets, by Node's platform and architecture. Linux binaries are static (musl), so they run on
 // any distribution, and in containers that have no glibc.
@@ -88,6 +90,19 @@ function releaseFor(target, checksumsText) {
   return { version, ...entry };
 }
 
+// `repository=owner/name` from action/RELEASE, when the release commit wrote one.
+function recordedRepository() {
+  let text;
+  try {
+    text = fs.readFileSync(RELEASE, 'utf8');
+  } catch {
+    return '';
+  }
+  const m = /^repository=([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+)\s*$/m.exec(text);
+  if (!m) throw new Refusal(`${RELEASE}: no valid \`repository=owner/name\` line`);
+  return m[1];
+}
+
 async function download(url) {
   let lastError;
   for (let attempt = 1; attempt <= 3; attempt++) {
@@ -121,10 +136,13 @@ async function verifiedBinary(release, target) {
     if (sha256(bytes) === release.binarySha256) return { bytes, source: 'cached' };
     fs.rmSync(cached, { force: true });
   }
+  // Where the binaries are is recorded beside the checksums by release.yml (action/RELEASE): inside a composite
+  // action GITHUB_ACTION_REPOSITORY is empty or names the outer action (actions/runner#2473, #2525), so it is
+  // only the fallback for a commit that records nothing.
+  const recorded = recordedRepository();
+  const repository = recorded || process.env[ENV.actionRepository];
   const base = process.env[ENV.downloadUrl] ||
-    (process.env[ENV.actionRepository]
-      ? `https://github.com/${process.env[ENV.actionRepository]}/releases/download`
-      : '');
+    (repository ? `https://github.com/${repository}/releases/download` : '');
   if (!base) {
     throw new Refusal(
       `no download location for ${release.asset}: ${ENV.actionRepository} is not set (a local \`uses: ./\`)\n` +
