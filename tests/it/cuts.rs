@@ -260,3 +260,298 @@ fn the_loser_of_two_concurrent_releases_failed_on_the_tag_the_winner_pushed() {
     );
     assert_eq!(w.github.releases().len(), 1);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The cut harness: every GitHub write of a writing mode, cut in turn.
+
+/// How a write is cut.
+#[derive(Clone, Copy, Debug)]
+enum Cut {
+    /// The server applies the write, then the connection drops before the answer.
+    AnswerLost,
+    /// The server applies the write, then the process is killed (SIGKILL) before it hears the answer.
+    Killed,
+}
+
+/// A writing mode's run, from a prepared world.
+struct Scenario {
+    /// What the world holds before the run (a merged promotion for `release`, a release for `rollback`).
+    setup: fn(&World),
+    /// The run, with `CUT_MARK` set in its environment so a cut can find its process.
+    run: fn(&World, &Runner, &str) -> std::process::Output,
+}
+
+fn promote_with(
+    w: &World,
+    runner: &Runner,
+    mark: &str,
+    inputs: &[(&str, &str)],
+) -> std::process::Output {
+    let mut all = vec![
+        ("mode", "promote"),
+        ("image", w.image.as_str()),
+        ("github-token", TOKEN),
+    ];
+    all.extend_from_slice(inputs);
+    runner
+        .action(&w.scratch.work, &all)
+        .env("GITHUB_API_URL", w.github.url())
+        .env("CUT_MARK", mark)
+        .output()
+        .expect("run promote")
+}
+
+const PROMOTE_PR: Scenario = Scenario {
+    setup: |_| {},
+    run: |w, r, mark| promote_with(w, r, mark, &[("staging-tag", "v0.2.0")]),
+};
+
+const PROMOTE_DIRECT: Scenario = Scenario {
+    setup: |_| {},
+    run: |w, r, mark| {
+        promote_with(
+            w,
+            r,
+            mark,
+            &[("staging-tag", "v0.2.0"), ("pull-request", "false")],
+        )
+    },
+};
+
+const RELEASE: Scenario = Scenario {
+    setup: |w| {
+        merged_promotion(w, "v0.2.0");
+    },
+    run: |w, r, mark| {
+        r.action(
+            &w.scratch.work,
+            &[
+                ("mode", "release"),
+                ("image", w.image.as_str()),
+                ("github-token", TOKEN),
+            ],
+        )
+        .env("GITHUB_API_URL", w.github.url())
+        .env("GITHUB_SHA", w.scratch.head())
+        .env("CUT_MARK", mark)
+        .output()
+        .expect("run release")
+    },
+};
+
+const ROLLBACK_IMMEDIATE: Scenario = Scenario {
+    setup: crate::rollback::in_production,
+    run: |w, r, mark| {
+        r.action(
+            &w.scratch.work,
+            &[
+                ("mode", "rollback"),
+                ("image", w.image.as_str()),
+                ("github-token", TOKEN),
+                ("immediate", "true"),
+            ],
+        )
+        .env("GITHUB_API_URL", w.github.url())
+        .env("CUT_MARK", mark)
+        .output()
+        .expect("run rollback")
+    },
+};
+
+/// SIGKILL to the process whose environment carries `CUT_MARK=mark` (the run under test, no other test's).
+fn kill_marked(mark: &str) {
+    let needle = format!("CUT_MARK={mark}");
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+            let status = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill -9 {pid}");
+        }
+    }
+}
+
+/// Everything a run leaves, with what differs between two worlds (commit SHAs, digests of the fixture images,
+/// ids, times) normalised: the registry's tags (by which staging image they name), origin's refs (the overlay
+/// they hold, their commit count and tip message), the pull requests and the releases.
+fn end_state(w: &World) -> Vec<String> {
+    let digests: Vec<(String, String)> = ["v0.1.0", "v0.2.0"]
+        .iter()
+        .map(|t| (w.digest(t), format!("<{t}>")))
+        .collect();
+    let normal = |text: &str| {
+        let mut text = text.replace(w.registry.addr.as_str(), "<registry>");
+        for (digest, name) in &digests {
+            text = text.replace(digest.as_str(), name);
+        }
+        let hex = regex::Regex::new(r"\b[0-9a-f]{7,64}\b").expect("regex");
+        hex.replace_all(&text, "<sha>").to_string()
+    };
+    let mut state = Vec::new();
+    let tags = std::process::Command::new("skopeo")
+        .args(["list-tags", "--tls-verify=false"])
+        .arg(format!("docker://{}", w.image))
+        .output()
+        .expect("skopeo list-tags (apt-get install -y skopeo)");
+    let tags: serde_json::Value = serde_json::from_slice(&tags.stdout).expect("tags json");
+    let mut tags: Vec<String> = tags["Tags"]
+        .as_array()
+        .expect("Tags")
+        .iter()
+        .map(|t| t.as_str().expect("tag").to_string())
+        .collect();
+    tags.sort();
+    for tag in tags {
+        state.push(format!("registry {tag} = {}", normal(&w.digest(&tag))));
+    }
+    for line in w.origin(&["for-each-ref", "--format=%(refname)"]).lines() {
+        let overlay = git_or_empty(&w.scratch.origin, &["show", &format!("{line}:{OVERLAY}")]);
+        let count = w.origin(&["rev-list", "--count", line]);
+        let message = w.origin(&["log", "-1", "--format=%B", line]);
+        state.push(format!(
+            "ref {line} ({count} commits): {}\n{}",
+            normal(&message),
+            normal(&overlay)
+        ));
+    }
+    for p in w.github.pulls() {
+        state.push(format!(
+            "pull #{} {} {}→{} merged={} labels={:?}: {}\n{}",
+            p.number,
+            p.state,
+            p.head,
+            p.base,
+            p.merged,
+            p.labels,
+            normal(&p.title),
+            normal(p.body.as_deref().unwrap_or(""))
+        ));
+    }
+    for r in w.github.releases() {
+        state.push(format!(
+            "release {} draft={} prerelease={}: {}\n{}",
+            r.tag_name,
+            r.draft,
+            r.prerelease,
+            normal(r.name.as_deref().unwrap_or("")),
+            normal(r.body.as_deref().unwrap_or(""))
+        ));
+    }
+    state
+}
+
+fn git_or_empty(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("git");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The GitHub writes of a run, in order: `(method, path)`, each cut point once (a fault fires on the first
+/// request that matches it, so a repeated write is cut at its first occurrence).
+fn writes_since(w: &World, before: usize) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    for r in w.github.requests().into_iter().skip(before) {
+        let write = (r.method.clone(), r.path.clone());
+        if r.method != "GET" && !seen.contains(&write) {
+            seen.push(write);
+        }
+    }
+    seen
+}
+
+/// Runs `scenario` uninterrupted, then cut at each of its GitHub writes in each way, each in a fresh world;
+/// after one plain rerun, the end state must equal the uninterrupted one, and another rerun writes nothing.
+fn converges_after_every_cut(scenario: &Scenario) {
+    let reference = world();
+    (scenario.setup)(&reference);
+    let before = reference.github.requests().len();
+    let out = (scenario.run)(&reference, &Runner::new(), "reference");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let cut_points = writes_since(&reference, before);
+    assert!(!cut_points.is_empty(), "the run writes on GitHub");
+    let expected = end_state(&reference);
+
+    for (method, path) in &cut_points {
+        for cut in [Cut::AnswerLost, Cut::Killed] {
+            let w = world();
+            (scenario.setup)(&w);
+            let mark = format!("{cut:?}-{method}-{path}");
+            w.github.inject(match cut {
+                Cut::AnswerLost => Fault::LoseAnswer {
+                    method: method.clone(),
+                    path_contains: path.clone(),
+                },
+                Cut::Killed => {
+                    let mark = mark.clone();
+                    Fault::Hook {
+                        method: method.clone(),
+                        path_contains: path.clone(),
+                        after: true,
+                        hook: Hook::new(move || kill_marked(&mark)),
+                    }
+                }
+            });
+            let cut_run = (scenario.run)(&w, &Runner::new(), &mark);
+            assert!(
+                w.github.pending_faults().is_empty(),
+                "{mark}: the cut never fired"
+            );
+            if matches!(cut, Cut::Killed) {
+                assert!(!cut_run.status.success(), "{mark}: the run was killed");
+            }
+            let rerun = (scenario.run)(&w, &Runner::new(), "rerun");
+            let log = String::from_utf8_lossy(&rerun.stdout).to_string()
+                + &String::from_utf8_lossy(&rerun.stderr);
+            assert!(rerun.status.success(), "{mark}: the rerun failed:\n{log}");
+            let got = end_state(&w);
+            let differs: Vec<_> = got.iter().filter(|s| !expected.contains(s)).collect();
+            let lacks: Vec<_> = expected.iter().filter(|s| !got.contains(s)).collect();
+            assert!(
+                differs.is_empty() && lacks.is_empty(),
+                "{mark}: one plain rerun leaves what an uninterrupted run leaves; it has {differs:#?}\ninstead of {lacks:#?}\nthe rerun said:\n{log}"
+            );
+            let writes = w.github.requests().len();
+            let again = (scenario.run)(&w, &Runner::new(), "again");
+            assert!(again.status.success(), "{mark}: the second rerun failed");
+            assert_eq!(
+                writes_since(&w, writes),
+                Vec::<(String, String)>::new(),
+                "{mark}: a rerun of a finished run writes nothing on GitHub"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_promotion_through_a_pull_request_converges_after_a_cut_at_any_github_write() {
+    converges_after_every_cut(&PROMOTE_PR);
+}
+
+#[test]
+fn a_direct_promotion_converges_after_a_cut_at_any_github_write() {
+    converges_after_every_cut(&PROMOTE_DIRECT);
+}
+
+#[test]
+fn a_release_converges_after_a_cut_at_any_github_write() {
+    converges_after_every_cut(&RELEASE);
+}
+
+#[test]
+fn an_immediate_rollback_converges_after_a_cut_at_any_github_write() {
+    converges_after_every_cut(&ROLLBACK_IMMEDIATE);
+}
