@@ -555,3 +555,92 @@ fn a_release_converges_after_a_cut_at_any_github_write() {
 fn an_immediate_rollback_converges_after_a_cut_at_any_github_write() {
     converges_after_every_cut(&ROLLBACK_IMMEDIATE);
 }
+
+/// Serves `w`'s origin over smart HTTP (lighttpd + `git http-backend`, so receive-pack runs the repository's
+/// hooks) and points the checkout at it.
+fn origin_over_http(w: &World) -> crate::git_http::GitHttpServer {
+    let server =
+        crate::git_http::GitHttpServer::start(w.scratch.dir.path(), w.scratch.dir.path(), TOKEN);
+    w.scratch
+        .git(&["remote", "set-url", "origin", &server.url("origin.git")]);
+    server
+}
+
+/// A `reference-transaction` hook in origin that fires once, when `refs/tags/{tag}` has been committed there:
+/// it kills receive-pack (the answer is lost) or the marked run (the process is killed). Returns its path.
+fn cut_tag_push(w: &World, tag: &str, cut: Cut, mark: &str) -> std::path::PathBuf {
+    let kill = match cut {
+        Cut::AnswerLost => "kill -9 $PPID".to_string(),
+        Cut::Killed => format!(
+            "for p in /proc/[0-9]*; do tr '\\0' '\\n' < \"$p/environ\" 2>/dev/null | grep -qx 'CUT_MARK={mark}' && kill -9 \"${{p#/proc/}}\"; done"
+        ),
+    };
+    let hook = w.scratch.origin.join("hooks/reference-transaction");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\ngrep -q ' refs/tags/{tag}$' || exit 0\nrm -f \"$0\"\n{kill}\n"
+        ),
+    )
+    .expect("hook");
+    std::process::Command::new("chmod")
+        .args(["+x", hook.to_str().expect("path")])
+        .status()
+        .expect("chmod");
+    hook
+}
+
+#[test]
+fn a_tag_push_cut_after_the_remote_took_it_is_read_back_and_a_rerun_converges() {
+    let reference = world();
+    merged_promotion(&reference, "v0.2.1");
+    let _server = origin_over_http(&reference);
+    let out = (RELEASE.run)(&reference, &Runner::new(), "reference");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let expected = end_state(&reference);
+    assert!(
+        expected
+            .iter()
+            .any(|s| s.starts_with("ref refs/tags/v0.2.1 ")),
+        "the release pushed its tag: {expected:#?}"
+    );
+
+    for cut in [Cut::AnswerLost, Cut::Killed] {
+        let w = world();
+        let merged = merged_promotion(&w, "v0.2.1");
+        let _server = origin_over_http(&w);
+        let mark = format!("{cut:?}-tag-push");
+        let hook = cut_tag_push(&w, "v0.2.1", cut, &mark);
+        let runner = Runner::new();
+        let cut_run = (RELEASE.run)(&w, &runner, &mark);
+        let log = String::from_utf8_lossy(&cut_run.stdout).to_string()
+            + &String::from_utf8_lossy(&cut_run.stderr);
+        assert!(!hook.exists(), "{mark}: the cut never fired\n{log}");
+        assert_eq!(
+            w.scratch.origin_tag("v0.2.1").as_deref(),
+            Some(merged.as_str()),
+            "{mark}: origin took the tag"
+        );
+        match cut {
+            // The push's answer never came: what origin has decides, and it is what this run wanted.
+            Cut::AnswerLost => {
+                assert!(cut_run.status.success(), "{mark}: {log}");
+                assert_eq!(runner.outputs()["tag-operation"], "unchanged", "{log}");
+            }
+            Cut::Killed => assert!(!cut_run.status.success(), "{mark}: the run was killed"),
+        }
+        let rerun = (RELEASE.run)(&w, &Runner::new(), "rerun");
+        let log = String::from_utf8_lossy(&rerun.stdout).to_string()
+            + &String::from_utf8_lossy(&rerun.stderr);
+        assert!(rerun.status.success(), "{mark}: the rerun failed:\n{log}");
+        let got = end_state(&w);
+        assert_eq!(
+            got, expected,
+            "{mark}: one plain rerun leaves what an uninterrupted run leaves"
+        );
+    }
+}
