@@ -193,7 +193,8 @@ fn classify(op: &Op, a: &Answer) -> (Kind, Option<String>) {
         ),
         404 => (Kind::NotFound, None),
         409 => (Kind::Conflict, None),
-        422 if a.says("already exists") => (Kind::Conflict, None),
+        // `code: already_exists` is how a release (or a ref) names it; a retry after a lost answer gets it.
+        422 if a.says("already exists") || a.says("already_exists") => (Kind::Conflict, None),
         422 if a.says("reference does not exist") => (Kind::NotFound, None),
         422 if a.says("review cannot be requested from pull request author") => (
             Kind::Input,
@@ -373,6 +374,11 @@ mod tests {
                 422,
                 r#"{"message":"Reference does not exist"}"#,
                 Kind::NotFound,
+            ),
+            (
+                422,
+                r#"{"message":"Validation Failed","errors":[{"resource":"Release","code":"already_exists","field":"tag_name"}]}"#,
+                Kind::Conflict,
             ),
             (
                 422,

@@ -486,8 +486,24 @@ pub fn run(
     };
     // A production version that points elsewhere is a conflict here, before anything is written.
     let mut retags = plan_steps(&source, &registry_facts, &targets, &rules)?;
-    let moving_step = retags.split_off(1);
+    let mut moving_step = retags.split_off(1);
     let (mut repo_facts, before) = repo_facts?;
+    guard_moving_tag(
+        &mut moving_step,
+        &repo_facts.base_branch,
+        &settings.manifest,
+        &settings.image.to_string(),
+        (&production_tag, &digest),
+    );
+    if !settings.proposal.pull_request {
+        release_steps::refuse_going_back(
+            &before,
+            &settings.manifest,
+            &settings.image.to_string(),
+            &production_tag,
+            &repo_facts.base_branch,
+        )?;
+    }
 
     // The edit, pure; a file that does not name the image is an error before anything is written.
     let patched = manifests::patch(
@@ -495,11 +511,23 @@ pub fn run(
         &settings.manifest,
         &edit_request(&settings.image, &production_tag, &digest),
     )?;
+    // The overlay already pinning this version (a rerun) says nothing of the release before it: that is read
+    // from the record, so a rerun writes the same notes as the first run.
     let previous = patched
         .changes
         .iter()
         .find(|c| c.field.ends_with("newTag"))
-        .and_then(|c| c.old.clone());
+        .and_then(|c| c.old.clone())
+        .or_else(|| {
+            git.as_ref().and_then(|g| {
+                release_steps::previous_release(
+                    g,
+                    &settings.manifest,
+                    &settings.image.to_string(),
+                    &production_tag,
+                )
+            })
+        });
     let diff = manifests::unified_diff(&settings.manifest, &before, &patched.text);
     let branch_up_to_date = proposal::branch_up_to_date(
         &settings.proposal,
@@ -593,6 +621,27 @@ pub fn run(
         requests,
         annotations,
     ))
+}
+
+/// The moving tag moves only while `branch` pins what is released (see [`crate::plan::PinGuard`]).
+fn guard_moving_tag(
+    steps: &mut [Step],
+    branch: &str,
+    file: &str,
+    image: &str,
+    (version, released): (&str, &str),
+) {
+    for step in steps {
+        if let Step::Retag { guard, .. } = step {
+            *guard = Some(crate::plan::PinGuard {
+                branch: branch.to_string(),
+                file: file.to_string(),
+                image: image.to_string(),
+                version: version.to_string(),
+                digest: released.to_string(),
+            });
+        }
+    }
 }
 
 /// With `pull-request: false` the promotion is also its release: the git tag and the GitHub release follow the
@@ -991,6 +1040,7 @@ mod tests {
             media_type: registry::OCI_INDEX.into(),
             old_digest: None,
             transfer: crate::plan::Transfer::SameRepository,
+            guard: None,
         }
     }
 

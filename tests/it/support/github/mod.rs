@@ -10,7 +10,6 @@ mod routes;
 mod state;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,6 +22,8 @@ use hyper::http::request::Parts;
 use hyper::{Request, Response};
 use serde_json::{Value, json};
 
+#[allow(unused_imports)] // the cut-and-race tests use it; the stand-alone test GitHub does not
+pub use state::Hook;
 pub use state::{Fault, Permissions, PullState, Recorded, Release};
 
 use openapi::{NoRoute, SPEC};
@@ -276,7 +277,26 @@ fn serve(
                                     if latency > 0 {
                                         tokio::time::sleep(Duration::from_micros(latency)).await;
                                     }
-                                    Ok::<_, Infallible>(answer(&shared, &parts, &bytes))
+                                    let (method, path) = (parts.method.as_str(), parts.uri.path());
+                                    let around = shared.lock().take_fault(|f| f.around(method, path));
+                                    let run = |hook: &state::Hook| {
+                                        let hook = hook.0.clone();
+                                        tokio::task::spawn_blocking(move || hook())
+                                    };
+                                    if let Some(Fault::Hook { after: false, hook, .. }) = &around {
+                                        let _ = run(hook).await;
+                                    }
+                                    let response = answer(&shared, &parts, &bytes);
+                                    match &around {
+                                        Some(Fault::Hook { after: true, hook, .. }) => {
+                                            let _ = run(hook).await;
+                                        }
+                                        Some(Fault::LoseAnswer { .. }) => {
+                                            return Err(AnswerLost);
+                                        }
+                                        _ => {}
+                                    }
+                                    Ok::<_, AnswerLost>(response)
                                 }
                             });
                             let _ = hyper::server::conn::http1::Builder::new()
@@ -289,6 +309,18 @@ fn serve(
         });
     })
 }
+
+/// A [`Fault::LoseAnswer`]: hyper closes the connection when the service fails.
+#[derive(Debug)]
+struct AnswerLost;
+
+impl std::fmt::Display for AnswerLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the answer is lost (a test fault)")
+    }
+}
+
+impl std::error::Error for AnswerLost {}
 
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts
@@ -502,6 +534,8 @@ fn fires_on(fault: &Fault, raw_path: &str) -> bool {
         }
         // Fires inside the ref update itself, which first pushes the other commit.
         Fault::MoveBranchFirst { .. } => false,
+        // Fire around the request, in the connection's handler.
+        Fault::LoseAnswer { .. } | Fault::Hook { .. } => false,
     }
 }
 
@@ -544,6 +578,7 @@ fn fault_reply(fault: &Fault) -> Reply {
             reply
         }
         Fault::MoveBranchFirst { .. } => unreachable!("fires inside the ref update"),
+        Fault::LoseAnswer { .. } | Fault::Hook { .. } => unreachable!("fires around the request"),
     }
 }
 

@@ -1,0 +1,646 @@
+//! Cut at a write, raced by another run: each write of `promote`, `release` and `rollback` is cut (the server
+//! applies it and the answer is lost, or the process is killed right after it), the run is repeated, and the
+//! final state must be the one an uninterrupted run leaves; two runs are raced in forced orders (a hook on the
+//! test GitHub runs the other one to completion at the chosen request), and each race ends coherent or in a
+//! clear error naming the other run's version, never green and incoherent.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::harness::{Runner, git};
+use crate::promote::{World, json, world};
+use crate::release::merged_promotion;
+use crate::support::github::{Fault, Hook, TOKEN};
+use crate::support::images::{self, Format};
+
+const OVERLAY: &str = "flux/apps/backend/production/kustomization.yaml";
+
+/// Pushes a third image, `backend:{tag}`, for a second promotion to race the first with.
+fn push_image(w: &World, tag: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = images::layout(dir.path(), 1, 1, 256);
+    images::push(&layout, &format!("{}:{tag}", w.image), Format::Oci, None);
+    w.digest(tag)
+}
+
+/// How the other run ended: whether it succeeded, its outputs, and its log.
+type Ended = (bool, std::collections::BTreeMap<String, String>, String);
+
+/// A whole `promote` run, started from inside a hook (so it needs nothing borrowed): its outputs and exit.
+#[derive(Clone)]
+struct Other {
+    image: String,
+    api: String,
+    workspace: std::path::PathBuf,
+    inputs: Vec<(String, String)>,
+    result: Arc<Mutex<Option<Ended>>>,
+}
+
+impl Other {
+    fn promote(w: &World, workspace: &Path, inputs: &[(&str, &str)]) -> Self {
+        let mut all = vec![
+            ("mode".to_string(), "promote".to_string()),
+            ("image".to_string(), w.image.clone()),
+            ("github-token".to_string(), TOKEN.to_string()),
+        ];
+        all.extend(inputs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Other {
+            image: w.image.clone(),
+            api: w.github.url(),
+            workspace: workspace.to_path_buf(),
+            inputs: all,
+            result: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn hook(&self) -> Hook {
+        let other = self.clone();
+        Hook::new(move || other.run())
+    }
+
+    fn run(&self) {
+        let runner = Runner::new();
+        let inputs: Vec<(&str, &str)> = self
+            .inputs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let head = git(&self.workspace, &["rev-parse", "HEAD"]);
+        let out = runner
+            .action(&self.workspace, &inputs)
+            .env("GITHUB_API_URL", &self.api)
+            .env("GITHUB_SHA", head)
+            .output()
+            .expect("run the other promotion");
+        let _ = &self.image;
+        *self.result.lock().expect("lock") = Some((
+            out.status.success(),
+            runner.outputs(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        ));
+    }
+
+    fn outcome(&self) -> (bool, std::collections::BTreeMap<String, String>, String) {
+        self.result
+            .lock()
+            .expect("lock")
+            .clone()
+            .expect("the other run ran")
+    }
+}
+
+#[test]
+fn rerunning_a_direct_promotion_rewrote_its_release_notes() {
+    let w = world();
+    let direct = [("staging-tag", "v0.2.0"), ("pull-request", "false")];
+    let first = Runner::new();
+    w.promote(&first, &direct).success();
+    assert_eq!(first.outputs()["release-operation"], "created");
+    let notes = w.github.releases()[0].body.clone().unwrap_or_default();
+    assert!(notes.contains("### Commits since `v0.1.0`"), "{notes}");
+    let writes = (w.registry.writes().len(), w.github_writes().len());
+    // Rerun from the same checkout (behind the promotion commit, as "Re-run jobs" checks out), then from one at
+    // the promotion commit (a later run): the overlay already pins v0.2.0 both times.
+    for pulled in [false, true] {
+        if pulled {
+            w.scratch
+                .git(&["pull", "-q", "--ff-only", "origin", "main"]);
+            assert!(
+                w.scratch
+                    .git(&["show", &format!("HEAD:{OVERLAY}")])
+                    .contains("newTag: v0.2.0")
+            );
+        }
+        let rerun = Runner::new();
+        w.promote(&rerun, &direct).success();
+        let out = rerun.outputs();
+        assert_eq!(out["release-operation"], "unchanged", "pulled: {pulled}");
+        assert_eq!(out["commit-operation"], "unchanged");
+        assert_eq!(w.github.releases()[0].body.as_deref(), Some(notes.as_str()));
+        assert_eq!(
+            (w.registry.writes().len(), w.github_writes().len()),
+            writes,
+            "a rerun writes nothing"
+        );
+    }
+}
+
+#[test]
+fn a_promotion_sharing_a_branch_retitled_the_other_ones_pull_request() {
+    let w = world();
+    let v3 = push_image(&w, "v0.3.0");
+    let shared = ("branch", "promote-{app}");
+    let other = Other::promote(
+        &w,
+        &w.scratch.work,
+        &[
+            ("staging-tag", "v0.3.0"),
+            ("production-tag", "v0.3.0"),
+            shared,
+        ],
+    );
+    // A (v0.2.0) creates the branch; then B (v0.3.0) runs to the end: it resets the branch and opens the PR.
+    w.github.inject(Fault::Hook {
+        method: "POST".into(),
+        path_contains: "/git/refs".into(),
+        after: true,
+        hook: other.hook(),
+    });
+    let a = Runner::new();
+    let assert = w
+        .promote(&a, &[("staging-tag", "v0.2.0"), shared])
+        .failure();
+    let (b_ok, b_out, b_log) = other.outcome();
+    assert!(b_ok, "{b_log}");
+    assert_eq!(b_out["pr-operation"], "created");
+    let output = assert.get_output();
+    let log = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("another promotion owns `promote-backend` now: v0.3.0"),
+        "{log}"
+    );
+    // Coherent: the one pull request's title, body and tree all say v0.3.0.
+    let pulls = w.github.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert!(pulls[0].title.contains("v0.3.0"), "{}", pulls[0].title);
+    assert!(pulls[0].body.as_deref().unwrap_or("").contains(&v3));
+    let tree = w.overlay_on("promote-backend");
+    assert!(
+        tree.contains("newTag: v0.3.0") && tree.contains(&v3),
+        "{tree}"
+    );
+}
+
+#[test]
+fn a_direct_promotion_that_lost_the_race_moved_production_back() {
+    let w = world();
+    let v3 = push_image(&w, "v0.3.0");
+    let other = Other::promote(
+        &w,
+        &w.scratch.work,
+        &[
+            ("staging-tag", "v0.3.0"),
+            ("production-tag", "v0.3.0"),
+            ("pull-request", "false"),
+        ],
+    );
+    // A's commit lands on main; before A hears so, B promotes v0.3.0 to the end (commit, moving tag, release).
+    w.github.inject(Fault::Hook {
+        method: "PATCH".into(),
+        path_contains: "/git/refs/heads%2Fmain".into(),
+        after: true,
+        hook: other.hook(),
+    });
+    let a = Runner::new();
+    let assert = w
+        .promote(&a, &[("staging-tag", "v0.2.0"), ("pull-request", "false")])
+        .success();
+    let (b_ok, _, b_log) = other.outcome();
+    assert!(b_ok, "{b_log}");
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert_eq!(json(&a)["moving_tag_operation"], "skipped", "{stdout}");
+    assert!(stdout.contains("another promotion released after this one"));
+    // Coherent: the moving tag is what main pins.
+    assert!(w.overlay_on("main").contains("newTag: v0.3.0"));
+    assert_eq!(w.digest("production-latest"), v3);
+}
+
+#[test]
+fn a_lost_release_answer_failed_the_retry_with_already_exists() {
+    let w = world();
+    merged_promotion(&w, "v0.2.0");
+    w.github.inject(Fault::LoseAnswer {
+        method: "POST".into(),
+        path_contains: "/releases".into(),
+    });
+    let runner = Runner::new();
+    crate::release::release(&w, &runner, &[]).success();
+    assert!(w.github.pending_faults().is_empty(), "the answer was lost");
+    assert_eq!(runner.outputs()["release-operation"], "unchanged");
+    assert_eq!(w.github.releases().len(), 1);
+}
+
+#[test]
+fn the_loser_of_two_concurrent_releases_failed_on_the_tag_the_winner_pushed() {
+    let w = world();
+    let merged = merged_promotion(&w, "v0.2.1");
+    let clone = tempfile::tempdir().expect("tempdir");
+    let b_dir = clone.path().join("b");
+    git(
+        clone.path(),
+        &[
+            "clone",
+            "-q",
+            w.scratch.origin.to_str().expect("path"),
+            b_dir.to_str().expect("path"),
+        ],
+    );
+    let mut other = Other::promote(&w, &b_dir, &[]);
+    other.inputs[0].1 = "release".into();
+    // A has read the remote's tags (none) and asks for the release: B releases v0.2.1 to the end first.
+    w.github.inject(Fault::Hook {
+        method: "GET".into(),
+        path_contains: "/releases/tags/v0.2.1".into(),
+        after: false,
+        hook: other.hook(),
+    });
+    let a = Runner::new();
+    crate::release::release(&w, &a, &[]).success();
+    let (b_ok, b_out, b_log) = other.outcome();
+    assert!(b_ok, "{b_log}");
+    assert_eq!(b_out["tag-operation"], "created");
+    let out = a.outputs();
+    assert_eq!(out["tag-operation"], "unchanged");
+    assert_eq!(out["release-operation"], "unchanged");
+    assert_eq!(
+        w.scratch.origin_tag("v0.2.1").as_deref(),
+        Some(merged.as_str())
+    );
+    assert_eq!(w.github.releases().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The cut harness: every GitHub write of a writing mode, cut in turn.
+
+/// How a write is cut.
+#[derive(Clone, Copy, Debug)]
+enum Cut {
+    /// The server applies the write, then the connection drops before the answer.
+    AnswerLost,
+    /// The server applies the write, then the process is killed (SIGKILL) before it hears the answer.
+    Killed,
+}
+
+/// A writing mode's run, from a prepared world.
+struct Scenario {
+    /// What the world holds before the run (a merged promotion for `release`, a release for `rollback`).
+    setup: fn(&World),
+    /// The run, with `CUT_MARK` set in its environment so a cut can find its process.
+    run: fn(&World, &Runner, &str) -> std::process::Output,
+}
+
+fn promote_with(
+    w: &World,
+    runner: &Runner,
+    mark: &str,
+    inputs: &[(&str, &str)],
+) -> std::process::Output {
+    let mut all = vec![
+        ("mode", "promote"),
+        ("image", w.image.as_str()),
+        ("github-token", TOKEN),
+    ];
+    all.extend_from_slice(inputs);
+    runner
+        .action(&w.scratch.work, &all)
+        .env("GITHUB_API_URL", w.github.url())
+        .env("CUT_MARK", mark)
+        .output()
+        .expect("run promote")
+}
+
+const PROMOTE_PR: Scenario = Scenario {
+    setup: |_| {},
+    run: |w, r, mark| promote_with(w, r, mark, &[("staging-tag", "v0.2.0")]),
+};
+
+const PROMOTE_DIRECT: Scenario = Scenario {
+    setup: |_| {},
+    run: |w, r, mark| {
+        promote_with(
+            w,
+            r,
+            mark,
+            &[("staging-tag", "v0.2.0"), ("pull-request", "false")],
+        )
+    },
+};
+
+const RELEASE: Scenario = Scenario {
+    setup: |w| {
+        merged_promotion(w, "v0.2.0");
+    },
+    run: |w, r, mark| {
+        r.action(
+            &w.scratch.work,
+            &[
+                ("mode", "release"),
+                ("image", w.image.as_str()),
+                ("github-token", TOKEN),
+            ],
+        )
+        .env("GITHUB_API_URL", w.github.url())
+        .env("GITHUB_SHA", w.scratch.head())
+        .env("CUT_MARK", mark)
+        .output()
+        .expect("run release")
+    },
+};
+
+const ROLLBACK_IMMEDIATE: Scenario = Scenario {
+    setup: crate::rollback::in_production,
+    run: |w, r, mark| {
+        r.action(
+            &w.scratch.work,
+            &[
+                ("mode", "rollback"),
+                ("image", w.image.as_str()),
+                ("github-token", TOKEN),
+                ("immediate", "true"),
+            ],
+        )
+        .env("GITHUB_API_URL", w.github.url())
+        .env("CUT_MARK", mark)
+        .output()
+        .expect("run rollback")
+    },
+};
+
+/// SIGKILL to the process whose environment carries `CUT_MARK=mark` (the run under test, no other test's).
+fn kill_marked(mark: &str) {
+    let needle = format!("CUT_MARK={mark}");
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+            let status = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill -9 {pid}");
+        }
+    }
+}
+
+/// Everything a run leaves, with what differs between two worlds (commit SHAs, digests of the fixture images,
+/// ids, times) normalised: the registry's tags (by which staging image they name), origin's refs (the overlay
+/// they hold, their commit count and tip message), the pull requests and the releases.
+fn end_state(w: &World) -> Vec<String> {
+    let digests: Vec<(String, String)> = ["v0.1.0", "v0.2.0"]
+        .iter()
+        .map(|t| (w.digest(t), format!("<{t}>")))
+        .collect();
+    let normal = |text: &str| {
+        let mut text = text.replace(w.registry.addr.as_str(), "<registry>");
+        for (digest, name) in &digests {
+            text = text.replace(digest.as_str(), name);
+        }
+        let hex = regex::Regex::new(r"\b[0-9a-f]{7,64}\b").expect("regex");
+        hex.replace_all(&text, "<sha>").to_string()
+    };
+    let mut state = Vec::new();
+    let tags = std::process::Command::new("skopeo")
+        .args(["list-tags", "--tls-verify=false"])
+        .arg(format!("docker://{}", w.image))
+        .output()
+        .expect("skopeo list-tags (apt-get install -y skopeo)");
+    let tags: serde_json::Value = serde_json::from_slice(&tags.stdout).expect("tags json");
+    let mut tags: Vec<String> = tags["Tags"]
+        .as_array()
+        .expect("Tags")
+        .iter()
+        .map(|t| t.as_str().expect("tag").to_string())
+        .collect();
+    tags.sort();
+    for tag in tags {
+        state.push(format!("registry {tag} = {}", normal(&w.digest(&tag))));
+    }
+    for line in w.origin(&["for-each-ref", "--format=%(refname)"]).lines() {
+        let overlay = git_or_empty(&w.scratch.origin, &["show", &format!("{line}:{OVERLAY}")]);
+        let count = w.origin(&["rev-list", "--count", line]);
+        let message = w.origin(&["log", "-1", "--format=%B", line]);
+        state.push(format!(
+            "ref {line} ({count} commits): {}\n{}",
+            normal(&message),
+            normal(&overlay)
+        ));
+    }
+    for p in w.github.pulls() {
+        state.push(format!(
+            "pull #{} {} {}→{} merged={} labels={:?}: {}\n{}",
+            p.number,
+            p.state,
+            p.head,
+            p.base,
+            p.merged,
+            p.labels,
+            normal(&p.title),
+            normal(p.body.as_deref().unwrap_or(""))
+        ));
+    }
+    for r in w.github.releases() {
+        state.push(format!(
+            "release {} draft={} prerelease={}: {}\n{}",
+            r.tag_name,
+            r.draft,
+            r.prerelease,
+            normal(r.name.as_deref().unwrap_or("")),
+            normal(r.body.as_deref().unwrap_or(""))
+        ));
+    }
+    state
+}
+
+fn git_or_empty(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("git");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The GitHub writes of a run, in order: `(method, path)`, each cut point once (a fault fires on the first
+/// request that matches it, so a repeated write is cut at its first occurrence).
+fn writes_since(w: &World, before: usize) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    for r in w.github.requests().into_iter().skip(before) {
+        let write = (r.method.clone(), r.path.clone());
+        if r.method != "GET" && !seen.contains(&write) {
+            seen.push(write);
+        }
+    }
+    seen
+}
+
+/// Runs `scenario` uninterrupted, then cut at each of its GitHub writes in each way, each in a fresh world;
+/// after one plain rerun, the end state must equal the uninterrupted one, and another rerun writes nothing.
+fn converges_after_every_cut(scenario: &Scenario) {
+    let reference = world();
+    (scenario.setup)(&reference);
+    let before = reference.github.requests().len();
+    let out = (scenario.run)(&reference, &Runner::new(), "reference");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let cut_points = writes_since(&reference, before);
+    assert!(!cut_points.is_empty(), "the run writes on GitHub");
+    let expected = end_state(&reference);
+
+    for (method, path) in &cut_points {
+        for cut in [Cut::AnswerLost, Cut::Killed] {
+            let w = world();
+            (scenario.setup)(&w);
+            let mark = format!("{cut:?}-{method}-{path}");
+            w.github.inject(match cut {
+                Cut::AnswerLost => Fault::LoseAnswer {
+                    method: method.clone(),
+                    path_contains: path.clone(),
+                },
+                Cut::Killed => {
+                    let mark = mark.clone();
+                    Fault::Hook {
+                        method: method.clone(),
+                        path_contains: path.clone(),
+                        after: true,
+                        hook: Hook::new(move || kill_marked(&mark)),
+                    }
+                }
+            });
+            let cut_run = (scenario.run)(&w, &Runner::new(), &mark);
+            assert!(
+                w.github.pending_faults().is_empty(),
+                "{mark}: the cut never fired"
+            );
+            if matches!(cut, Cut::Killed) {
+                assert!(!cut_run.status.success(), "{mark}: the run was killed");
+            }
+            let rerun = (scenario.run)(&w, &Runner::new(), "rerun");
+            let log = String::from_utf8_lossy(&rerun.stdout).to_string()
+                + &String::from_utf8_lossy(&rerun.stderr);
+            assert!(rerun.status.success(), "{mark}: the rerun failed:\n{log}");
+            let got = end_state(&w);
+            let differs: Vec<_> = got.iter().filter(|s| !expected.contains(s)).collect();
+            let lacks: Vec<_> = expected.iter().filter(|s| !got.contains(s)).collect();
+            assert!(
+                differs.is_empty() && lacks.is_empty(),
+                "{mark}: one plain rerun leaves what an uninterrupted run leaves; it has {differs:#?}\ninstead of {lacks:#?}\nthe rerun said:\n{log}"
+            );
+            let writes = w.github.requests().len();
+            let again = (scenario.run)(&w, &Runner::new(), "again");
+            assert!(again.status.success(), "{mark}: the second rerun failed");
+            assert_eq!(
+                writes_since(&w, writes),
+                Vec::<(String, String)>::new(),
+                "{mark}: a rerun of a finished run writes nothing on GitHub"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_promotion_through_a_pull_request_converges_after_a_cut_at_any_github_write() {
+    converges_after_every_cut(&PROMOTE_PR);
+}
+
+#[test]
+fn a_direct_promotion_converges_after_a_cut_at_any_github_write() {
+    converges_after_every_cut(&PROMOTE_DIRECT);
+}
+
+#[test]
+fn a_release_converges_after_a_cut_at_any_github_write() {
+    converges_after_every_cut(&RELEASE);
+}
+
+#[test]
+fn an_immediate_rollback_converges_after_a_cut_at_any_github_write() {
+    converges_after_every_cut(&ROLLBACK_IMMEDIATE);
+}
+
+/// Serves `w`'s origin over smart HTTP (lighttpd + `git http-backend`, so receive-pack runs the repository's
+/// hooks) and points the checkout at it.
+fn origin_over_http(w: &World) -> crate::git_http::GitHttpServer {
+    let server =
+        crate::git_http::GitHttpServer::start(w.scratch.dir.path(), w.scratch.dir.path(), TOKEN);
+    w.scratch
+        .git(&["remote", "set-url", "origin", &server.url("origin.git")]);
+    server
+}
+
+/// A `reference-transaction` hook in origin that fires once, when `refs/tags/{tag}` has been committed there:
+/// it kills receive-pack (the answer is lost) or the marked run (the process is killed). Returns its path.
+fn cut_tag_push(w: &World, tag: &str, cut: Cut, mark: &str) -> std::path::PathBuf {
+    let kill = match cut {
+        Cut::AnswerLost => "kill -9 $PPID".to_string(),
+        Cut::Killed => format!(
+            "for p in /proc/[0-9]*; do tr '\\0' '\\n' < \"$p/environ\" 2>/dev/null | grep -qx 'CUT_MARK={mark}' && kill -9 \"${{p#/proc/}}\"; done"
+        ),
+    };
+    let hook = w.scratch.origin.join("hooks/reference-transaction");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\ngrep -q ' refs/tags/{tag}$' || exit 0\nrm -f \"$0\"\n{kill}\n"
+        ),
+    )
+    .expect("hook");
+    std::process::Command::new("chmod")
+        .args(["+x", hook.to_str().expect("path")])
+        .status()
+        .expect("chmod");
+    hook
+}
+
+#[test]
+fn a_tag_push_cut_after_the_remote_took_it_is_read_back_and_a_rerun_converges() {
+    let reference = world();
+    merged_promotion(&reference, "v0.2.1");
+    let _server = origin_over_http(&reference);
+    let out = (RELEASE.run)(&reference, &Runner::new(), "reference");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let expected = end_state(&reference);
+    assert!(
+        expected
+            .iter()
+            .any(|s| s.starts_with("ref refs/tags/v0.2.1 ")),
+        "the release pushed its tag: {expected:#?}"
+    );
+
+    for cut in [Cut::AnswerLost, Cut::Killed] {
+        let w = world();
+        let merged = merged_promotion(&w, "v0.2.1");
+        let _server = origin_over_http(&w);
+        let mark = format!("{cut:?}-tag-push");
+        let hook = cut_tag_push(&w, "v0.2.1", cut, &mark);
+        let runner = Runner::new();
+        let cut_run = (RELEASE.run)(&w, &runner, &mark);
+        let log = String::from_utf8_lossy(&cut_run.stdout).to_string()
+            + &String::from_utf8_lossy(&cut_run.stderr);
+        assert!(!hook.exists(), "{mark}: the cut never fired\n{log}");
+        assert_eq!(
+            w.scratch.origin_tag("v0.2.1").as_deref(),
+            Some(merged.as_str()),
+            "{mark}: origin took the tag"
+        );
+        match cut {
+            // The push's answer never came: what origin has decides, and it is what this run wanted.
+            Cut::AnswerLost => {
+                assert!(cut_run.status.success(), "{mark}: {log}");
+                assert_eq!(runner.outputs()["tag-operation"], "unchanged", "{log}");
+            }
+            Cut::Killed => assert!(!cut_run.status.success(), "{mark}: the run was killed"),
+        }
+        let rerun = (RELEASE.run)(&w, &Runner::new(), "rerun");
+        let log = String::from_utf8_lossy(&rerun.stdout).to_string()
+            + &String::from_utf8_lossy(&rerun.stderr);
+        assert!(rerun.status.success(), "{mark}: the rerun failed:\n{log}");
+        let got = end_state(&w);
+        assert_eq!(
+            got, expected,
+            "{mark}: one plain rerun leaves what an uninterrupted run leaves"
+        );
+    }
+}
