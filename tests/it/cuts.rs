@@ -6,12 +6,14 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::harness::{Runner, git};
-use crate::promote::{World, json, world};
+use crate::promote::{World, json, world, world_behind_proxy};
 use crate::release::merged_promotion;
 use crate::support::github::{Fault, Hook, TOKEN};
 use crate::support::images::{self, Format};
+use crate::support::proxy;
 
 const OVERLAY: &str = "flux/apps/backend/production/kustomization.yaml";
 
@@ -279,6 +281,8 @@ struct Scenario {
     setup: fn(&World),
     /// The run, with `CUT_MARK` set in its environment so a cut can find its process.
     run: fn(&World, &Runner, &str) -> std::process::Output,
+    /// Whether the run writes on the registry (moves the moving tag): then its cut points include those writes.
+    moves_the_tag: bool,
 }
 
 fn promote_with(
@@ -304,6 +308,7 @@ fn promote_with(
 const PROMOTE_PR: Scenario = Scenario {
     setup: |_| {},
     run: |w, r, mark| promote_with(w, r, mark, &[("staging-tag", "v0.2.0")]),
+    moves_the_tag: false,
 };
 
 const PROMOTE_DIRECT: Scenario = Scenario {
@@ -316,6 +321,7 @@ const PROMOTE_DIRECT: Scenario = Scenario {
             &[("staging-tag", "v0.2.0"), ("pull-request", "false")],
         )
     },
+    moves_the_tag: true,
 };
 
 const RELEASE: Scenario = Scenario {
@@ -337,25 +343,36 @@ const RELEASE: Scenario = Scenario {
         .output()
         .expect("run release")
     },
+    moves_the_tag: true,
 };
 
-const ROLLBACK_IMMEDIATE: Scenario = Scenario {
-    setup: crate::rollback::in_production,
-    run: |w, r, mark| {
-        r.action(
+fn rollback_with(w: &World, runner: &Runner, mark: &str, immediate: &str) -> std::process::Output {
+    runner
+        .action(
             &w.scratch.work,
             &[
                 ("mode", "rollback"),
                 ("image", w.image.as_str()),
                 ("github-token", TOKEN),
-                ("immediate", "true"),
+                ("immediate", immediate),
             ],
         )
         .env("GITHUB_API_URL", w.github.url())
         .env("CUT_MARK", mark)
         .output()
         .expect("run rollback")
-    },
+}
+
+const ROLLBACK_PR: Scenario = Scenario {
+    setup: crate::rollback::in_production,
+    run: |w, r, mark| rollback_with(w, r, mark, "false"),
+    moves_the_tag: false,
+};
+
+const ROLLBACK_IMMEDIATE: Scenario = Scenario {
+    setup: crate::rollback::in_production,
+    run: |w, r, mark| rollback_with(w, r, mark, "true"),
+    moves_the_tag: true,
 };
 
 /// SIGKILL to the process whose environment carries `CUT_MARK=mark` (the run under test, no other test's).
@@ -387,7 +404,8 @@ fn end_state(w: &World) -> Vec<String> {
         .map(|t| (w.digest(t), format!("<{t}>")))
         .collect();
     let normal = |text: &str| {
-        let mut text = text.replace(w.registry.addr.as_str(), "<registry>");
+        let host = w.image.split('/').next().unwrap_or_default();
+        let mut text = text.replace(host, "<registry>");
         for (digest, name) in &digests {
             text = text.replace(digest.as_str(), name);
         }
@@ -469,47 +487,126 @@ fn writes_since(w: &World, before: usize) -> Vec<(String, String)> {
     seen
 }
 
-/// Runs `scenario` uninterrupted, then cut at each of its GitHub writes in each way, each in a fresh world;
-/// after one plain rerun, the end state must equal the uninterrupted one, and another rerun writes nothing.
+/// The registry writes a run sent through `w`'s proxy, in order: `(method, stable part of the path, which
+/// occurrence of the two)`. Upload ids, digests of the random fixture layers and queries differ between
+/// worlds, so a write is found again by what stays and by counting.
+fn registry_writes_since(w: &World, before: usize) -> Vec<(&'static str, String, usize)> {
+    let proxy = w.proxy.as_ref().expect("a world behind a proxy");
+    let mut seen: Vec<(&'static str, String, usize)> = Vec::new();
+    for line in proxy.log().into_iter().skip(before) {
+        let (method, path) = line.split_once(' ').expect("METHOD /path");
+        let Some(method) = ["PUT", "POST", "PATCH", "DELETE"]
+            .into_iter()
+            .find(|m| *m == method)
+        else {
+            continue;
+        };
+        let path = path.split(['?', '@']).next().unwrap_or_default();
+        let path = path.split("sha256:").next().unwrap_or_default();
+        let key = match path.find("/uploads/") {
+            Some(i) => path[..i + "/uploads/".len()].to_string(),
+            None => path.to_string(),
+        };
+        let nth = seen
+            .iter()
+            .filter(|(m, k, _)| *m == method && *k == key)
+            .count();
+        seen.push((method, key, nth));
+    }
+    seen
+}
+
+/// Where a run is cut: at a GitHub write, or at the `nth` registry write of a method and path.
+#[derive(Clone, Debug)]
+enum Point {
+    Github(String, String),
+    Registry(&'static str, String, usize),
+}
+
+impl Point {
+    /// Cuts `w`'s next run here; `kill` kills that run.
+    fn inject(&self, w: &World, cut: Cut, kill: impl Fn() + Send + Sync + 'static) {
+        match self {
+            Point::Github(method, path) => w.github.inject(match cut {
+                Cut::AnswerLost => Fault::LoseAnswer {
+                    method: method.clone(),
+                    path_contains: path.clone(),
+                },
+                Cut::Killed => Fault::Hook {
+                    method: method.clone(),
+                    path_contains: path.clone(),
+                    after: true,
+                    hook: Hook::new(kill),
+                },
+            }),
+            Point::Registry(method, path, nth) => {
+                let proxy = w.proxy.as_ref().expect("a world behind a proxy");
+                // The earlier occurrences pass untouched (a zero delay), so the cut lands on the nth.
+                for _ in 0..*nth {
+                    proxy.fault(method, path, proxy::Fault::Slow(Duration::ZERO));
+                }
+                proxy.fault(
+                    method,
+                    path,
+                    match cut {
+                        Cut::AnswerLost => proxy::Fault::DropAfter,
+                        Cut::Killed => proxy::Fault::Then(proxy::Then(Arc::new(kill))),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Whether the cut has fired (no fault is left waiting).
+    fn fired(&self, w: &World) -> bool {
+        match self {
+            Point::Github(..) => w.github.pending_faults().is_empty(),
+            Point::Registry(..) => w.proxy.as_ref().is_some_and(|p| p.pending() == 0),
+        }
+    }
+}
+
+/// Runs `scenario` uninterrupted, then cut at each of its writes (on GitHub and on the registry, as the
+/// uninterrupted run recorded them) in each way, each in a fresh world; after one plain rerun, the end state
+/// must equal the uninterrupted one, and another rerun writes nothing.
 fn converges_after_every_cut(scenario: &Scenario) {
-    let reference = world();
+    let reference = world_behind_proxy();
     (scenario.setup)(&reference);
-    let before = reference.github.requests().len();
+    let proxy = reference.proxy.as_ref().expect("proxy");
+    let before = (reference.github.requests().len(), proxy.log().len());
     let out = (scenario.run)(&reference, &Runner::new(), "reference");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let cut_points = writes_since(&reference, before);
+    let mut cut_points: Vec<Point> = writes_since(&reference, before.0)
+        .into_iter()
+        .map(|(m, p)| Point::Github(m, p))
+        .collect();
     assert!(!cut_points.is_empty(), "the run writes on GitHub");
+    let registry = registry_writes_since(&reference, before.1);
+    assert_eq!(
+        !registry.is_empty(),
+        scenario.moves_the_tag,
+        "the registry writes of the run: {registry:?}"
+    );
+    cut_points.extend(
+        registry
+            .into_iter()
+            .map(|(m, p, n)| Point::Registry(m, p, n)),
+    );
     let expected = end_state(&reference);
 
-    for (method, path) in &cut_points {
+    for point in &cut_points {
         for cut in [Cut::AnswerLost, Cut::Killed] {
-            let w = world();
+            let w = world_behind_proxy();
             (scenario.setup)(&w);
-            let mark = format!("{cut:?}-{method}-{path}");
-            w.github.inject(match cut {
-                Cut::AnswerLost => Fault::LoseAnswer {
-                    method: method.clone(),
-                    path_contains: path.clone(),
-                },
-                Cut::Killed => {
-                    let mark = mark.clone();
-                    Fault::Hook {
-                        method: method.clone(),
-                        path_contains: path.clone(),
-                        after: true,
-                        hook: Hook::new(move || kill_marked(&mark)),
-                    }
-                }
-            });
+            let mark = format!("{cut:?}-{point:?}");
+            let victim = mark.clone();
+            point.inject(&w, cut, move || kill_marked(&victim));
             let cut_run = (scenario.run)(&w, &Runner::new(), &mark);
-            assert!(
-                w.github.pending_faults().is_empty(),
-                "{mark}: the cut never fired"
-            );
+            assert!(point.fired(&w), "{mark}: the cut never fired");
             if matches!(cut, Cut::Killed) {
                 assert!(!cut_run.status.success(), "{mark}: the run was killed");
             }
@@ -524,35 +621,48 @@ fn converges_after_every_cut(scenario: &Scenario) {
                 differs.is_empty() && lacks.is_empty(),
                 "{mark}: one plain rerun leaves what an uninterrupted run leaves; it has {differs:#?}\ninstead of {lacks:#?}\nthe rerun said:\n{log}"
             );
-            let writes = w.github.requests().len();
+            let writes = (
+                w.github.requests().len(),
+                w.proxy.as_ref().expect("proxy").log().len(),
+            );
             let again = (scenario.run)(&w, &Runner::new(), "again");
             assert!(again.status.success(), "{mark}: the second rerun failed");
             assert_eq!(
-                writes_since(&w, writes),
+                writes_since(&w, writes.0),
                 Vec::<(String, String)>::new(),
                 "{mark}: a rerun of a finished run writes nothing on GitHub"
+            );
+            assert_eq!(
+                registry_writes_since(&w, writes.1),
+                Vec::new(),
+                "{mark}: a rerun of a finished run writes nothing on the registry"
             );
         }
     }
 }
 
 #[test]
-fn a_promotion_through_a_pull_request_converges_after_a_cut_at_any_github_write() {
+fn a_promotion_through_a_pull_request_converges_after_a_cut_at_any_write() {
     converges_after_every_cut(&PROMOTE_PR);
 }
 
 #[test]
-fn a_direct_promotion_converges_after_a_cut_at_any_github_write() {
+fn a_direct_promotion_converges_after_a_cut_at_any_write() {
     converges_after_every_cut(&PROMOTE_DIRECT);
 }
 
 #[test]
-fn a_release_converges_after_a_cut_at_any_github_write() {
+fn a_release_converges_after_a_cut_at_any_write() {
     converges_after_every_cut(&RELEASE);
 }
 
 #[test]
-fn an_immediate_rollback_converges_after_a_cut_at_any_github_write() {
+fn a_rollback_through_a_pull_request_converges_after_a_cut_at_any_write() {
+    converges_after_every_cut(&ROLLBACK_PR);
+}
+
+#[test]
+fn an_immediate_rollback_converges_after_a_cut_at_any_write() {
     converges_after_every_cut(&ROLLBACK_IMMEDIATE);
 }
 

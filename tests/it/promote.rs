@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::harness::{Runner, Scratch, git};
 use crate::support::github::{Fault, Permissions, TOKEN, TestGithub};
 use crate::support::images::{self, Format};
+use crate::support::proxy::Proxy;
 use crate::support::registry::{Auth, Registry};
 
 const OVERLAY: &str = "flux/apps/backend/production/kustomization.yaml";
@@ -22,6 +23,8 @@ pub struct World {
     pub scratch: Scratch,
     pub github: TestGithub,
     pub image: String,
+    /// The proxy the image's registry is reached through, in a [`world_behind_proxy`] (to cut its writes).
+    pub proxy: Option<Proxy>,
     _layouts: tempfile::TempDir,
 }
 
@@ -51,9 +54,21 @@ fn replace_in_tree(dir: &Path, from: &str, to: &str) {
 }
 
 pub fn world() -> World {
+    build_world(false)
+}
+
+/// [`world`], with the registry reached through a [`Proxy`] (the image and the overlay name the proxy), so a
+/// test can cut any registry write.
+pub fn world_behind_proxy() -> World {
+    build_world(true)
+}
+
+fn build_world(behind_proxy: bool) -> World {
     let registry = Registry::start(Auth::Anonymous);
+    let proxy = behind_proxy.then(|| Proxy::start(&registry.addr));
     let layouts = tempfile::tempdir().expect("tempdir");
-    let image = format!("{}/org/backend", registry.addr);
+    let host = proxy.as_ref().map_or(&registry.addr, |p| &p.addr);
+    let image = format!("{host}/org/backend");
     for tag in ["v0.1.0", "v0.2.0"] {
         // Shaped as docker/build-push-action pushes: platform images and their attestation manifests.
         let layout = images::buildx_layout(layouts.path(), &[None, None]);
@@ -88,6 +103,7 @@ pub fn world() -> World {
         scratch,
         github,
         image,
+        proxy,
         _layouts: layouts,
     }
 }

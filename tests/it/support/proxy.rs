@@ -26,6 +26,19 @@ pub enum Fault {
     DropAfter,
     /// Forward after this delay.
     Slow(Duration),
+    /// Forward, let the registry act, then run this (kill the client: a process killed after the write) and
+    /// close the connection without an answer.
+    Then(Then),
+}
+
+/// What [`Fault::Then`] runs once the registry has acted.
+#[derive(Clone)]
+pub struct Then(pub Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Then {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Then(..)")
+    }
 }
 
 /// Which requests a fault applies to: method and a path substring.
@@ -117,6 +130,11 @@ impl Proxy {
                     .request(Request::from_parts(parts, body))
                     .await
                     .map_err(|_| Dropped)?;
+                if let Some(Fault::Then(then)) = &fault {
+                    let _ = resp.into_body().collect().await;
+                    (then.0)();
+                    return Err(Dropped);
+                }
                 if matches!(fault, Some(Fault::DropAfter)) {
                     let _ = resp.into_body().collect().await;
                     return Err(Dropped);
