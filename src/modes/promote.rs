@@ -18,6 +18,7 @@ use crate::changes::{self, Changes};
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::flux::discover::Model;
+use crate::gates::{self, Evidence, GateSettings};
 
 use crate::git::GitRepo;
 use crate::github;
@@ -66,6 +67,8 @@ pub struct PromoteSettings {
     pub dry_run: bool,
     pub flux_path: String,
     pub registry: registry::Settings,
+    /// The prerequisites checked before any write.
+    pub gates: GateSettings,
 }
 
 fn tag_problem(input: &str, value: &str) -> InputProblem {
@@ -134,6 +137,7 @@ impl PromoteSettings {
         let dry_run = r.bool("dry-run");
         let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
         let registry = read_registry_settings(&mut r, github);
+        let gates = GateSettings::read(&mut r);
         r.finish()?;
         let missing = |name: &str| Error::new(Kind::Input, format!("input `{name}` is missing"));
         Ok(Self {
@@ -149,6 +153,7 @@ impl PromoteSettings {
             dry_run,
             flux_path,
             registry,
+            gates,
         })
     }
 
@@ -176,6 +181,8 @@ pub struct Promotion {
     pub create_release: bool,
     pub layout: Layout,
     pub changes: Changes,
+    /// The prerequisites' evidence (the body's gates section).
+    pub gates: Option<Evidence>,
 }
 
 impl Promotion {
@@ -289,6 +296,10 @@ impl Promotion {
             "\nGitHub release after the merge: {}.\n",
             if self.create_release { "yes" } else { "no" }
         ));
+        if let Some(evidence) = &self.gates {
+            md.push('\n');
+            md.push_str(&evidence.section());
+        }
         md.push_str(&format!(
             "\n<!-- gitops-promote: {} -->\n",
             json!({
@@ -562,6 +573,40 @@ pub fn run(
             previous.as_deref(),
             &[production_tag.as_str(), staging_tag.as_str()],
         ),
+        gates: None,
+    };
+    // The image's source commit: read once, for the gates and (without a pull request) the git tag.
+    let revision = {
+        let read = client.revision(&settings.image, &digest, release_steps::REVISION);
+        let (commit, warning) = release_steps::named_commit(read, &promotion.image, &digest);
+        annotations.extend(warning);
+        commit
+    };
+    let previous_digest = patched
+        .changes
+        .iter()
+        .find(|c| c.field.ends_with("digest"))
+        .and_then(|c| c.old.clone());
+    // Every prerequisite's evidence, before any write: a refusal leaves the registry, the branch and the pull
+    // request as they were.
+    let evidence = gather_evidence(
+        &settings,
+        &model,
+        &promotion,
+        (revision.as_deref(), git.as_ref()),
+        github_client.as_ref(),
+        (previous.as_deref(), previous_digest.as_deref()),
+        console,
+    )?;
+    for warning in &evidence.warnings {
+        annotations.push(Annotation::warning("gitops-promote: gate", warning.clone()));
+    }
+    if let Some(refusal) = evidence.refusal() {
+        return Err(refusal);
+    }
+    let promotion = Promotion {
+        gates: Some(evidence),
+        ..promotion
     };
     let mut plan = plan(
         &settings,
@@ -578,14 +623,7 @@ pub fn run(
             git.as_ref(),
             github_client.as_ref(),
             &repository,
-            {
-                let read = client.revision(&settings.image, &digest, release_steps::REVISION);
-                let (commit, warning) =
-                    release_steps::named_commit(read, &promotion.image, &digest);
-                annotations.extend(warning);
-                commit
-            }
-            .as_deref(),
+            revision.as_deref(),
             &mut plan,
             &mut annotations,
         )?;
@@ -621,6 +659,96 @@ pub fn run(
         requests,
         annotations,
     ))
+}
+
+/// The gates' evidence: the source commit's checks and statuses (one concurrent wave, waited for when
+/// `wait-for-checks` says so), staging's selection, the rollback plan and the manual items.
+fn gather_evidence(
+    settings: &PromoteSettings,
+    model: &Model,
+    promotion: &Promotion,
+    (revision, git): (Option<&str>, Option<&GitRepo>),
+    github_client: Option<&github::Client>,
+    (previous, previous_digest): (Option<&str>, Option<&str>),
+    console: &mut Console,
+) -> Result<Evidence> {
+    let tag = &promotion.staging.tag;
+    let (commit, commit_source) = match revision {
+        Some(c) => (
+            Some(c.to_string()),
+            format!("the image's `{}`", release_steps::REVISION),
+        ),
+        None => match git.and_then(|g| g.tag_commit(tag)) {
+            Some(c) => (Some(c), format!("the git tag `{tag}`")),
+            None => (None, String::new()),
+        },
+    };
+    let short = |s: &str| s.get(..7).unwrap_or(s).to_string();
+    let required = settings.gates.required != gates::Required::Nothing;
+    let mut rows = match (&commit, github_client) {
+        (Some(sha), Some(client)) => {
+            console.group(&format!("Read the checks of commit {}", short(sha)));
+            let read = gates::read_checks(client, sha, &settings.gates, console);
+            for line in client.take_progress() {
+                console.info(&line);
+            }
+            console.end_group();
+            let mut rows = read?;
+            for row in &mut rows {
+                row.evidence = format!("{} on `{}` ({commit_source})", row.evidence, short(sha));
+            }
+            rows
+        }
+        (None, _) if required => {
+            return Err(Error::new(
+                Kind::NotFound,
+                format!(
+                    "`require-checks` is set, but no commit is known for `{}:{tag}`: the image has no `{}` and no git tag `{tag}` is in the checkout",
+                    promotion.image,
+                    release_steps::REVISION
+                ),
+            )
+            .with_help("build the image with the `labels` output of staging-build (it records the revision), or fetch the tags (`fetch-depth: 0`), or clear `require-checks`"));
+        }
+        (Some(_), None) if required => {
+            return Err(Error::input(
+                InputProblem::new("require-checks", "needs GitHub to read the checks")
+                    .help("pass `github-token` (with `checks: read` and `statuses: read`) and set `GITHUB_REPOSITORY`"),
+            ));
+        }
+        _ => vec![gates::Gate {
+            prerequisite: "Integration tests".to_string(),
+            state: gates::State::Manual,
+            evidence: "not read: no source commit known, or no GitHub token".to_string(),
+            required: false,
+        }],
+    };
+    let mut warnings = Vec::new();
+    let selected = (promotion.staging.why != "given").then_some(tag.as_str());
+    rows.insert(
+        0,
+        gates::staging_gate(
+            model,
+            &promotion.image,
+            tag,
+            &promotion.digest,
+            selected,
+            settings.gates.require_staging,
+            &mut warnings,
+        ),
+    );
+    rows.extend(gates::manual_gates());
+    rows.push(gates::rollback_gate(
+        previous.map(|p| (p, previous_digest)),
+        &promotion.base_branch,
+    ));
+    Ok(Evidence {
+        commit,
+        commit_source,
+        gates: rows,
+        rollback: previous.map(gates::rollback_command),
+        warnings,
+    })
 }
 
 /// The moving tag moves only while `branch` pins what is released (see [`crate::plan::PinGuard`]).
@@ -741,8 +869,16 @@ fn report(
             .and_then(|(_, p)| p.get("release-url").cloned())
             .unwrap_or_default(),
     );
+    if let Some(evidence) = &promotion.gates {
+        outputs.insert("gates".to_string(), evidence.state().word().to_string());
+        outputs.insert(
+            "rollback-command".to_string(),
+            evidence.rollback.clone().unwrap_or_default(),
+        );
+    }
     let json = json!({
         "mode": Mode::Promote,
+        "gates": promotion.gates,
         "dry_run": dry,
         "promotion": promotion,
         "production_tag_operation": word(&version_op),
@@ -838,6 +974,9 @@ fn report(
         if dry { " (dry run)" } else { "" }
     );
     let mut summary = format!("## {title}\n\n{}\n", markdown_table(&rows));
+    if let Some(evidence) = &promotion.gates {
+        summary.push_str(&format!("### Prerequisites\n\n{}\n", evidence.table()));
+    }
     summary.push_str(&promotion.diagram());
     summary.push('\n');
     if !promotion.diff.is_empty() {
@@ -976,6 +1115,11 @@ mod tests {
             dry_run: false,
             flux_path: "flux".into(),
             registry: registry::Settings::default(),
+            gates: GateSettings {
+                required: gates::Required::Nothing,
+                wait: std::time::Duration::ZERO,
+                require_staging: true,
+            },
         }
     }
 
@@ -1002,6 +1146,7 @@ mod tests {
                 previous: Some("v1.2.2".into()),
                 commits: Ok(Vec::new()),
             },
+            gates: None,
         }
     }
 

@@ -10,6 +10,7 @@ mod build;
 mod cuts;
 mod docs;
 mod examples;
+mod gates;
 mod github_client;
 mod github_fake;
 mod lint;

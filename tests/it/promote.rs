@@ -566,9 +566,11 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     w.promote(&first, &inputs).success();
     assert_eq!(first.outputs()["pr-operation"], "created");
     let reads = [
-        "pulls/list",                          // the pull request step: open ones by head
+        "checks/list-for-ref", // the gates: the source commit's check runs
+        "pulls/list",          // the pull request step: open ones by head
         "repos/compare-commits-with-basehead", // the commit step: the promotion branch on the base's tip
         "repos/get-branch",                    // the base branch: its tip and tree
+        "repos/get-combined-status-for-ref",   // the gates: its commit statuses
         "repos/get-content",                   // the overlay at that tip
     ];
     let writes = [
@@ -600,8 +602,8 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     let counted = &json(&first)["requests"];
     assert_eq!(
         (counted["github"].as_u64(), counted["registry"].as_u64()),
-        (Some(11), Some(4)),
-        "registry: the source, the version tag, its write and the re-read"
+        (Some(13), Some(8)),
+        "registry: the source, the version tag, its write and the re-read; the gates: the image's revision (its platform images' configs)"
     );
 
     // The rerun: one read per step it checks, nothing written (the open pull request names the default branch).
@@ -620,8 +622,8 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     let counted = &json(&rerun)["requests"];
     assert_eq!(
         (counted["github"].as_u64(), counted["registry"].as_u64()),
-        (Some(4), Some(2)),
-        "registry: the source and the version tag"
+        (Some(6), Some(6)),
+        "registry: the source and the version tag; the gates: the image's revision"
     );
 
     // With `base-branch` given: the same reads, the pull request beside the base branch.
@@ -672,5 +674,13 @@ fn with_commit_via_git_a_pull_request_rerun_asks_github_only_for_the_pull_reques
         ),
         ("unchanged", "unchanged")
     );
-    assert_eq!(operations(&w, seen), ["pulls/list"]);
+    // The gates read the source commit's checks and statuses, at once.
+    assert_eq!(
+        operations(&w, seen),
+        [
+            "checks/list-for-ref",
+            "pulls/list",
+            "repos/get-combined-status-for-ref"
+        ]
+    );
 }
