@@ -353,7 +353,7 @@ fn the_committed_checksums_of_a_commit_that_is_not_a_release_say_to_use_one() {
 }
 
 /// A GitHub-shaped release server: `/{repository}/releases/download/{version}/{asset}`.
-fn github_releases(repository: &str) -> (tempfile::TempDir, FileServer) {
+pub fn github_releases(repository: &str) -> (tempfile::TempDir, FileServer) {
     let release = release();
     let dir = tempfile::tempdir().expect("tempdir");
     let served = dir

@@ -170,6 +170,31 @@ pub struct Release {
     pub published_at: Option<i64>,
 }
 
+/// A check run as the test GitHub holds it (`status` queued / in_progress / completed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRun {
+    pub id: u64,
+    pub name: String,
+    pub head_sha: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub details_url: Option<String>,
+    pub started_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+/// A commit status (`state` error / failure / pending / success).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitStatus {
+    pub id: u64,
+    pub sha: String,
+    pub state: String,
+    pub context: String,
+    pub target_url: Option<String>,
+    pub description: Option<String>,
+    pub created_at: i64,
+}
+
 #[derive(Debug, Default)]
 pub struct State {
     pub tokens: BTreeMap<String, Permissions>,
@@ -186,6 +211,10 @@ pub struct State {
     /// Verification of the commits created through the API, by SHA (GitHub signs those it authors).
     pub verified: BTreeMap<String, (bool, String)>,
     pub concurrent_pushes: u64,
+    pub check_runs: Vec<CheckRun>,
+    pub statuses: Vec<CommitStatus>,
+    /// Permissions the token lacks on top of [`Permissions`], as GitHub names them (`checks=read`).
+    pub denied: Vec<String>,
 }
 
 impl State {
