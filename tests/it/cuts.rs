@@ -283,6 +283,8 @@ struct Scenario {
     run: fn(&World, &Runner, &str) -> std::process::Output,
     /// Whether the run writes on the registry (moves the moving tag): then its cut points include those writes.
     moves_the_tag: bool,
+    /// Cut only its git pushes: its GitHub and registry writes are those of a scenario cut already.
+    pushes_only: bool,
 }
 
 fn promote_with(
@@ -309,6 +311,7 @@ const PROMOTE_PR: Scenario = Scenario {
     setup: |_| {},
     run: |w, r, mark| promote_with(w, r, mark, &[("staging-tag", "v0.2.0")]),
     moves_the_tag: false,
+    pushes_only: false,
 };
 
 const PROMOTE_DIRECT: Scenario = Scenario {
@@ -322,11 +325,45 @@ const PROMOTE_DIRECT: Scenario = Scenario {
         )
     },
     moves_the_tag: true,
+    pushes_only: false,
+};
+
+const PROMOTE_PR_GIT: Scenario = Scenario {
+    setup: |_| {},
+    run: |w, r, mark| {
+        promote_with(
+            w,
+            r,
+            mark,
+            &[("staging-tag", "v0.2.0"), ("commit-via", "git")],
+        )
+    },
+    moves_the_tag: false,
+    pushes_only: true,
+};
+
+const PROMOTE_DIRECT_GIT: Scenario = Scenario {
+    setup: |_| {},
+    run: |w, r, mark| {
+        promote_with(
+            w,
+            r,
+            mark,
+            &[
+                ("staging-tag", "v0.2.0"),
+                ("pull-request", "false"),
+                ("commit-via", "git"),
+            ],
+        )
+    },
+    moves_the_tag: true,
+    pushes_only: true,
 };
 
 const RELEASE: Scenario = Scenario {
+    // A version not tagged yet, so the release pushes its tag.
     setup: |w| {
-        merged_promotion(w, "v0.2.0");
+        merged_promotion(w, "v0.2.1");
     },
     run: |w, r, mark| {
         r.action(
@@ -344,6 +381,7 @@ const RELEASE: Scenario = Scenario {
         .expect("run release")
     },
     moves_the_tag: true,
+    pushes_only: false,
 };
 
 fn rollback_with(w: &World, runner: &Runner, mark: &str, immediate: &str) -> std::process::Output {
@@ -367,12 +405,14 @@ const ROLLBACK_PR: Scenario = Scenario {
     setup: crate::rollback::in_production,
     run: |w, r, mark| rollback_with(w, r, mark, "false"),
     moves_the_tag: false,
+    pushes_only: false,
 };
 
 const ROLLBACK_IMMEDIATE: Scenario = Scenario {
     setup: crate::rollback::in_production,
     run: |w, r, mark| rollback_with(w, r, mark, "true"),
     moves_the_tag: true,
+    pushes_only: false,
 };
 
 /// SIGKILL to the process whose environment carries `CUT_MARK=mark` (the run under test, no other test's).
@@ -516,16 +556,20 @@ fn registry_writes_since(w: &World, before: usize) -> Vec<(&'static str, String,
     seen
 }
 
-/// Where a run is cut: at a GitHub write, or at the `nth` registry write of a method and path.
+/// Where a run is cut: at a GitHub write, at the `nth` registry write of a method and path, or at a push of a
+/// ref to origin over smart HTTP.
 #[derive(Clone, Debug)]
 enum Point {
     Github(String, String),
     Registry(&'static str, String, usize),
+    Git(String),
 }
 
 impl Point {
-    /// Cuts `w`'s next run here; `kill` kills that run.
-    fn inject(&self, w: &World, cut: Cut, kill: impl Fn() + Send + Sync + 'static) {
+    /// Cuts `w`'s next run here; the run carries `CUT_MARK=mark`.
+    fn inject(&self, w: &World, cut: Cut, mark: &str) {
+        let victim = mark.to_string();
+        let kill = move || kill_marked(&victim);
         match self {
             Point::Github(method, path) => w.github.inject(match cut {
                 Cut::AnswerLost => Fault::LoseAnswer {
@@ -554,6 +598,9 @@ impl Point {
                     },
                 );
             }
+            Point::Git(refname) => {
+                cut_ref_push(w, refname, cut, mark);
+            }
         }
     }
 
@@ -562,16 +609,63 @@ impl Point {
         match self {
             Point::Github(..) => w.github.pending_faults().is_empty(),
             Point::Registry(..) => w.proxy.as_ref().is_some_and(|p| p.pending() == 0),
+            Point::Git(..) => !push_hook(w).exists(),
         }
     }
+}
+
+/// The refs pushed to origin since `record_pushes`, in order, each once.
+fn pushes(w: &World) -> Vec<String> {
+    let log = std::fs::read_to_string(w.scratch.dir.path().join("pushed.log")).unwrap_or_default();
+    let mut seen: Vec<String> = Vec::new();
+    for line in log.lines() {
+        if !seen.iter().any(|r| r == line) {
+            seen.push(line.to_string());
+        }
+    }
+    seen
+}
+
+/// From now on origin logs every ref a push commits there (the test GitHub writes its refs with libgit2, which
+/// runs no hooks: only git pushes are logged).
+fn record_pushes(w: &World) {
+    let log = w.scratch.dir.path().join("pushed.log");
+    write_hook(
+        w,
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\nwhile read -r _ _ ref; do case \"$ref\" in refs/*) echo \"$ref\" >> '{}';; esac; done\n",
+            log.display()
+        ),
+    );
+}
+
+fn push_hook(w: &World) -> std::path::PathBuf {
+    w.scratch.origin.join("hooks/reference-transaction")
+}
+
+fn write_hook(w: &World, script: &str) {
+    let hook = push_hook(w);
+    std::fs::write(&hook, script).expect("hook");
+    std::process::Command::new("chmod")
+        .args(["+x", hook.to_str().expect("path")])
+        .status()
+        .expect("chmod");
+}
+
+/// A world for the cut harness: its registry behind a proxy, origin served over smart HTTP, `setup` done.
+fn cut_world(scenario: &Scenario) -> (World, crate::git_http::GitHttpServer) {
+    let w = world_behind_proxy();
+    (scenario.setup)(&w);
+    let server = origin_over_http(&w);
+    (w, server)
 }
 
 /// Runs `scenario` uninterrupted, then cut at each of its writes (on GitHub and on the registry, as the
 /// uninterrupted run recorded them) in each way, each in a fresh world; after one plain rerun, the end state
 /// must equal the uninterrupted one, and another rerun writes nothing.
 fn converges_after_every_cut(scenario: &Scenario) {
-    let reference = world_behind_proxy();
-    (scenario.setup)(&reference);
+    let (reference, _server) = cut_world(scenario);
+    record_pushes(&reference);
     let proxy = reference.proxy.as_ref().expect("proxy");
     let before = (reference.github.requests().len(), proxy.log().len());
     let out = (scenario.run)(&reference, &Runner::new(), "reference");
@@ -596,19 +690,31 @@ fn converges_after_every_cut(scenario: &Scenario) {
             .into_iter()
             .map(|(m, p, n)| Point::Registry(m, p, n)),
     );
+    if scenario.pushes_only {
+        cut_points.clear();
+    }
+    cut_points.extend(pushes(&reference).into_iter().map(Point::Git));
+    assert!(!cut_points.is_empty(), "the run writes");
+    std::fs::remove_file(push_hook(&reference)).expect("remove the recording hook");
     let expected = end_state(&reference);
 
     for point in &cut_points {
         for cut in [Cut::AnswerLost, Cut::Killed] {
-            let w = world_behind_proxy();
-            (scenario.setup)(&w);
+            let (w, _server) = cut_world(scenario);
             let mark = format!("{cut:?}-{point:?}");
-            let victim = mark.clone();
-            point.inject(&w, cut, move || kill_marked(&victim));
+            point.inject(&w, cut, &mark);
             let cut_run = (scenario.run)(&w, &Runner::new(), &mark);
             assert!(point.fired(&w), "{mark}: the cut never fired");
             if matches!(cut, Cut::Killed) {
                 assert!(!cut_run.status.success(), "{mark}: the run was killed");
+            }
+            // A push whose answer was lost is read back from origin: the run goes on.
+            if let (Cut::AnswerLost, Point::Git(_)) = (cut, point) {
+                assert!(
+                    cut_run.status.success(),
+                    "{mark}: the push is read back\n{}",
+                    String::from_utf8_lossy(&cut_run.stdout)
+                );
             }
             let rerun = (scenario.run)(&w, &Runner::new(), "rerun");
             let log = String::from_utf8_lossy(&rerun.stdout).to_string()
@@ -625,6 +731,7 @@ fn converges_after_every_cut(scenario: &Scenario) {
                 w.github.requests().len(),
                 w.proxy.as_ref().expect("proxy").log().len(),
             );
+            record_pushes(&w);
             let again = (scenario.run)(&w, &Runner::new(), "again");
             assert!(again.status.success(), "{mark}: the second rerun failed");
             assert_eq!(
@@ -636,6 +743,11 @@ fn converges_after_every_cut(scenario: &Scenario) {
                 registry_writes_since(&w, writes.1),
                 Vec::new(),
                 "{mark}: a rerun of a finished run writes nothing on the registry"
+            );
+            assert_eq!(
+                pushes(&w),
+                Vec::<String>::new(),
+                "{mark}: a rerun of a finished run pushes nothing"
             );
         }
     }
@@ -649,6 +761,16 @@ fn a_promotion_through_a_pull_request_converges_after_a_cut_at_any_write() {
 #[test]
 fn a_direct_promotion_converges_after_a_cut_at_any_write() {
     converges_after_every_cut(&PROMOTE_DIRECT);
+}
+
+#[test]
+fn a_promotion_pushed_with_git_converges_after_a_cut_at_any_write() {
+    converges_after_every_cut(&PROMOTE_PR_GIT);
+}
+
+#[test]
+fn a_direct_promotion_pushed_with_git_converges_after_a_cut_at_any_write() {
+    converges_after_every_cut(&PROMOTE_DIRECT_GIT);
 }
 
 #[test]
@@ -676,28 +798,21 @@ fn origin_over_http(w: &World) -> crate::git_http::GitHttpServer {
     server
 }
 
-/// A `reference-transaction` hook in origin that fires once, when `refs/tags/{tag}` has been committed there:
-/// it kills receive-pack (the answer is lost) or the marked run (the process is killed). Returns its path.
-fn cut_tag_push(w: &World, tag: &str, cut: Cut, mark: &str) -> std::path::PathBuf {
+/// A `reference-transaction` hook in origin that fires once, when a push has committed `refname` there: it
+/// kills receive-pack (the answer is lost) or the marked run (the process is killed).
+fn cut_ref_push(w: &World, refname: &str, cut: Cut, mark: &str) {
     let kill = match cut {
         Cut::AnswerLost => "kill -9 $PPID".to_string(),
         Cut::Killed => format!(
             "for p in /proc/[0-9]*; do tr '\\0' '\\n' < \"$p/environ\" 2>/dev/null | grep -qx 'CUT_MARK={mark}' && kill -9 \"${{p#/proc/}}\"; done"
         ),
     };
-    let hook = w.scratch.origin.join("hooks/reference-transaction");
-    std::fs::write(
-        &hook,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\ngrep -q ' refs/tags/{tag}$' || exit 0\nrm -f \"$0\"\n{kill}\n"
+    write_hook(
+        w,
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\ngrep -q ' {refname}$' || exit 0\nrm -f \"$0\"\n{kill}\n"
         ),
-    )
-    .expect("hook");
-    std::process::Command::new("chmod")
-        .args(["+x", hook.to_str().expect("path")])
-        .status()
-        .expect("chmod");
-    hook
+    );
 }
 
 #[test]
@@ -724,7 +839,8 @@ fn a_tag_push_cut_after_the_remote_took_it_is_read_back_and_a_rerun_converges() 
         let merged = merged_promotion(&w, "v0.2.1");
         let _server = origin_over_http(&w);
         let mark = format!("{cut:?}-tag-push");
-        let hook = cut_tag_push(&w, "v0.2.1", cut, &mark);
+        cut_ref_push(&w, "refs/tags/v0.2.1", cut, &mark);
+        let hook = push_hook(&w);
         let runner = Runner::new();
         let cut_run = (RELEASE.run)(&w, &runner, &mark);
         let log = String::from_utf8_lossy(&cut_run.stdout).to_string()
