@@ -59,7 +59,7 @@ pub fn apply(plan: &Plan, effects: &mut Effects<'_>) -> Result<Vec<Applied>> {
                 .info(&format!("{}: {}", operation.as_str(), step.describe()));
         }
         effects.console.end_group();
-        let (operation, produced) = done?;
+        let (operation, produced) = done.map_err(|e| already_done(e, &applied))?;
         applied.push(Applied {
             step: step.clone(),
             operation,
@@ -67,6 +67,25 @@ pub fn apply(plan: &Plan, effects: &mut Effects<'_>) -> Result<Vec<Applied>> {
         });
     }
     Ok(applied)
+}
+
+/// A step failed after others changed something: the error says what is already written (it is right, and a
+/// rerun reports it `unchanged`), so a half-done run is not read as "nothing happened".
+fn already_done(error: Error, applied: &[Applied]) -> Error {
+    let written: Vec<String> = applied
+        .iter()
+        .filter(|a| !matches!(a.operation, Operation::Unchanged | Operation::Skipped))
+        .map(|a| format!("{}: {}", a.operation.as_str(), a.step.describe()))
+        .collect();
+    if written.is_empty() {
+        return error;
+    }
+    let message = format!(
+        "{}\nalready written by this run (correct, and reported `unchanged` by a rerun): {}",
+        error.message,
+        written.join("; ")
+    );
+    Error { message, ..error }
 }
 
 /// The commit an earlier `Commit` step of this run left on `branch`, with the file and image it pins.

@@ -20,6 +20,7 @@ mod plan;
 mod promote;
 mod quickstart;
 mod registries;
+mod registry_rules;
 mod release;
 mod retag;
 mod rollback;

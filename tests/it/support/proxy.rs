@@ -56,6 +56,12 @@ struct State {
     log: Vec<String>,
     /// Every `Authorization` header received, as sent.
     authorizations: Vec<String>,
+    /// Behave as an ECR repository with `imageTagMutability: IMMUTABLE`: a PUT of a tag that exists is
+    /// refused with 400 `TAG_INVALID`, and no blob is mounted across repositories (the `mount`/`from` query
+    /// is dropped, so the registry opens an ordinary upload).
+    ecr_immutable: bool,
+    /// Response headers removed from every answer (a registry that omits `Docker-Content-Digest`).
+    strip: Vec<String>,
 }
 
 pub struct Proxy {
@@ -83,7 +89,7 @@ impl Proxy {
                     .path_and_query()
                     .map(|p| p.to_string())
                     .unwrap_or_default();
-                let (fault, latency) = {
+                let (fault, latency, ecr, strip) = {
                     let mut s = state.lock().expect("proxy state");
                     s.log.push(format!("{method} {path}"));
                     if let Some(a) = req
@@ -100,8 +106,20 @@ impl Proxy {
                     (
                         i.and_then(|i| s.rules.remove(i)).map(|r| r.fault),
                         s.latency,
+                        s.ecr_immutable,
+                        s.strip.clone(),
                     )
                 };
+                let mut path = path;
+                if ecr {
+                    if let Some(refused) = ecr_refusal(&upstream, &method, &path).await {
+                        let _ = req.into_body().collect().await;
+                        return Ok(refused);
+                    }
+                    if method == "POST" && path.contains("mount=") {
+                        path = path.split('?').next().unwrap_or_default().to_string();
+                    }
+                }
                 if !latency.is_zero() {
                     tokio::time::sleep(latency).await;
                 }
@@ -139,6 +157,10 @@ impl Proxy {
                     let _ = resp.into_body().collect().await;
                     return Err(Dropped);
                 }
+                let mut resp = resp;
+                for name in &strip {
+                    resp.headers_mut().remove(name.as_str());
+                }
                 Ok(resp.map(|b| b.boxed()))
             })
         }));
@@ -155,6 +177,20 @@ impl Proxy {
             path_contains: path_contains.to_string(),
             fault,
         });
+    }
+
+    /// From now on, behave as an ECR repository with immutable tags (see `State::ecr_immutable`).
+    pub fn act_as_immutable_ecr(&self) {
+        self.state.lock().expect("state").ecr_immutable = true;
+    }
+
+    /// From now on, remove this header from every answer.
+    pub fn strip_header(&self, name: &str) {
+        self.state
+            .lock()
+            .expect("state")
+            .strip
+            .push(name.to_ascii_lowercase());
     }
 
     pub fn set_latency(&self, latency: Duration) {
@@ -184,4 +220,36 @@ impl Proxy {
     pub fn pending(&self) -> usize {
         self.state.lock().expect("state").rules.len()
     }
+}
+
+/// ECR's answer to a PUT of a tag that already exists in an immutable repository, when this is one; the
+/// upstream is asked whether the tag exists (anonymously: the stand-in fronts an anonymous registry).
+async fn ecr_refusal(upstream: &str, method: &str, path: &str) -> Option<Response<http::Body>> {
+    if method != "PUT" {
+        return None;
+    }
+    let (repo, tag) = path.strip_prefix("/v2/")?.split_once("/manifests/")?;
+    if tag.starts_with("sha256:") {
+        return None;
+    }
+    let client: Client<HttpConnector, http_body_util::Empty<hyper::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let head = Request::head(format!("http://{upstream}{path}"))
+        .header(
+            "accept",
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json",
+        )
+        .body(http_body_util::Empty::new())
+        .ok()?;
+    let exists = client.request(head).await.ok()?.status().is_success();
+    exists.then(|| {
+        let body = format!(
+            r#"{{"errors":[{{"code":"TAG_INVALID","message":"The image tag '{tag}' already exists in the '{repo}' repository and cannot be overwritten because the repository is immutable."}}]}}"#
+        );
+        Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .body(http::full(body))
+            .expect("response")
+    })
 }
