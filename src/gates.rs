@@ -444,19 +444,27 @@ pub fn manual_gates() -> Vec<Gate> {
         .collect()
 }
 
-/// Reads the commit's checks and statuses (one concurrent wave); with pending required checks and a `wait`,
-/// polls with backoff until they finish or the wait is over, logging progress.
+/// One read of a commit's check runs and commit statuses.
+pub type ChecksRead = Result<(Vec<CheckRun>, Vec<CommitStatus>)>;
+
+/// Reads the commit's checks and statuses (one concurrent wave; `first` when the caller already sent it beside
+/// its other reads); with pending required checks and a `wait`, polls with backoff until they finish or the
+/// wait is over, logging progress.
 pub fn read_checks(
     client: &github::Client,
     sha: &str,
     settings: &GateSettings,
+    mut first: Option<ChecksRead>,
     console: &mut Console,
 ) -> Result<Vec<Gate>> {
     let started = Instant::now();
     let mut pause = Duration::from_secs(1);
     loop {
         // A missing `checks: read` / `statuses: read` comes back with both `permissions:` lines in its help.
-        let (runs, statuses) = client.checks_and_statuses(sha)?;
+        let (runs, statuses) = match first.take() {
+            Some(read) => read?,
+            None => client.checks_and_statuses(sha)?,
+        };
         let gates = check_gates(&settings.required, &runs, &statuses);
         let pending: Vec<&Gate> = gates
             .iter()

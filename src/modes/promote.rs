@@ -461,8 +461,26 @@ pub fn run(
     // The registry's facts (the source and where the production tags point) and the repository's (the base
     // branch, the overlay, the promotion branch and its pull request) need nothing of each other: both are read
     // at once, and their log lines are printed after, each side in its own group.
-    let (registry_facts, repo_facts) = std::thread::scope(|s| {
-        let registry = s.spawn(|| gather(&client, &source, &targets, !settings.dry_run));
+    // The gates' source commit: the commit the staging tag's git tag names in the checkout, known without a
+    // request, so its checks are read in the same wave as the other facts. Only without that tag (or for a
+    // direct promotion, whose git tag follows the image) is the image's revision read, after its digest.
+    let tag_commit = git.as_ref().and_then(|g| g.tag_commit(&staging.tag));
+    let need_revision = tag_commit.is_none() || !settings.proposal.pull_request;
+    let (registry_facts, repo_facts, checks_read) = std::thread::scope(|s| {
+        let registry = s.spawn(|| {
+            gather(&client, &source, &targets, !settings.dry_run).map(|facts| {
+                let digest = facts.source.digest.clone();
+                let revision = need_revision
+                    .then(|| client.revision(&settings.image, &digest, release_steps::REVISION));
+                (facts, revision)
+            })
+        });
+        let checks = match (&tag_commit, github_client.as_ref()) {
+            (Some(sha), Some(c)) if !need_revision => {
+                Some(s.spawn(move || c.checks_and_statuses(sha)))
+            }
+            _ => None,
+        };
         let repo = read_repo_facts(
             &settings.proposal,
             &settings.manifest,
@@ -477,7 +495,15 @@ pub fn run(
                 "reading the registry stopped unexpectedly",
             ))
         });
-        (registry, repo)
+        let checks = checks.map(|t| {
+            t.join().unwrap_or_else(|_| {
+                Err(Error::new(
+                    Kind::Upstream,
+                    "reading the checks stopped unexpectedly",
+                ))
+            })
+        });
+        (registry, repo, checks)
     });
     console.group(&format!("Resolve `{source}` and the production tags"));
     drain(&client, console);
@@ -489,7 +515,7 @@ pub fn run(
         }
     }
     console.end_group();
-    let registry_facts = registry_facts?;
+    let (registry_facts, revision_read) = registry_facts?;
     let digest = registry_facts.source.digest.clone();
     let rules = Rules {
         force: false,
@@ -576,12 +602,11 @@ pub fn run(
         gates: None,
     };
     // The image's source commit: read once, for the gates and (without a pull request) the git tag.
-    let revision = {
-        let read = client.revision(&settings.image, &digest, release_steps::REVISION);
+    let revision = revision_read.and_then(|read| {
         let (commit, warning) = release_steps::named_commit(read, &promotion.image, &digest);
         annotations.extend(warning);
         commit
-    };
+    });
     let previous_digest = patched
         .changes
         .iter()
@@ -594,7 +619,7 @@ pub fn run(
         &model,
         &promotion,
         (revision.as_deref(), git.as_ref()),
-        github_client.as_ref(),
+        (github_client.as_ref(), checks_read),
         (previous.as_deref(), previous_digest.as_deref()),
         console,
     )?;
@@ -668,7 +693,7 @@ fn gather_evidence(
     model: &Model,
     promotion: &Promotion,
     (revision, git): (Option<&str>, Option<&GitRepo>),
-    github_client: Option<&github::Client>,
+    (github_client, first_read): (Option<&github::Client>, Option<gates::ChecksRead>),
     (previous, previous_digest): (Option<&str>, Option<&str>),
     console: &mut Console,
 ) -> Result<Evidence> {
@@ -688,7 +713,7 @@ fn gather_evidence(
     let mut rows = match (&commit, github_client) {
         (Some(sha), Some(client)) => {
             console.group(&format!("Read the checks of commit {}", short(sha)));
-            let read = gates::read_checks(client, sha, &settings.gates, console);
+            let read = gates::read_checks(client, sha, &settings.gates, first_read, console);
             for line in client.take_progress() {
                 console.info(&line);
             }
