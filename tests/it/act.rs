@@ -402,7 +402,10 @@ fn the_example_pipeline_runs_in_act_from_develop_to_a_rollback() {
     assert_eq!(p.versions(), set(&["v0.1.0"]));
     assert_eq!(p.git_versions(), set(&["v0.1.0"]));
 
-    // 3. The promotion, dispatched: a pull request, the production version tag at the same digest.
+    // 3. The promotion, dispatched: a pull request, the production version tag at the same digest. GitHub
+    // records staging.yml's `build` job as a check run on the commit it built; act does not, so it is seeded.
+    let built = p.origin(&["rev-parse", "v0.1.0^{commit}"]);
+    p.github.add_check_run("build", &built, Some("success"));
     p.dispatch(
         "promote-production.yml",
         json!({"staging_tag": "v0.1.0", "create_release": true}),
@@ -453,6 +456,8 @@ fn the_example_pipeline_runs_in_act_from_develop_to_a_rollback() {
     let before = p.merge_develop();
     assert_eq!(p.push("main", &before), ["staging.yml"]);
     assert_eq!(p.versions(), set(&["v0.1.0", "v0.2.0"]));
+    let built = p.origin(&["rev-parse", "v0.2.0^{commit}"]);
+    p.github.add_check_run("build", &built, Some("success"));
     p.dispatch(
         "promote-production.yml",
         json!({"staging_tag": "", "create_release": true}),
