@@ -16,10 +16,12 @@ const { spawnSync } = require('node:child_process');
 // Every environment variable the wrapper itself reads (the binary reads its own).
 const ENV = {
   // Base URL of the release downloads; the asset is fetched from `${base}/${version}/${asset}`. Default:
-  // https://github.com/${GITHUB_ACTION_REPOSITORY}/releases/download. Tests and mirrors set it.
+  // ${GITHUB_SERVER_URL}/${repository}/releases/download, the repository recorded in action/RELEASE. Mirrors set it.
   downloadUrl: 'GITOPS_PROMOTE_DOWNLOAD_URL',
-  // Set by the runner: the owner/name of the action being run.
+  // Set by the runner: the owner/name of the action being run (the fallback when action/RELEASE is missing).
   actionRepository: 'GITHUB_ACTION_REPOSITORY',
+  // Set by the runner: https://github.com, or a GitHub Enterprise Server's address.
+  serverUrl: 'GITHUB_SERVER_URL',
   // Set by the runner: where the verified binary is kept for later steps (and, on self-hosted runners,
   // later jobs), and a per-job scratch directory.
   toolCache: 'RUNNER_TOOL_CACHE',
@@ -27,6 +29,9 @@ const ENV = {
 };
 
 const CHECKSUMS = path.join(__dirname, 'SHA256SUMS');
+// `repository=owner/name` and `version=vX.Y.Z`: where the binaries of this release are (release.yml writes it
+// beside the checksums).
+const RELEASE = path.join(__dirname, 'RELEASE');
 
 // The release targets, by Node's platform and architecture. Linux binaries are static (musl), so they run on
 // any distribution, and in containers that have no glibc.
@@ -88,6 +93,35 @@ function releaseFor(target, checksumsText) {
   return { version, ...entry };
 }
 
+// Where the binaries of `release` are, from action/RELEASE (`repository=owner/name`, `version=vX.Y.Z`): '' when
+// the commit records nothing (then GITHUB_ACTION_REPOSITORY is the fallback); a malformed record, or one for
+// another version than the checksums, is refused.
+function recordedRepository(release) {
+  let text;
+  try {
+    text = fs.readFileSync(RELEASE, 'utf8');
+  } catch {
+    return '';
+  }
+  const fields = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^(repository|version)=(\S+)$/.exec(line);
+    if (!m) throw new Refusal(`action/RELEASE: not a \`repository=owner/name\` or \`version=vX.Y.Z\` line: ${JSON.stringify(line)}`);
+    fields[m[1]] = m[2];
+  }
+  if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(fields.repository || '')) {
+    throw new Refusal('action/RELEASE has no valid `repository=owner/name` line\n' +
+      'help: release.yml writes it with the checksums; use a released version, e.g. `uses: <owner>/gitops-promote@v1`');
+  }
+  if (fields.version && fields.version !== release.version) {
+    throw new Refusal(`action/RELEASE is for ${fields.version}, action/SHA256SUMS for ${release.version}: ` +
+      'the two were not written by one release');
+  }
+  return fields.repository;
+}
+
 async function download(url) {
   let lastError;
   for (let attempt = 1; attempt <= 3; attempt++) {
@@ -114,6 +148,10 @@ function writeAtomically(file, bytes, mode) {
 // else the asset is downloaded, checked, decompressed, checked again and cached. Nothing unverified is ever
 // written to the cache or run.
 async function verifiedBinary(release, target) {
+  // Where the binaries are is recorded beside the checksums by release.yml (action/RELEASE): inside a composite
+  // action GITHUB_ACTION_REPOSITORY is empty or names the outer action (actions/runner#2473, #2525), so it is
+  // only the fallback for a commit that records nothing.
+  const repository = recordedRepository(release) || process.env[ENV.actionRepository];
   const cacheDir = path.join(process.env[ENV.toolCache] || os.tmpdir(), 'gitops-promote', release.version, target);
   const cached = path.join(cacheDir, release.binary);
   if (fs.existsSync(cached)) {
@@ -121,10 +159,9 @@ async function verifiedBinary(release, target) {
     if (sha256(bytes) === release.binarySha256) return { bytes, source: 'cached' };
     fs.rmSync(cached, { force: true });
   }
+  const server = (process.env[ENV.serverUrl] || 'https://github.com').replace(/\/+$/, '');
   const base = process.env[ENV.downloadUrl] ||
-    (process.env[ENV.actionRepository]
-      ? `https://github.com/${process.env[ENV.actionRepository]}/releases/download`
-      : '');
+    (repository ? `${server}/${repository}/releases/download` : '');
   if (!base) {
     throw new Refusal(
       `no download location for ${release.asset}: ${ENV.actionRepository} is not set (a local \`uses: ./\`)\n` +

@@ -126,10 +126,14 @@ impl World {
         scratch.git(&["add", "flux"]);
         scratch.git(&["commit", "-q", "-m", "feat: first release"]);
         scratch.git(&["tag", "v0.1.0"]);
-        scratch.commit("feat(api): add the orders endpoint");
+        let source = scratch.commit("feat(api): add the orders endpoint");
+        // The staging image's source commit (its git tag: the bench images carry no revision), and the CI's
+        // check on it: the promotion is gated on it.
+        scratch.git(&["tag", STAGING]);
         scratch.git(&["push", "-q", "origin", "main", "--tags"]);
         let github = TestGithub::start(&scratch.origin, "org", "app");
         github.collaborators(&["alice"]);
+        github.add_check_run("test", &source, Some("success"));
         let server_dir = tmp.path().join("lighttpd");
         std::fs::create_dir_all(&server_dir).expect("mkdir");
         let git_server = git_http::GitHttpServer::start(scratch.dir.path(), &server_dir, TOKEN);
@@ -193,6 +197,10 @@ fn promote(w: &World) -> Run {
             ("github-token", TOKEN),
             ("staging-tag", STAGING),
             ("reviewers", "alice"),
+            // Gated: the source commit's `test` check must have passed. The release candidate is not a tag
+            // the corrected staging provider selects (stable versions only), so staging is not required.
+            ("require-checks", "test"),
+            ("require-staging", "false"),
         ],
     );
     cmd.env("GITHUB_API_URL", w.github.url());
@@ -335,6 +343,8 @@ fn figures(
 
 /// `promote`'s reads, in the order of the steps they serve.
 const STEPS: &[&str] = &[
+    "checks/list-for-ref",
+    "repos/get-combined-status-for-ref",
     "pulls/list",
     "repos/get",
     "repos/get-branch",
@@ -352,6 +362,10 @@ fn purpose(operation: &str) -> &'static str {
         "repos/get-content" => "overlay at the base's tip",
         "repos/compare-commits-with-basehead" => {
             "commit step: is the promotion branch one commit on that tip, changing only the overlay to this text?"
+        }
+        "checks/list-for-ref" => "gates: the source commit's check runs",
+        "repos/get-combined-status-for-ref" => {
+            "gates: the source commit's statuses (read with its check runs)"
         }
         "pulls/list" => {
             "pull request step: the open one from the branch (its answer names the default branch)"
@@ -400,7 +414,7 @@ fn main() {
     );
 
     println!(
-        "## Requests: gitops-promote promote (pull request, commit-via api) vs a skopeo + git + gh script\n"
+        "## Requests: gitops-promote promote (pull request, commit-via api, gated on a check) vs a skopeo + git + gh script\n"
     );
     println!(
         "| run | requests to | gitops-promote | script | script ÷ promote |\n|---|---|---:|---:|---:|"
@@ -464,8 +478,8 @@ fn main() {
     println!(
         "\nAt {latency_ms} ms per request, a rerun sending its {sent} reads one after another would wait {} ms; it \
          waited {} ms (the longest chain is 3 reads: the open pull request, which names the default branch, then \
-         the base's tip, then the overlay and the promotion branch together; the registry's two reads run beside \
-         it). The script's skopeo and git requests go one after another: {} ms.",
+         the base's tip, then the overlay and the promotion branch together; the registry's two reads and the gates' two \
+         (the source commit's check runs and statuses) run beside it). The script's skopeo and git requests go one after another: {} ms.",
         sent * latency_ms,
         ((p.rerun_slow.seconds - p.rerun.seconds) * 1000.0).round(),
         ((s.rerun_slow.seconds - s.rerun.seconds) * 1000.0).round(),

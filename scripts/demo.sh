@@ -162,9 +162,11 @@ bold "== promote to production =="
 # The first promotion skips review (no GitHub yet): the example's step plus `commit-via: git`,
 # `pull-request: false`, as a team promoting straight to main would set them.
 ctx+=("inputs.staging_tag=v0.1.0" "inputs.create_release=true")
+# No GitHub yet, so no checks to gate on: `require-checks` is cleared.
 example_step "promote v0.1.0, no pull request: a git commit to main and production-latest moved (no GitHub at all)" \
-  promote-production.yml promote INPUT_COMMIT-VIA=git INPUT_PULL-REQUEST=false
-example_step "promote again (unchanged)" promote-production.yml promote INPUT_COMMIT-VIA=git INPUT_PULL-REQUEST=false
+  promote-production.yml promote INPUT_COMMIT-VIA=git INPUT_PULL-REQUEST=false INPUT_REQUIRE-CHECKS=
+example_step "promote again (unchanged)" promote-production.yml promote INPUT_COMMIT-VIA=git INPUT_PULL-REQUEST=false \
+  INPUT_REQUIRE-CHECKS=
 
 # The project's test GitHub (the one the tests use): REST API on 127.0.0.1, branches kept in origin.git, every
 # request checked against GitHub's OpenAPI description.
@@ -174,6 +176,12 @@ github_pid=$!
 for _ in $(seq 100); do [ -s "$work/github.url" ] && break; sleep 0.1; done
 api=$(head -1 "$work/github.url")
 bold "test GitHub: $api (org/app, backed by origin.git)"
+# GitHub records staging.yml's `build` job as a check run on the commit it built; the demo plays that CI (the
+# promotion is gated on it: `require-checks: build`).
+curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo \
+  -H 'Content-Type: application/json' \
+  -d "{\"name\":\"build\",\"head_sha\":\"$(git rev-parse 'v0.2.0^{commit}')\",\"status\":\"completed\",\"conclusion\":\"success\"}" \
+  "$api/repos/org/app/check-runs" >/dev/null
 # `gh workflow run promote-production.yml` with no staging_tag: the tag staging runs now.
 ctx+=("secrets.GITHUB_TOKEN=$token" "inputs.staging_tag=")
 example_step "promote, staging tag from the staging provider, through a pull request (dry run)" \

@@ -9,7 +9,7 @@ use crate::error::{Error, Kind, Result};
 use crate::git::GitRepo;
 use crate::github;
 use crate::inputs::Secret;
-use crate::plan::{Applied, Edit, Operation, Plan, Step, Transfer, retag_operation};
+use crate::plan::{Applied, Edit, Operation, PinGuard, Plan, Step, Transfer, retag_operation};
 use crate::registry::{self, Reference};
 
 /// The real systems a plan acts on. Modes fill in what their steps need.
@@ -38,7 +38,7 @@ pub fn apply(plan: &Plan, effects: &mut Effects<'_>) -> Result<Vec<Applied>> {
     let mut applied = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
         effects.console.group(&step.describe());
-        let done = apply_step(step, effects);
+        let done = apply_step(step, &applied, effects);
         if let Some(registry) = effects.registry {
             for secret in registry.take_secrets() {
                 effects.console.mask(&secret);
@@ -59,7 +59,7 @@ pub fn apply(plan: &Plan, effects: &mut Effects<'_>) -> Result<Vec<Applied>> {
                 .info(&format!("{}: {}", operation.as_str(), step.describe()));
         }
         effects.console.end_group();
-        let (operation, produced) = done?;
+        let (operation, produced) = done.map_err(|e| already_done(e, &applied))?;
         applied.push(Applied {
             step: step.clone(),
             operation,
@@ -69,7 +69,46 @@ pub fn apply(plan: &Plan, effects: &mut Effects<'_>) -> Result<Vec<Applied>> {
     Ok(applied)
 }
 
-fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Produced)> {
+/// A step failed after others changed something: the error says what is already written (it is right, and a
+/// rerun reports it `unchanged`), so a half-done run is not read as "nothing happened".
+fn already_done(error: Error, applied: &[Applied]) -> Error {
+    let written: Vec<String> = applied
+        .iter()
+        .filter(|a| !matches!(a.operation, Operation::Unchanged | Operation::Skipped))
+        .map(|a| format!("{}: {}", a.operation.as_str(), a.step.describe()))
+        .collect();
+    if written.is_empty() {
+        return error;
+    }
+    let message = format!(
+        "{}\nalready written by this run (correct, and reported `unchanged` by a rerun): {}",
+        error.message,
+        written.join("; ")
+    );
+    Error { message, ..error }
+}
+
+/// The commit an earlier `Commit` step of this run left on `branch`, with the file and image it pins.
+fn made_on<'s>(applied: &'s [Applied], on: &str) -> Option<(&'s str, &'s str, &'s str)> {
+    applied.iter().rev().find_map(|a| match &a.step {
+        Step::Commit {
+            branch,
+            file,
+            edit: Edit::Image(request),
+            ..
+        } if branch == on => a
+            .produced
+            .get("commit")
+            .map(|c| (c.as_str(), file.as_str(), request.image.as_str())),
+        _ => None,
+    })
+}
+
+fn apply_step(
+    step: &Step,
+    applied: &[Applied],
+    effects: &mut Effects<'_>,
+) -> Result<(Operation, Produced)> {
     match step {
         Step::Commit {
             branch,
@@ -128,6 +167,13 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
                 reviewers,
                 team_reviewers,
             };
+            // The pull request says what this run committed only while the branch still holds that commit:
+            // another promotion sharing the branch may have reset it meanwhile.
+            let owner = Owner {
+                host: effects.branches,
+                branch,
+                made: made_on(applied, branch),
+            };
             // The open pull request read when planning, moments ago, is what this step compares with: it is read
             // again only when the plan names one without carrying it, or when opening one finds that another run
             // opened it meanwhile (GitHub's 422 "A pull request already exists").
@@ -137,7 +183,7 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
                 (None, None) => None,
             };
             let (operation, pull) = match open {
-                Some(pull) => bring_up_to_date(github, pull, &wanted)?,
+                Some(pull) => bring_up_to_date(github, pull, &wanted, &owner)?,
                 None => {
                     let new = github::NewPull {
                         title: title.clone(),
@@ -148,6 +194,7 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
                     };
                     match github.create_pull(&new) {
                         Ok(pull) => {
+                            owner.check(&pull.head_sha)?;
                             if !labels.is_empty() {
                                 github.add_labels(pull.number, labels)?;
                             }
@@ -161,7 +208,7 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
                         }
                         Err(e) if e.kind == Kind::Conflict => {
                             match github.find_pull(branch, base_branch)? {
-                                Some(pull) => bring_up_to_date(github, pull, &wanted)?,
+                                Some(pull) => bring_up_to_date(github, pull, &wanted, &owner)?,
                                 None => return Err(e),
                             }
                         }
@@ -184,24 +231,36 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
             let github = effects.github.ok_or_else(|| {
                 Error::new(Kind::Upstream, "no GitHub client to publish a release with")
             })?;
-            let (operation, release) = match github.release_by_tag(tag)? {
-                None => (
-                    Operation::Created,
-                    github.create_release(&github::NewRelease {
-                        tag_name: tag.clone(),
-                        name: name.clone(),
-                        body: body.clone(),
-                        latest: *latest,
-                    })?,
-                ),
-                Some(r) if r.name == *name && r.body.trim_end() == body.trim_end() => {
-                    (Operation::Unchanged, r)
-                }
-                Some(r) => (
-                    Operation::Updated,
-                    github.update_release(r.id, name, body, *latest)?,
-                ),
+            let new = github::NewRelease {
+                tag_name: tag.clone(),
+                name: name.clone(),
+                body: body.clone(),
+                latest: *latest,
             };
+            let existing = match github.release_by_tag(tag)? {
+                None => match github.create_release(&new) {
+                    Ok(release) => {
+                        return Ok((
+                            Operation::Created,
+                            Produced::from([("release-url".to_string(), release.html_url)]),
+                        ));
+                    }
+                    // `already_exists`: a retry after a lost answer, or another run published it meanwhile.
+                    // What exists is read back and compared, like any release found when planning.
+                    Err(e) if e.kind == Kind::Conflict => github.release_by_tag(tag)?.ok_or(e)?,
+                    Err(e) => return Err(e),
+                },
+                Some(r) => r,
+            };
+            let (operation, release) =
+                if existing.name == *name && existing.body.trim_end() == body.trim_end() {
+                    (Operation::Unchanged, existing)
+                } else {
+                    (
+                        Operation::Updated,
+                        github.update_release(existing.id, name, body, *latest)?,
+                    )
+                };
             Ok((
                 operation,
                 Produced::from([("release-url".to_string(), release.html_url)]),
@@ -224,8 +283,29 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
                 git.create_tag(tag, commit, &format!("Release {tag}"))?;
             }
             if !exists_on_remote {
-                git.push_tag(remote, tag, effects.github_token)?;
+                // Read again right before the push: another run (or this one, before a lost answer) may have
+                // pushed it since planning, and not every remote refuses to overwrite a tag.
+                if let Some(there) = git.remote_tag_commit(remote, tag, effects.github_token)? {
+                    if there == *commit {
+                        return Ok((Operation::Unchanged, Produced::new()));
+                    }
+                    return Err(Error::new(
+                        Kind::Conflict,
+                        format!("`{remote}` has tag `{tag}` on {there}, not on {commit}: it is never moved"),
+                    )
+                    .with_help("another run released this version from another commit; delete the tag by hand if it is wrong"));
+                }
+                let pushed = git.push_tag(remote, tag, effects.github_token);
+                // A push refused (or whose answer was lost) may still have left the tag there, by this run or
+                // another one: what the remote has decides.
                 let now = git.remote_tag_commit(remote, tag, effects.github_token)?;
+                match (pushed, now.as_deref()) {
+                    (Err(_), Some(c)) if c == commit => {
+                        return Ok((Operation::Unchanged, Produced::new()));
+                    }
+                    (Err(e), _) => return Err(e),
+                    (Ok(()), _) => {}
+                }
                 if now.as_deref() != Some(commit.as_str()) {
                     return Err(Error::new(
                         Kind::Conflict,
@@ -244,6 +324,7 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
             digest,
             old_digest,
             transfer,
+            guard,
             ..
         } => {
             let registry = effects
@@ -281,7 +362,40 @@ fn apply_step(step: &Step, effects: &mut Effects<'_>) -> Result<(Operation, Prod
                     stats.manifests_written
                 ));
             }
+            if let Some(guard) = guard
+                && let Some(other) = pinned_elsewhere(effects.branches, guard)?
+            {
+                effects
+                    .console
+                    .annotate(&lost_race(guard, &tag, &other, "not moved"));
+                return Ok((Operation::Skipped, Produced::new()));
+            }
             registry.put_manifest(&target.image, &tag, &manifest)?;
+            // The other promotion may have moved the tag between the check and the write: then it is put back on
+            // what the branch pins, so the tag and the branch agree whichever run wrote last.
+            if let Some(guard) = guard
+                && let Some(other) = pinned_elsewhere(effects.branches, guard)?
+            {
+                let Some(pinned) = other.digest.clone() else {
+                    return Err(Error::new(
+                        Kind::Conflict,
+                        format!(
+                            "`{}` pins no digest for `{}` now: `{target}` was moved to {digest} and not put back",
+                            guard.branch, guard.image
+                        ),
+                    ));
+                };
+                let theirs = registry.get_manifest(&Reference {
+                    digest: Some(pinned),
+                    tag: None,
+                    ..target.clone()
+                })?;
+                registry.put_manifest(&target.image, &tag, &theirs)?;
+                effects
+                    .console
+                    .annotate(&lost_race(guard, &tag, &other, "put back on it"));
+                return Ok((Operation::Skipped, Produced::new()));
+            }
             // Re-read: another writer, or a registry that rewrote the manifest, must not pass silently.
             let now = registry.resolve(&target)?;
             match now {
@@ -350,9 +464,11 @@ fn bring_up_to_date(
     github: &github::Client,
     pull: github::Pull,
     wanted: &WantedPull<'_>,
+    owner: &Owner<'_>,
 ) -> Result<(Operation, github::Pull)> {
     let mut operation = Operation::Unchanged;
     let pull = if pull.title != wanted.title || pull.body.trim_end() != wanted.body.trim_end() {
+        owner.check(&pull.head_sha)?;
         operation = Operation::Updated;
         github.update_pull(pull.number, wanted.title, wanted.body)?
     } else {
@@ -378,6 +494,98 @@ fn bring_up_to_date(
         github.request_reviewers(pull.number, wanted.reviewers, wanted.team_reviewers)?;
     }
     Ok((operation, pull))
+}
+
+/// Who owns a promotion branch: the commit this run left on it (with its file and image), if it made one.
+struct Owner<'a> {
+    host: Option<&'a dyn BranchHost>,
+    branch: &'a str,
+    made: Option<(&'a str, &'a str, &'a str)>,
+}
+
+impl Owner<'_> {
+    /// The branch still holds this run's commit (`seen`: the head GitHub's answer about the pull request
+    /// gave, which saves the read when it is this run's commit); else a conflict naming what it holds now.
+    fn check(&self, seen: &str) -> Result<()> {
+        let (Some(host), Some((commit, file, image))) = (self.host, self.made) else {
+            return Ok(());
+        };
+        if seen == commit {
+            return Ok(());
+        }
+        let Some(tip) = host.tip(self.branch)? else {
+            return Err(Error::new(
+                Kind::Conflict,
+                format!(
+                    "branch `{}` was deleted while this promotion opened its pull request",
+                    self.branch
+                ),
+            )
+            .with_help("rerun the promotion"));
+        };
+        if tip == commit {
+            return Ok(());
+        }
+        let holds = host
+            .file(self.branch, &tip, file)?
+            .and_then(|text| crate::manifests::pinned(&text, image))
+            .map(|pin| pin.tag.or(pin.digest).unwrap_or_default())
+            .unwrap_or_else(|| format!("commit {}", &tip[..tip.len().min(7)]));
+        Err(Error::new(
+            Kind::Conflict,
+            format!(
+                "another promotion owns `{}` now: {holds}; the pull request was not changed to say this run's version",
+                self.branch
+            ),
+        )
+        .with_help("two promotions share this branch (a `branch` template without `{production-tag}`, or workflows without one `concurrency:` group); let the other one finish, then rerun if this version is still wanted"))
+    }
+}
+
+/// Right before (and right after) a moving tag is written: what `guard.branch` pins when that is not
+/// `guard.digest` (another promotion released after this one), so a run that lost a race never moves
+/// production back.
+fn pinned_elsewhere(
+    host: Option<&dyn BranchHost>,
+    guard: &PinGuard,
+) -> Result<Option<crate::manifests::Pin>> {
+    let Some(host) = host else {
+        return Ok(None);
+    };
+    let tip = host.tip(&guard.branch)?.ok_or_else(|| {
+        Error::new(
+            Kind::NotFound,
+            format!("branch `{}` does not exist", guard.branch),
+        )
+    })?;
+    let pin = host
+        .file(&guard.branch, &tip, &guard.file)?
+        .and_then(|text| crate::manifests::pinned(&text, &guard.image))
+        .unwrap_or(crate::manifests::Pin {
+            tag: None,
+            digest: None,
+        });
+    Ok((pin.digest.as_deref() != Some(guard.digest.as_str())).then_some(pin))
+}
+
+/// The warning of a moving tag left to the promotion that released after this one.
+fn lost_race(
+    guard: &PinGuard,
+    tag: &str,
+    other: &crate::manifests::Pin,
+    what: &str,
+) -> crate::actions::Annotation {
+    let now = match (&other.tag, &other.digest) {
+        (Some(t), Some(d)) => format!("{t} (`{d}`)"),
+        (t, d) => t.clone().or(d.clone()).unwrap_or_else(|| "nothing".into()),
+    };
+    crate::actions::Annotation::warning(
+        "gitops-promote: another promotion released after this one",
+        format!(
+            "`{}` on `{}` pins {now} now, not {}: `{tag}` {what}, so it equals what the branch pins",
+            guard.file, guard.branch, guard.version
+        ),
+    )
 }
 
 /// What a `Commit` step writes, and where.
@@ -429,6 +637,18 @@ fn commit(
                     target.file
                 ));
                 let before = host.file(target.base_branch, &base_now, target.file)?;
+                // The branch moved to another promotion: a newer version there is never replaced by this one.
+                if let (Edit::Image(request), Some(text)) = (target.edit, &before)
+                    && let Some(tag) = &request.tag
+                {
+                    crate::release_steps::refuse_going_back(
+                        text,
+                        target.file,
+                        &request.image,
+                        tag,
+                        target.base_branch,
+                    )?;
+                }
                 match target.edit.apply(target.file, before.as_deref())? {
                     Some(text) => {
                         up_to_date = false;

@@ -120,7 +120,17 @@ impl BranchHost for GitRemote<'_> {
     }
 
     fn set_branch(&self, branch: &str, commit: &str, _create: bool, force: bool) -> Result<bool> {
-        self.repo
+        match self
+            .repo
             .push_branch(self.remote, branch, commit, force, self.token)
+        {
+            // A push whose answer was lost may still have landed: what the remote has decides, so a rerun is not
+            // needed for a branch that already holds this commit.
+            Err(e) => match self.tip(branch) {
+                Ok(Some(tip)) if tip == commit => Ok(true),
+                _ => Err(e),
+            },
+            pushed => pushed,
+        }
     }
 }

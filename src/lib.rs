@@ -14,6 +14,7 @@ pub mod docs;
 pub mod env;
 pub mod error;
 pub mod flux;
+pub mod gates;
 pub mod git;
 pub mod github;
 pub mod http;

@@ -30,6 +30,10 @@ pub enum Step {
         media_type: String,
         old_digest: Option<String>,
         transfer: Transfer,
+        /// A moving tag that production follows moves only while the base branch still pins what it releases:
+        /// read again right before the write (and after it), so a run that lost a race never moves it back.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        guard: Option<PinGuard>,
     },
     /// Replace the manifest `file` (relative to the repository) by `after`, provided it still reads `before`.
     /// `changes` empty means the file already holds the values: `unchanged`.
@@ -104,6 +108,16 @@ pub enum Step {
         existing: Option<u64>,
         up_to_date: bool,
     },
+}
+
+/// What a moving tag's move rests on: `branch`'s `file` pins `image` to `digest` (the release `version`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PinGuard {
+    pub branch: String,
+    pub file: String,
+    pub image: String,
+    pub version: String,
+    pub digest: String,
 }
 
 /// What a `Commit` step sets in its file, so the change can be applied again on a base branch that moved.

@@ -34,6 +34,70 @@ pub struct Release<'a> {
     pub token: Option<&'a Secret>,
 }
 
+/// The stable version a tag names (`v1.2.3`, `1.2.3`), `None` for anything else.
+fn stable(tag: &str) -> Option<semver::Version> {
+    semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag))
+        .ok()
+        .filter(|v| v.pre.is_empty())
+}
+
+/// The production release before `version`, from the record rather than from what a patch changes (a rerun's
+/// patch changes nothing): walking the checkout's first-parent history back from HEAD, the tag `file` pinned
+/// before the commit that pinned `version` (a checkout behind that commit pins the previous one at HEAD). When
+/// the history never pinned another version, the highest stable git tag below `version`.
+pub fn previous_release(git: &GitRepo, file: &str, image: &str, version: &str) -> Option<String> {
+    let pinned = |commit: &str| {
+        git.file_at(commit, file)
+            .ok()
+            .flatten()
+            .and_then(|text| crate::manifests::pinned(&text, image))
+            .and_then(|pin| pin.tag)
+    };
+    let mut commit = git.head().ok()?.sha;
+    // Bounded: a history this long without another version is answered from the tags.
+    for _ in 0..1000 {
+        match pinned(&commit) {
+            Some(tag) if tag != version => return Some(tag),
+            None => break,
+            Some(_) => {}
+        }
+        match git.parents(&commit).ok()?.into_iter().next() {
+            Some(parent) => commit = parent,
+            None => break,
+        }
+    }
+    let mine = stable(version)?;
+    git.tags()
+        .ok()?
+        .into_iter()
+        .filter_map(|t| stable(&t.name).filter(|v| *v < mine).map(|v| (v, t.name)))
+        .max()
+        .map(|(_, name)| name)
+}
+
+/// A direct promotion only moves production forward: `before` (the base branch's overlay) pinning a higher
+/// version than `version` is refused before anything is written (`rollback` goes back).
+pub fn refuse_going_back(
+    before: &str,
+    file: &str,
+    image: &str,
+    version: &str,
+    branch: &str,
+) -> Result<()> {
+    let pinned = crate::manifests::pinned(before, image).and_then(|p| p.tag);
+    match (pinned.as_deref().and_then(stable), stable(version)) {
+        (Some(now), Some(mine)) if now > mine => Err(crate::error::Error::new(
+            crate::error::Kind::Conflict,
+            format!(
+                "`{file}` on `{branch}` already pins {}, newer than {version}: a promotion only moves production forward; nothing was written",
+                pinned.unwrap_or_default()
+            ),
+        )
+        .with_help("another promotion released a newer version; to go back on purpose, use `mode: rollback`")),
+        _ => Ok(()),
+    }
+}
+
 /// The commit `image@digest` names, and a warning when its platform images disagree about it or it could not
 /// be read (then the release falls back as for an image that names none).
 pub fn named_commit(
@@ -72,15 +136,10 @@ pub fn named_commit(
 
 /// Whether `tag` is the highest stable version among `tags` (itself included).
 pub fn is_highest(tag: &str, tags: &[String]) -> bool {
-    let version = |t: &str| {
-        semver::Version::parse(t.strip_prefix('v').unwrap_or(t))
-            .ok()
-            .filter(|v| v.pre.is_empty())
-    };
-    let Some(mine) = version(tag) else {
+    let Some(mine) = stable(tag) else {
         return false;
     };
-    tags.iter().filter_map(|t| version(t)).all(|v| v <= mine)
+    tags.iter().filter_map(|t| stable(t)).all(|v| v <= mine)
 }
 
 /// The release notes: what production runs now, how to pull it, and the change list.

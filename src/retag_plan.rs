@@ -65,6 +65,7 @@ pub fn plan_steps(
             media_type: facts.source.media_type.clone(),
             old_digest,
             transfer,
+            guard: None,
         });
     }
     if !conflicts.is_empty() {

@@ -14,6 +14,10 @@ pub(crate) enum Need {
     Contents,
     /// Pull requests, their labels and reviewers.
     PullRequests,
+    /// A commit's check runs: `checks: read`.
+    ReadChecks,
+    /// A commit's statuses: `statuses: read`.
+    ReadStatuses,
 }
 
 impl Need {
@@ -23,6 +27,8 @@ impl Need {
             Need::ReadPulls => "pull-requests: read",
             Need::Contents => "contents: write",
             Need::PullRequests => "pull-requests: write",
+            Need::ReadChecks => "checks: read",
+            Need::ReadStatuses => "statuses: read",
         }
     }
 }
@@ -152,6 +158,8 @@ pub(crate) fn message(op: &Op, answer: &Answer) -> String {
 
 fn permission_help(op: &Op) -> String {
     match op.need {
+        // The gates read both lists: name both lines, so one edit of the workflow fixes the run.
+        Need::ReadChecks | Need::ReadStatuses => "the token can't read the commit's checks: add to the job's `permissions:` block:\n  checks: read\n  statuses: read\n(or pass a token with those permissions as `github-token`)".to_string(),
         Need::Read | Need::ReadPulls => format!(
             "the token can't read this: give the job `{}` in its `permissions:` block, or pass a token with access as `github-token`",
             op.need.scope()
@@ -184,7 +192,7 @@ fn classify(op: &Op, a: &Answer) -> (Kind, Option<String>) {
             Kind::NotFound,
             Some("check `GITHUB_REPOSITORY` (`owner/name`); GitHub also answers 404 when the token can't see the repository: pass a token with access as `github-token`".to_string()),
         ),
-        404 if !matches!(op.need, Need::Read | Need::ReadPulls) => (
+        404 if !matches!(op.need, Need::Read | Need::ReadPulls | Need::ReadChecks | Need::ReadStatuses) => (
             Kind::NotFound,
             Some(format!(
                 "GitHub also answers 404 when the token may not write here: check that the target exists and that the job has `{}` (or pass a token that has it as `github-token`)",
@@ -193,7 +201,8 @@ fn classify(op: &Op, a: &Answer) -> (Kind, Option<String>) {
         ),
         404 => (Kind::NotFound, None),
         409 => (Kind::Conflict, None),
-        422 if a.says("already exists") => (Kind::Conflict, None),
+        // `code: already_exists` is how a release (or a ref) names it; a retry after a lost answer gets it.
+        422 if a.says("already exists") || a.says("already_exists") => (Kind::Conflict, None),
         422 if a.says("reference does not exist") => (Kind::NotFound, None),
         422 if a.says("review cannot be requested from pull request author") => (
             Kind::Input,
@@ -373,6 +382,11 @@ mod tests {
                 422,
                 r#"{"message":"Reference does not exist"}"#,
                 Kind::NotFound,
+            ),
+            (
+                422,
+                r#"{"message":"Validation Failed","errors":[{"resource":"Release","code":"already_exists","field":"tag_name"}]}"#,
+                Kind::Conflict,
             ),
             (
                 422,

@@ -17,6 +17,7 @@
 //! A blocking API over a private current-thread runtime, like `registry`, so the synchronous planner and
 //! executor call it directly; progress lines are drained by the caller.
 
+mod checks;
 mod errors;
 mod pulls;
 mod releases;
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::inputs::Secret;
+pub use checks::{CheckRun, CommitStatus};
 pub use errors::workflow_token_notice;
 use errors::{Answer, Need, Op};
 use retry::Verdict;

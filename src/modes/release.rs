@@ -264,6 +264,32 @@ pub fn run(
     )?;
     let rollback = change.is_rollback();
     let previous = before.as_ref().and_then(|b| b.tag.clone());
+    let pushed_branch = github
+        .git_ref
+        .as_deref()
+        .and_then(|r| r.strip_prefix("refs/heads/"))
+        .map(str::to_string)
+        .or_else(|| {
+            head.branch
+                .as_deref()
+                .and_then(|b| b.strip_prefix("refs/heads/"))
+                .map(str::to_string)
+        });
+    // Two merges released at once: the moving tag follows what the branch pins when it is written, not what
+    // this push pinned (see `PinGuard`).
+    if let Some(branch) = &pushed_branch {
+        for step in &mut plan.steps {
+            if let Step::Retag { guard, .. } = step {
+                *guard = Some(crate::plan::PinGuard {
+                    branch: branch.clone(),
+                    file: settings.manifest.clone(),
+                    image: image.clone(),
+                    version: tag.clone(),
+                    digest: digest.clone(),
+                });
+            }
+        }
+    }
 
     let repository = github
         .repository
@@ -358,24 +384,13 @@ pub fn run(
                 .help("pass `github-token` (`contents: write`), or set `commit-via: git`"),
             )
         })?;
-        let branch = github
-            .git_ref
-            .as_deref()
-            .and_then(|r| r.strip_prefix("refs/heads/"))
-            .map(str::to_string)
-            .or_else(|| {
-                head.branch
-                    .as_deref()
-                    .and_then(|b| b.strip_prefix("refs/heads/"))
-                    .map(str::to_string)
-            })
-            .ok_or_else(|| {
-                Error::new(
-                    Kind::Git,
-                    "the pushed branch is unknown (detached HEAD and no GITHUB_REF)",
-                )
-                .with_help("run `release` on a push to a branch")
-            })?;
+        let branch = pushed_branch.clone().ok_or_else(|| {
+            Error::new(
+                Kind::Git,
+                "the pushed branch is unknown (detached HEAD and no GITHUB_REF)",
+            )
+            .with_help("run `release` on a push to a branch")
+        })?;
         let tip = host.tip(&branch)?.ok_or_else(|| {
             Error::new(
                 Kind::NotFound,
@@ -420,7 +435,8 @@ pub fn run(
             git: Some(&git),
             github_token: settings.github_token.as_ref(),
             registry: Some(&client),
-            branches: host,
+            // The moving tag's guard reads the pushed branch through the same host, else through git.
+            branches: host.or(Some(&git_remote)),
             github: github_client.as_ref(),
             console,
         },

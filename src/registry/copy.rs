@@ -79,7 +79,7 @@ impl Client {
         for attempt in 1..=self.settings.max_attempts {
             if attempt > 1 {
                 let wait = self.backoff(attempt - 1);
-                self.wait_or_fail(&what, wait, &last)?;
+                self.wait_or_fail(&what, wait, &last, super::RETRY_LATER)?;
                 self.note(format!(
                     "retrying {what} in {:.1}s ({last})",
                     wait.as_secs_f64()
@@ -175,6 +175,14 @@ impl Client {
         manifest: &Manifest,
     ) -> Result<CopyStats> {
         let mut stats = CopyStats::default();
+        // Already there by digest (an earlier tag of this run, or a rerun): a registry accepts a manifest only
+        // once its blobs and children are in the repository, so there is nothing to copy.
+        if self
+            .manifest_exists(to, &manifest.descriptor.digest)
+            .await?
+        {
+            return Ok(stats);
+        }
         let same_registry = from.registry == to.registry;
         // Children first (an index's manifests must exist before the index is accepted).
         let mut images = Vec::new();
@@ -246,7 +254,11 @@ impl Client {
 
     /// One blob into `to`. On the same registry a mount is tried first: it answers 201 whether or not the
     /// target had the blob, so a HEAD before it would only cost a request. Across registries a HEAD
-    /// decides whether to stream it.
+    /// decides whether to stream it. A registry that mounts nothing answers the mount with 202 (an upload
+    /// session, as the distribution spec allows): then a HEAD decides too, silently. Amazon ECR is one:
+    /// it mounts only within one registry (account and region) and only once blob mounting is turned on
+    /// for the registry (`aws ecr put-account-setting --name BLOB_MOUNTING --value ENABLED`; Amazon ECR
+    /// User Guide, "Blob mounting in Amazon ECR"); before that, every cross-repository copy streams.
     pub(super) async fn ensure_blob(
         &self,
         from: &ImageName,
@@ -254,11 +266,10 @@ impl Client {
         blob: &Descriptor,
         same_registry: bool,
     ) -> Result<BlobOutcome> {
-        if same_registry {
-            if self.mount_blob(to, &blob.digest, from).await? {
-                return Ok(BlobOutcome::Mounted);
-            }
-        } else if self.blob_exists(to, &blob.digest).await? {
+        if same_registry && self.mount_blob(to, &blob.digest, from).await? {
+            return Ok(BlobOutcome::Mounted);
+        }
+        if self.blob_exists(to, &blob.digest).await? {
             return Ok(BlobOutcome::Present);
         }
         self.copy_blob(from, to, blob).await?;

@@ -773,11 +773,25 @@ impl Client {
                     let body = body_text(resp).await;
                     last = format!("registry answered {status}: {body}");
                     if attempt >= max {
+                        // Docker Hub limits anonymous pulls per IP address (a GitHub-hosted runner shares
+                        // its address) and answers 429 (docs.docker.com/docker-hub/usage/pulls/): logging in
+                        // is the fix, not waiting.
+                        let anonymous = host.is_none_or(|h| {
+                            lock(&self.hosts)
+                                .get(h)
+                                .and_then(|s| s.authorization.as_ref())
+                                .is_none()
+                        });
+                        let help = if status == StatusCode::TOO_MANY_REQUESTS && anonymous {
+                            "the registry rate-limits anonymous requests (Docker Hub limits anonymous pulls per IP address, and runners share addresses): log in, e.g. `docker/login-action` before this step, whose login is read from Docker's config.json; then rerun (a rerun resumes where this one stopped)"
+                        } else {
+                            "the registry is failing or rate limiting; rerun later (a rerun resumes where this one stopped)"
+                        };
                         return Err(Error::new(
                             Kind::Upstream,
                             format!("can't {what}: gave up after {attempt} attempts: {last}"),
                         )
-                        .with_help("the registry is failing or rate limiting; rerun later (a rerun resumes where this one stopped)"));
+                        .with_help(help));
                     }
                 }
                 Ok(resp) => return Ok(resp),
@@ -948,6 +962,15 @@ impl Client {
             404 => (
                 Kind::NotFound,
                 "check the image name, and that the tag or digest exists in that repository".to_string(),
+            ),
+            // ECR refuses to overwrite a tag of a repository whose `imageTagMutability` is `IMMUTABLE`
+            // (docs.aws.amazon.com/AmazonECR/latest/userguide/image-tag-mutability.html): 400 `TAG_INVALID`
+            // ("The image tag 'x' already exists … and cannot be overwritten because the repository is
+            // immutable"). It can't be known before the write: a repository's settings are not in the
+            // registry API.
+            400 if body.contains("TAG_INVALID") => (
+                Kind::Conflict,
+                "the repository's tags are immutable (ECR `imageTagMutability: IMMUTABLE`): version tags are written once, but a moving tag such as `production-latest` must move. Either exclude it from immutability (`IMMUTABLE_WITH_EXCLUSION` with an exclusion filter `production-latest`, or `MUTABLE_WITH_EXCLUSION`: `aws ecr put-image-tag-mutability --repository-name NAME --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=production-latest`), or make the repository `MUTABLE`; the version tags already written are right and a rerun reports them `unchanged`".to_string(),
             ),
             400 if body.contains("BLOB_UNKNOWN") => (
                 Kind::Upstream,

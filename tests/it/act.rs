@@ -30,6 +30,8 @@ const SETUP_BUILDX: &str = "docker/setup-buildx-action@37fe631027851001ddb9b1871
 const LOGIN: &str = "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121";
 const BUILD_PUSH: &str = "docker/build-push-action@53b7df96c91f9c12dcc8a07bcb9ccacbed38856a";
 const ACTION: &str = "org/gitops-promote@v1";
+/// The example composite action (examples/actions/promote), as an organisation publishes it.
+const PLATFORM_ACTION: &str = "org/platform-promote@v1";
 const OVERLAY: &str = "flux/apps/backend/production/kustomization.yaml";
 
 fn root() -> PathBuf {
@@ -81,6 +83,8 @@ struct Pipeline {
     workflows: PathBuf,
     /// The action as `uses: org/gitops-promote@v1` checks it out.
     action: PathBuf,
+    /// The example composite action as `uses: org/platform-promote@v1` checks it out (registry host replaced).
+    platform_action: PathBuf,
     image: String,
     /// Every workflow act ran, in order, with its log.
     runs: Vec<(String, String)>,
@@ -111,7 +115,22 @@ impl Pipeline {
         std::fs::copy(root().join("action/main.js"), action.join("action/main.js"))
             .expect("main.js");
         std::fs::write(action.join("action/SHA256SUMS"), &release.checksums).expect("sums");
+        // Where the binaries are, recorded beside the checksums as release.yml records it.
+        std::fs::write(
+            action.join("action/RELEASE"),
+            format!(
+                "repository=org/gitops-promote\nversion={}\n",
+                wrapper::VERSION
+            ),
+        )
+        .expect("release record");
         let files = FileServer::start(&release.releases);
+        let platform_action = dir.path().join("platform-promote");
+        copy_tree(
+            &root().join("examples/actions/promote"),
+            &platform_action,
+            &|t: &str| t.replace("ghcr.io", &host),
+        );
 
         // The application: the example flux/ tree naming the test registry's image, on main and develop.
         let scratch = Scratch::new();
@@ -135,6 +154,7 @@ impl Pipeline {
             dir,
             workflows,
             action,
+            platform_action,
             image,
             runs: Vec::new(),
         }
@@ -146,7 +166,8 @@ impl Pipeline {
 
     /// Runs `workflow` in act for `event` at the tip of `branch`, as GitHub would start it.
     fn act(&mut self, workflow: &str, event: &str, payload: Value, branch: &str) -> Run {
-        self.act_with(workflow, event, payload, branch, &self.files.url(), "home")
+        let download = [("GITOPS_PROMOTE_DOWNLOAD_URL", self.files.url())];
+        self.act_with(workflow, event, payload, branch, &download, "home")
     }
 
     fn act_with(
@@ -155,7 +176,7 @@ impl Pipeline {
         event: &str,
         payload: Value,
         branch: &str,
-        download_url: &str,
+        env: &[(&str, String)],
         home: &str,
     ) -> Run {
         let n = self.runs.len();
@@ -194,6 +215,7 @@ impl Pipeline {
             (LOGIN, stand_in("noop")),
             (BUILD_PUSH, stand_in("build-push")),
             (ACTION, self.action.clone()),
+            (PLATFORM_ACTION, self.platform_action.clone()),
         ];
         let mut cmd = Command::new(act_binary());
         // Host mode: every step inherits act's environment, so it starts with a clean one.
@@ -212,11 +234,10 @@ impl Pipeline {
             .args(["--no-skip-checkout", "--no-cache-server"])
             .args(["-s", &format!("GITHUB_TOKEN={TOKEN}")])
             .args(["--env", &format!("GITHUB_API_URL={}", self.github.url())])
-            .args([
-                "--env",
-                &format!("GITOPS_PROMOTE_DOWNLOAD_URL={download_url}"),
-            ])
             .args(["--env", &format!("ACT_TEST_GIT_URL={bare}")]);
+        for (name, value) in env {
+            cmd.arg("--env").arg(format!("{name}={value}"));
+        }
         for (uses, dir) in &local {
             cmd.arg("--local-repository")
                 .arg(format!("{uses}={}", dir.display()));
@@ -381,7 +402,10 @@ fn the_example_pipeline_runs_in_act_from_develop_to_a_rollback() {
     assert_eq!(p.versions(), set(&["v0.1.0"]));
     assert_eq!(p.git_versions(), set(&["v0.1.0"]));
 
-    // 3. The promotion, dispatched: a pull request, the production version tag at the same digest.
+    // 3. The promotion, dispatched: a pull request, the production version tag at the same digest. GitHub
+    // records staging.yml's `build` job as a check run on the commit it built; act does not, so it is seeded.
+    let built = p.origin(&["rev-parse", "v0.1.0^{commit}"]);
+    p.github.add_check_run("build", &built, Some("success"));
     p.dispatch(
         "promote-production.yml",
         json!({"staging_tag": "v0.1.0", "create_release": true}),
@@ -432,6 +456,8 @@ fn the_example_pipeline_runs_in_act_from_develop_to_a_rollback() {
     let before = p.merge_develop();
     assert_eq!(p.push("main", &before), ["staging.yml"]);
     assert_eq!(p.versions(), set(&["v0.1.0", "v0.2.0"]));
+    let built = p.origin(&["rev-parse", "v0.2.0^{commit}"]);
+    p.github.add_check_run("build", &built, Some("success"));
     p.dispatch(
         "promote-production.yml",
         json!({"staging_tag": "", "create_release": true}),
@@ -506,7 +532,7 @@ fn the_example_pipeline_runs_in_act_from_develop_to_a_rollback() {
         "workflow_dispatch",
         json!({"ref": "refs/heads/main", "inputs": {"to": "", "immediate": false}}),
         "main",
-        &server.url(),
+        &[("GITOPS_PROMOTE_DOWNLOAD_URL", server.url())],
         "empty-tool-cache",
     );
     assert!(!run.success, "{}", run.log);
@@ -516,4 +542,51 @@ fn the_example_pipeline_runs_in_act_from_develop_to_a_rollback() {
         run.log
     );
     assert_eq!(p.registry.writes().len(), writes);
+}
+
+#[test]
+fn a_composite_action_wrapping_the_action_downloads_the_binary_from_the_recorded_release() {
+    let mut p = Pipeline::new();
+    // A staging version to promote.
+    let layouts = tempfile::tempdir().expect("tempdir");
+    let layout = images::buildx_layout(layouts.path(), &[None]);
+    images::push(
+        &layout,
+        &format!("{}:v0.1.0", p.image),
+        images::Format::Oci,
+        None,
+    );
+    // GitHub's release downloads, on 127.0.0.1: no download URL is given, only the server.
+    let (_releases, server) = wrapper::github_releases("org/gitops-promote");
+    let workflow = root().join("examples/actions/promote/workflow.yml");
+    let workflow = workflow.to_str().expect("utf-8");
+    // Empty, or the outer action's name: what runners set inside a composite action.
+    for (n, action_repository) in ["", "org/platform-promote"].into_iter().enumerate() {
+        let run = p.act_with(
+            workflow,
+            "workflow_dispatch",
+            json!({"ref": "refs/heads/main", "inputs": {"staging_tag": "v0.1.0"}}),
+            "main",
+            &[
+                ("GITHUB_SERVER_URL", server.url()),
+                ("GITHUB_ACTION_REPOSITORY", action_repository.to_string()),
+            ],
+            &format!("composite-{n}"),
+        );
+        assert!(run.success, "{}", run.log);
+        // The second run is a rerun: the same pull request, reported again.
+        assert!(
+            run.log
+                .contains("promoted v0.1.0 https://github.com/org/backend/pull/1"),
+            "the composite's outputs reached the workflow: {}",
+            run.log
+        );
+    }
+    let wanted = format!(
+        "/org/gitops-promote/releases/download/{}/{}",
+        wrapper::VERSION,
+        wrapper::asset()
+    );
+    assert_eq!(server.requests(), vec![wanted.clone(), wanted]);
+    assert_eq!(p.github.pulls().len(), 1, "the rerun opened no second one");
 }

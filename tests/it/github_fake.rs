@@ -890,3 +890,117 @@ fn releases_are_created_found_by_tag_and_latest() {
     assert!(!git(&scratch.origin, &["tag", "--list", "v1.1.0"]).is_empty());
     assert_answers_follow_the_description(&github);
 }
+
+#[test]
+fn check_runs_and_commit_statuses_are_seeded_listed_latest_first_and_refused_as_github_refuses() {
+    let (_scratch, github) = setup();
+    let api = Api::new(&github);
+    let sha = api.branch("main");
+
+    // Check runs: created through the API and the helper; the newest run per name is the one listed.
+    let first = api.post(
+        "/repos/org/app/check-runs",
+        json!({ "name": "test", "head_sha": sha, "status": "completed", "conclusion": "failure" }),
+    );
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.body["conclusion"], "failure");
+    github.add_check_run("test", &sha, Some("success"));
+    github.add_check_run("lint", &sha, None);
+    for n in 0..3 {
+        github.add_check_run(&format!("extra-{n}"), &sha, Some("skipped"));
+    }
+    let runs = api.get(&format!(
+        "/repos/org/app/commits/{sha}/check-runs?per_page=2"
+    ));
+    assert_eq!(runs.status, 200, "{}", runs.body);
+    assert_eq!(
+        runs.body["total_count"], 5,
+        "latest per name: {}",
+        runs.body
+    );
+    assert_eq!(runs.body["check_runs"].as_array().expect("runs").len(), 2);
+    assert!(
+        runs.header("link")
+            .is_some_and(|l| l.contains("rel=\"next\""))
+    );
+    let page3 = api.get(&format!(
+        "/repos/org/app/commits/{sha}/check-runs?per_page=2&page=3"
+    ));
+    let test_run = &page3.body["check_runs"][0];
+    assert_eq!(
+        (test_run["name"].as_str(), test_run["conclusion"].as_str()),
+        (Some("test"), Some("success")),
+        "{}",
+        page3.body
+    );
+    let all = api.get(&format!(
+        "/repos/org/app/commits/{sha}/check-runs?filter=all"
+    ));
+    assert_eq!(all.body["total_count"], 6);
+    let by_branch = api.get("/repos/org/app/commits/heads%2Fmain/check-runs?check_name=lint");
+    assert_eq!(
+        by_branch.body["check_runs"][0]["status"], "in_progress",
+        "{}",
+        by_branch.body
+    );
+
+    // Statuses: 422 for an unknown SHA or state; the combined status is the newest per context.
+    let unknown = api.post(
+        &format!("/repos/org/app/statuses/{}", "0".repeat(40)),
+        json!({ "state": "success", "context": "ci" }),
+    );
+    assert_eq!(unknown.status, 422, "{}", unknown.body);
+    assert!(unknown.message().contains("No commit found for SHA"));
+    let bad_state = api.post(
+        &format!("/repos/org/app/statuses/{sha}"),
+        json!({ "state": "green", "context": "ci" }),
+    );
+    assert_eq!(bad_state.status, 422, "{}", bad_state.body);
+    assert_eq!(
+        github.take_violations().len(),
+        1,
+        "the bad state breaks the description"
+    );
+    for state in ["pending", "failure", "success"] {
+        let posted = api.post(
+            &format!("/repos/org/app/statuses/{sha}"),
+            json!({ "state": state, "context": "ci/e2e", "target_url": "https://ci.example.com/1" }),
+        );
+        assert_eq!(posted.status, 201, "{}", posted.body);
+    }
+    github.add_status(&sha, "security", "pending", None);
+    let combined = api.get(&format!("/repos/org/app/commits/{sha}/status"));
+    assert_eq!(combined.status, 200, "{}", combined.body);
+    assert_eq!(combined.body["total_count"], 2);
+    assert_eq!(combined.body["state"], "pending");
+    assert_eq!(combined.body["statuses"][1]["state"], "success");
+    let listed = api.get(&format!(
+        "/repos/org/app/commits/{sha}/statuses?per_page=100"
+    ));
+    assert_eq!(listed.body.as_array().expect("statuses").len(), 4);
+    assert_eq!(github.statuses().len(), 4);
+    let missing = api.get("/repos/org/app/commits/nonexistent-branch/status");
+    assert_eq!(missing.status, 422, "{}", missing.body);
+
+    // A token without `checks: read` / `statuses: read`.
+    github.deny("checks=read");
+    github.deny("statuses=read");
+    let forbidden = api.get(&format!("/repos/org/app/commits/{sha}/check-runs"));
+    assert_eq!(
+        (forbidden.status, forbidden.message().as_str()),
+        (403, "Resource not accessible by integration")
+    );
+    assert_eq!(
+        forbidden.header("x-accepted-github-permissions"),
+        Some("checks=read")
+    );
+    let forbidden = api.get(&format!("/repos/org/app/commits/{sha}/status"));
+    assert_eq!(forbidden.status, 403);
+    github.allow("checks=read");
+    assert_eq!(
+        api.get(&format!("/repos/org/app/commits/{sha}/check-runs"))
+            .status,
+        200
+    );
+    assert_answers_follow_the_description(&github);
+}

@@ -7,8 +7,10 @@ mod support;
 
 mod act;
 mod build;
+mod cuts;
 mod docs;
 mod examples;
+mod gates;
 mod github_client;
 mod github_fake;
 mod lint;
@@ -19,6 +21,7 @@ mod plan;
 mod promote;
 mod quickstart;
 mod registries;
+mod registry_rules;
 mod release;
 mod retag;
 mod rollback;

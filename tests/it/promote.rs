@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::harness::{Runner, Scratch, git};
 use crate::support::github::{Fault, Permissions, TOKEN, TestGithub};
 use crate::support::images::{self, Format};
+use crate::support::proxy::Proxy;
 use crate::support::registry::{Auth, Registry};
 
 const OVERLAY: &str = "flux/apps/backend/production/kustomization.yaml";
@@ -22,6 +23,8 @@ pub struct World {
     pub scratch: Scratch,
     pub github: TestGithub,
     pub image: String,
+    /// The proxy the image's registry is reached through, in a [`world_behind_proxy`] (to cut its writes).
+    pub proxy: Option<Proxy>,
     _layouts: tempfile::TempDir,
 }
 
@@ -51,9 +54,21 @@ fn replace_in_tree(dir: &Path, from: &str, to: &str) {
 }
 
 pub fn world() -> World {
+    build_world(false)
+}
+
+/// [`world`], with the registry reached through a [`Proxy`] (the image and the overlay name the proxy), so a
+/// test can cut any registry write.
+pub fn world_behind_proxy() -> World {
+    build_world(true)
+}
+
+fn build_world(behind_proxy: bool) -> World {
     let registry = Registry::start(Auth::Anonymous);
+    let proxy = behind_proxy.then(|| Proxy::start(&registry.addr));
     let layouts = tempfile::tempdir().expect("tempdir");
-    let image = format!("{}/org/backend", registry.addr);
+    let host = proxy.as_ref().map_or(&registry.addr, |p| &p.addr);
+    let image = format!("{host}/org/backend");
     for tag in ["v0.1.0", "v0.2.0"] {
         // Shaped as docker/build-push-action pushes: platform images and their attestation manifests.
         let layout = images::buildx_layout(layouts.path(), &[None, None]);
@@ -88,6 +103,7 @@ pub fn world() -> World {
         scratch,
         github,
         image,
+        proxy,
         _layouts: layouts,
     }
 }
@@ -550,9 +566,11 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     w.promote(&first, &inputs).success();
     assert_eq!(first.outputs()["pr-operation"], "created");
     let reads = [
-        "pulls/list",                          // the pull request step: open ones by head
+        "checks/list-for-ref", // the gates: the source commit's check runs
+        "pulls/list",          // the pull request step: open ones by head
         "repos/compare-commits-with-basehead", // the commit step: the promotion branch on the base's tip
         "repos/get-branch",                    // the base branch: its tip and tree
+        "repos/get-combined-status-for-ref",   // the gates: its commit statuses
         "repos/get-content",                   // the overlay at that tip
     ];
     let writes = [
@@ -584,7 +602,7 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     let counted = &json(&first)["requests"];
     assert_eq!(
         (counted["github"].as_u64(), counted["registry"].as_u64()),
-        (Some(11), Some(4)),
+        (Some(13), Some(4)),
         "registry: the source, the version tag, its write and the re-read"
     );
 
@@ -604,8 +622,8 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     let counted = &json(&rerun)["requests"];
     assert_eq!(
         (counted["github"].as_u64(), counted["registry"].as_u64()),
-        (Some(4), Some(2)),
-        "registry: the source and the version tag"
+        (Some(6), Some(2)),
+        "registry: the source and the version tag (the gates' commit is the staging tag's, known locally)"
     );
 
     // With `base-branch` given: the same reads, the pull request beside the base branch.
@@ -656,5 +674,13 @@ fn with_commit_via_git_a_pull_request_rerun_asks_github_only_for_the_pull_reques
         ),
         ("unchanged", "unchanged")
     );
-    assert_eq!(operations(&w, seen), ["pulls/list"]);
+    // The gates read the source commit's checks and statuses, at once.
+    assert_eq!(
+        operations(&w, seen),
+        [
+            "checks/list-for-ref",
+            "pulls/list",
+            "repos/get-combined-status-for-ref"
+        ]
+    );
 }

@@ -8,7 +8,7 @@ use crate::release::{merged_promotion, release};
 use crate::support::github::TOKEN;
 use crate::support::images::{self, Format};
 
-fn rollback(w: &World, runner: &Runner, inputs: &[(&str, &str)]) -> assert_cmd::assert::Assert {
+pub fn rollback(w: &World, runner: &Runner, inputs: &[(&str, &str)]) -> assert_cmd::assert::Assert {
     let mut all = vec![
         ("mode", "rollback"),
         ("image", w.image.as_str()),
@@ -22,7 +22,7 @@ fn rollback(w: &World, runner: &Runner, inputs: &[(&str, &str)]) -> assert_cmd::
 }
 
 /// Production runs `v0.2.0`: promoted, merged and released.
-fn in_production(w: &World) {
+pub fn in_production(w: &World) {
     merged_promotion(w, "v0.2.0");
     release(w, &Runner::new(), &[]).success();
     assert_eq!(w.digest("production-latest"), w.digest("v0.2.0"));

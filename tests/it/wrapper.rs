@@ -120,6 +120,30 @@ impl Step {
         }
     }
 
+    /// Records where the binaries are, as release.yml does beside the checksums (action/RELEASE).
+    fn record(&self, text: &str) {
+        let file = self.script.with_file_name("RELEASE");
+        std::fs::write(file, text).expect("action/RELEASE");
+    }
+
+    /// `node action/main.js` as the runner runs it inside a composite action: no download URL given, the
+    /// release server at `server_url`, and `GITHUB_ACTION_REPOSITORY` as `action_repository`.
+    fn run_composite(
+        &self,
+        server_url: &str,
+        action_repository: &str,
+        inputs: &[(&str, &str)],
+    ) -> std::process::Output {
+        self.runner
+            .node_action(&self.script, &self.workspace, inputs)
+            .env("RUNNER_TOOL_CACHE", &self.tool_cache)
+            .env("RUNNER_TEMP", &self.temp)
+            .env("GITHUB_SERVER_URL", server_url)
+            .env("GITHUB_ACTION_REPOSITORY", action_repository)
+            .output()
+            .expect("node runs (apt-get install nodejs, or any Node.js 20+)")
+    }
+
     /// `node action/main.js` as the runner runs it, downloading from `server`.
     fn run(&self, server: &FileServer, inputs: &[(&str, &str)]) -> std::process::Output {
         self.runner
@@ -326,6 +350,86 @@ fn the_committed_checksums_of_a_commit_that_is_not_a_release_say_to_use_one() {
     assert!(server.requests().is_empty());
     assert!(!step.runner.output_written());
     drop(step.dir);
+}
+
+/// A GitHub-shaped release server: `/{repository}/releases/download/{version}/{asset}`.
+pub fn github_releases(repository: &str) -> (tempfile::TempDir, FileServer) {
+    let release = release();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let served = dir
+        .path()
+        .join(repository)
+        .join("releases/download")
+        .join(VERSION);
+    std::fs::create_dir_all(&served).expect("mkdir");
+    std::fs::copy(
+        release.releases.join(VERSION).join(asset()),
+        served.join(asset()),
+    )
+    .expect("asset");
+    let server = FileServer::start(dir.path());
+    (dir, server)
+}
+
+#[test]
+fn inside_a_composite_action_the_recorded_repository_is_where_the_binary_comes_from() {
+    let release = release();
+    let (_dir, server) = github_releases("org/gitops-promote");
+    // Empty, or the outer (composite) action's name: both seen on GitHub's runners.
+    for action_repository in ["", "org/platform-actions"] {
+        let step = Step::new(&release.checksums);
+        step.record(&format!(
+            "# written by release.yml\nrepository=org/gitops-promote\nversion={VERSION}\n"
+        ));
+        let out = step.run_composite(&server.url(), action_repository, SELECT);
+        let log = stdout(&out);
+        assert!(
+            out.status.success(),
+            "GITHUB_ACTION_REPOSITORY={action_repository:?}: {log}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            step.runner.outputs().get("selected").map(String::as_str),
+            Some("v1.10.0")
+        );
+    }
+    let wanted = format!(
+        "/org/gitops-promote/releases/download/{VERSION}/{}",
+        asset()
+    );
+    assert_eq!(server.requests(), vec![wanted.clone(), wanted]);
+}
+
+#[test]
+fn a_malformed_or_mismatched_release_record_is_refused_and_nothing_is_downloaded() {
+    let release = release();
+    let (_dir, server) = github_releases("org/gitops-promote");
+    for (record, says) in [
+        (
+            "repository=not a repository\n".to_string(),
+            "not a `repository=owner/name` or `version=vX.Y.Z` line",
+        ),
+        (
+            format!("version={VERSION}\n"),
+            "action/RELEASE has no valid `repository=owner/name` line",
+        ),
+        (
+            "repository=org/gitops-promote\nversion=v0.0.1\n".to_string(),
+            "action/RELEASE is for v0.0.1, action/SHA256SUMS for",
+        ),
+    ] {
+        let step = Step::new(&release.checksums);
+        step.record(&record);
+        let out = step.run_composite(&server.url(), "org/gitops-promote", SELECT);
+        let log = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{record}: {log}");
+        assert!(
+            log.contains("::error title=gitops-promote::") && log.contains(says),
+            "{record}: {log}"
+        );
+        assert!(!step.runner.output_written(), "{record}");
+    }
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
 }
 
 #[test]

@@ -26,6 +26,19 @@ pub enum Fault {
     DropAfter,
     /// Forward after this delay.
     Slow(Duration),
+    /// Forward, let the registry act, then run this (kill the client: a process killed after the write) and
+    /// close the connection without an answer.
+    Then(Then),
+}
+
+/// What [`Fault::Then`] runs once the registry has acted.
+#[derive(Clone)]
+pub struct Then(pub Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Then {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Then(..)")
+    }
 }
 
 /// Which requests a fault applies to: method and a path substring.
@@ -43,9 +56,9 @@ struct State {
     log: Vec<String>,
     /// Every `Authorization` header received, as sent.
     authorizations: Vec<String>,
-    /// Behave as an ECR repository with `imageTagMutability: IMMUTABLE`: refuse a PUT of a tag that exists
-    /// (400 `TAG_INVALID`), and mount no blob across repositories (the `mount`/`from` query is dropped, so the
-    /// registry opens an ordinary upload: 202).
+    /// Behave as an ECR repository with `imageTagMutability: IMMUTABLE`: a PUT of a tag that exists is
+    /// refused with 400 `TAG_INVALID`, and no blob is mounted across repositories (the `mount`/`from` query
+    /// is dropped, so the registry opens an ordinary upload).
     ecr_immutable: bool,
     /// Response headers removed from every answer (a registry that omits `Docker-Content-Digest`).
     strip: Vec<String>,
@@ -99,7 +112,7 @@ impl Proxy {
                 };
                 let mut path = path;
                 if ecr {
-                    if let Some(refused) = ecr_refusal(&client, &upstream, &method, &path).await {
+                    if let Some(refused) = ecr_refusal(&upstream, &method, &path).await {
                         let _ = req.into_body().collect().await;
                         return Ok(refused);
                     }
@@ -135,6 +148,11 @@ impl Proxy {
                     .request(Request::from_parts(parts, body))
                     .await
                     .map_err(|_| Dropped)?;
+                if let Some(Fault::Then(then)) = &fault {
+                    let _ = resp.into_body().collect().await;
+                    (then.0)();
+                    return Err(Dropped);
+                }
                 if matches!(fault, Some(Fault::DropAfter)) {
                     let _ = resp.into_body().collect().await;
                     return Err(Dropped);
@@ -204,14 +222,9 @@ impl Proxy {
     }
 }
 
-/// ECR's answer to a PUT of a tag that already exists in an immutable repository, when `path` is one; the
-/// upstream is asked whether the tag exists (anonymous: the ECR stand-in fronts an anonymous registry).
-async fn ecr_refusal(
-    client: &Client<HttpConnector, Incoming>,
-    upstream: &str,
-    method: &str,
-    path: &str,
-) -> Option<Response<http::Body>> {
+/// ECR's answer to a PUT of a tag that already exists in an immutable repository, when this is one; the
+/// upstream is asked whether the tag exists (anonymously: the stand-in fronts an anonymous registry).
+async fn ecr_refusal(upstream: &str, method: &str, path: &str) -> Option<Response<http::Body>> {
     if method != "PUT" {
         return None;
     }
@@ -219,12 +232,14 @@ async fn ecr_refusal(
     if tag.starts_with("sha256:") {
         return None;
     }
+    let client: Client<HttpConnector, http_body_util::Empty<hyper::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
     let head = Request::head(format!("http://{upstream}{path}"))
         .header(
             "accept",
             "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json",
         )
-        .body(Incoming::default_empty()?)
+        .body(http_body_util::Empty::new())
         .ok()?;
     let exists = client.request(head).await.ok()?.status().is_success();
     exists.then(|| {

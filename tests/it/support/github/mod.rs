@@ -10,7 +10,6 @@ mod routes;
 mod state;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,7 +22,9 @@ use hyper::http::request::Parts;
 use hyper::{Request, Response};
 use serde_json::{Value, json};
 
-pub use state::{Fault, Permissions, PullState, Recorded, Release};
+#[allow(unused_imports)] // the cut-and-race tests use it; the stand-alone test GitHub does not
+pub use state::Hook;
+pub use state::{CheckRun, CommitStatus, Fault, Permissions, PullState, Recorded, Release};
 
 use openapi::{NoRoute, SPEC};
 use routes::Reply;
@@ -220,6 +221,69 @@ impl TestGithub {
             .store(latency.as_micros() as u64, Ordering::Relaxed);
     }
 
+    /// Every token lacks `permission` as GitHub names it: `checks=read`, `statuses=read` (reads answer 403
+    /// "Resource not accessible by integration"), `checks=write`, `statuses=write`.
+    pub fn deny(&self, permission: &str) {
+        let mut state = self.shared.lock();
+        if !state.denied.iter().any(|d| d == permission) {
+            state.denied.push(permission.to_string());
+        }
+    }
+
+    /// Gives `permission` back (see [`TestGithub::deny`]).
+    pub fn allow(&self, permission: &str) {
+        self.shared.lock().denied.retain(|d| d != permission);
+    }
+
+    /// A CI result on `sha`, as `POST /check-runs` records it: `conclusion` None is a run still in progress.
+    /// Returns its id. A later run of the same name is the one `filter=latest` answers.
+    pub fn add_check_run(&self, name: &str, sha: &str, conclusion: Option<&str>) -> u64 {
+        let mut state = self.shared.lock();
+        let id = state.check_runs.len() as u64 + 1;
+        let now = git::now();
+        state.check_runs.push(CheckRun {
+            id,
+            name: name.to_string(),
+            head_sha: sha.to_string(),
+            status: if conclusion.is_some() {
+                "completed"
+            } else {
+                "in_progress"
+            }
+            .to_string(),
+            conclusion: conclusion.map(str::to_string),
+            details_url: None,
+            started_at: now,
+            completed_at: conclusion.map(|_| now),
+        });
+        id
+    }
+
+    /// A commit status on `sha`, as `POST /statuses/{sha}` records it.
+    pub fn add_status(&self, sha: &str, context: &str, state_name: &str, target_url: Option<&str>) {
+        let mut state = self.shared.lock();
+        let id = state.statuses.len() as u64 + 1;
+        state.statuses.push(CommitStatus {
+            id,
+            sha: sha.to_string(),
+            state: state_name.to_string(),
+            context: context.to_string(),
+            target_url: target_url.map(str::to_string),
+            description: None,
+            created_at: git::now(),
+        });
+    }
+
+    /// Every check run, oldest first.
+    pub fn check_runs(&self) -> Vec<CheckRun> {
+        self.shared.lock().check_runs.clone()
+    }
+
+    /// Every commit status, oldest first.
+    pub fn statuses(&self) -> Vec<CommitStatus> {
+        self.shared.lock().statuses.clone()
+    }
+
     /// Print each violation to stderr as it happens (for the standalone server, which is killed, not dropped).
     pub fn echo_violations(&self, on: bool) {
         self.shared.echo.store(on, Ordering::Relaxed);
@@ -276,7 +340,26 @@ fn serve(
                                     if latency > 0 {
                                         tokio::time::sleep(Duration::from_micros(latency)).await;
                                     }
-                                    Ok::<_, Infallible>(answer(&shared, &parts, &bytes))
+                                    let (method, path) = (parts.method.as_str(), parts.uri.path());
+                                    let around = shared.lock().take_fault(|f| f.around(method, path));
+                                    let run = |hook: &state::Hook| {
+                                        let hook = hook.0.clone();
+                                        tokio::task::spawn_blocking(move || hook())
+                                    };
+                                    if let Some(Fault::Hook { after: false, hook, .. }) = &around {
+                                        let _ = run(hook).await;
+                                    }
+                                    let response = answer(&shared, &parts, &bytes);
+                                    match &around {
+                                        Some(Fault::Hook { after: true, hook, .. }) => {
+                                            let _ = run(hook).await;
+                                        }
+                                        Some(Fault::LoseAnswer { .. }) => {
+                                            return Err(AnswerLost);
+                                        }
+                                        _ => {}
+                                    }
+                                    Ok::<_, AnswerLost>(response)
                                 }
                             });
                             let _ = hyper::server::conn::http1::Builder::new()
@@ -289,6 +372,18 @@ fn serve(
         });
     })
 }
+
+/// A [`Fault::LoseAnswer`]: hyper closes the connection when the service fails.
+#[derive(Debug)]
+struct AnswerLost;
+
+impl std::fmt::Display for AnswerLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the answer is lost (a test fault)")
+    }
+}
+
+impl std::error::Error for AnswerLost {}
 
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts
@@ -478,8 +573,20 @@ fn decide(
         repo: &repo,
         state,
     });
-    if let Some(body) = &reply.body {
+    // GitHub answers 422 "No commit found for SHA" for an unknown commit, and 403 "Resource not accessible by
+    // integration" for a missing permission, on operations whose description declares neither: the fake
+    // answers as GitHub does.
+    let undeclared_error = matches!(reply.status, 403 | 422)
+        && reply.body.as_ref().is_some_and(|b| {
+            b["message"].as_str().is_some_and(|m| {
+                m.starts_with("No commit found for SHA") || m == routes::NOT_ACCESSIBLE
+            })
+        });
+    if let Some(body) = reply.body.as_ref() {
         for mismatch in op.check_response(reply.status, body) {
+            if undeclared_error && mismatch.ends_with("is not declared") {
+                continue;
+            }
             // GitHub answers `null` for a label without a description, though `pull-request-simple` declares
             // a string there: the fake answers as GitHub does.
             if mismatch.contains("/description: null is not of type")
@@ -502,6 +609,8 @@ fn fires_on(fault: &Fault, raw_path: &str) -> bool {
         }
         // Fires inside the ref update itself, which first pushes the other commit.
         Fault::MoveBranchFirst { .. } => false,
+        // Fire around the request, in the connection's handler.
+        Fault::LoseAnswer { .. } | Fault::Hook { .. } => false,
     }
 }
 
@@ -544,6 +653,7 @@ fn fault_reply(fault: &Fault) -> Reply {
             reply
         }
         Fault::MoveBranchFirst { .. } => unreachable!("fires inside the ref update"),
+        Fault::LoseAnswer { .. } | Fault::Hook { .. } => unreachable!("fires around the request"),
     }
 }
 

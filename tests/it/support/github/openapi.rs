@@ -39,6 +39,11 @@ pub const SERVED: &[(&str, &str)] = &[
     ("GET", "/repos/{owner}/{repo}/releases/latest"),
     ("POST", "/repos/{owner}/{repo}/releases"),
     ("PATCH", "/repos/{owner}/{repo}/releases/{release_id}"),
+    ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+    ("POST", "/repos/{owner}/{repo}/check-runs"),
+    ("GET", "/repos/{owner}/{repo}/commits/{ref}/status"),
+    ("GET", "/repos/{owner}/{repo}/commits/{ref}/statuses"),
+    ("POST", "/repos/{owner}/{repo}/statuses/{sha}"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "patch", "delete", "head", "options"];

@@ -9,11 +9,13 @@ use serde_json::{Map, Value, json};
 
 use super::git::{self, BOT_EMAIL, BOT_NAME};
 use super::openapi::{Operation, SPEC};
-use super::state::{Fault, Label, Permissions, PullState, Release, State};
+use super::state::{CheckRun, CommitStatus, Fault, Label, Permissions, PullState, Release, State};
 
+mod checks;
 mod git_data;
 mod pulls;
 mod releases;
+use checks::*;
 use git_data::*;
 pub use pulls::squash_merge;
 use pulls::*;
@@ -22,7 +24,7 @@ use releases::*;
 const BOT_ID: u64 = 41_898_282;
 const OWNER_ID: u64 = 9_919;
 const REPO_ID: u64 = 1_296_269;
-const NOT_ACCESSIBLE: &str = "Resource not accessible by integration";
+pub const NOT_ACCESSIBLE: &str = "Resource not accessible by integration";
 
 /// An answer: status, JSON (or text) body, extra headers.
 pub struct Reply {
@@ -98,6 +100,10 @@ pub fn handle(mut ctx: Ctx<'_>) -> Reply {
         | "repos/create-release"
         | "repos/update-release" => Some(("contents", ctx.permissions.contents_write)),
         "pulls/merge" => Some(("contents", ctx.permissions.contents_write)),
+        "checks/create" => Some((
+            "checks",
+            !ctx.state.denied.iter().any(|d| d == "checks=write"),
+        )),
         "pulls/create" | "pulls/update" | "issues/add-labels" | "pulls/request-reviewers" => {
             Some(("pull_requests", ctx.permissions.pull_requests_write))
         }
@@ -135,6 +141,11 @@ pub fn handle(mut ctx: Ctx<'_>) -> Reply {
         "repos/get-latest-release" => get_latest_release(&ctx),
         "repos/create-release" => create_release(&mut ctx),
         "repos/update-release" => update_release(&mut ctx),
+        "checks/list-for-ref" => list_check_runs(&ctx),
+        "checks/create" => create_check_run(&mut ctx),
+        "repos/get-combined-status-for-ref" => combined_status(&ctx),
+        "repos/list-commit-statuses-for-ref" => list_statuses(&ctx),
+        "repos/create-commit-status" => create_status(&mut ctx),
         other => Reply::message(501, &format!("{other} is not served"), &ctx.op.docs_url),
     }
 }

@@ -53,6 +53,60 @@ pub enum Fault {
     },
     /// On the next ref update of `branch`, someone else pushes a commit to it first.
     MoveBranchFirst { branch: String },
+    /// Serves the next `method` request whose path contains `path_contains` (the write happens), then closes the
+    /// connection without the answer: "applied, then the answer lost".
+    LoseAnswer {
+        method: String,
+        path_contains: String,
+    },
+    /// Runs `hook` (another whole run, or killing the client) before serving the next matching request, or with
+    /// `after` once it is served and before the answer goes out: races in a forced order, and "process killed".
+    Hook {
+        method: String,
+        path_contains: String,
+        after: bool,
+        hook: Hook,
+    },
+}
+
+/// A closure a [`Fault::Hook`] runs, on a thread of its own (the server goes on answering meanwhile).
+#[derive(Clone)]
+pub struct Hook(pub std::sync::Arc<dyn Fn() + Send + Sync>);
+
+impl Hook {
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Self {
+        Hook(std::sync::Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook")
+    }
+}
+
+impl PartialEq for Hook {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Fault {
+    /// A [`Fault::LoseAnswer`] or [`Fault::Hook`] that fires on this request.
+    pub fn around(&self, method: &str, path: &str) -> bool {
+        match self {
+            Fault::LoseAnswer {
+                method: m,
+                path_contains,
+            }
+            | Fault::Hook {
+                method: m,
+                path_contains,
+                ..
+            } => m == method && path.contains(path_contains.as_str()),
+            _ => false,
+        }
+    }
 }
 
 /// A pull request as the test GitHub holds it.
@@ -116,6 +170,31 @@ pub struct Release {
     pub published_at: Option<i64>,
 }
 
+/// A check run as the test GitHub holds it (`status` queued / in_progress / completed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRun {
+    pub id: u64,
+    pub name: String,
+    pub head_sha: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub details_url: Option<String>,
+    pub started_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+/// A commit status (`state` error / failure / pending / success).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitStatus {
+    pub id: u64,
+    pub sha: String,
+    pub state: String,
+    pub context: String,
+    pub target_url: Option<String>,
+    pub description: Option<String>,
+    pub created_at: i64,
+}
+
 #[derive(Debug, Default)]
 pub struct State {
     pub tokens: BTreeMap<String, Permissions>,
@@ -132,6 +211,10 @@ pub struct State {
     /// Verification of the commits created through the API, by SHA (GitHub signs those it authors).
     pub verified: BTreeMap<String, (bool, String)>,
     pub concurrent_pushes: u64,
+    pub check_runs: Vec<CheckRun>,
+    pub statuses: Vec<CommitStatus>,
+    /// Permissions the token lacks on top of [`Permissions`], as GitHub names them (`checks=read`).
+    pub denied: Vec<String>,
 }
 
 impl State {

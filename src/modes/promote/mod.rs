@@ -18,6 +18,7 @@ use crate::changes::{self, Changes};
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::flux::discover::Model;
+use crate::gates::{self, Evidence, GateSettings};
 
 use crate::git::GitRepo;
 use crate::github;
@@ -66,6 +67,8 @@ pub struct PromoteSettings {
     pub dry_run: bool,
     pub flux_path: String,
     pub registry: registry::Settings,
+    /// The prerequisites checked before any write.
+    pub gates: GateSettings,
 }
 
 fn tag_problem(input: &str, value: &str) -> InputProblem {
@@ -134,6 +137,7 @@ impl PromoteSettings {
         let dry_run = r.bool("dry-run");
         let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
         let registry = read_registry_settings(&mut r, github);
+        let gates = GateSettings::read(&mut r);
         r.finish()?;
         let missing = |name: &str| Error::new(Kind::Input, format!("input `{name}` is missing"));
         Ok(Self {
@@ -149,6 +153,7 @@ impl PromoteSettings {
             dry_run,
             flux_path,
             registry,
+            gates,
         })
     }
 
@@ -176,6 +181,8 @@ pub struct Promotion {
     pub create_release: bool,
     pub layout: Layout,
     pub changes: Changes,
+    /// The prerequisites' evidence (the body's gates section).
+    pub gates: Option<Evidence>,
 }
 
 impl Promotion {
@@ -289,6 +296,10 @@ impl Promotion {
             "\nGitHub release after the merge: {}.\n",
             if self.create_release { "yes" } else { "no" }
         ));
+        if let Some(evidence) = &self.gates {
+            md.push('\n');
+            md.push_str(&evidence.section());
+        }
         md.push_str(&format!(
             "\n<!-- gitops-promote: {} -->\n",
             json!({
@@ -450,8 +461,26 @@ pub fn run(
     // The registry's facts (the source and where the production tags point) and the repository's (the base
     // branch, the overlay, the promotion branch and its pull request) need nothing of each other: both are read
     // at once, and their log lines are printed after, each side in its own group.
-    let (registry_facts, repo_facts) = std::thread::scope(|s| {
-        let registry = s.spawn(|| gather(&client, &source, &targets, !settings.dry_run));
+    // The gates' source commit: the commit the staging tag's git tag names in the checkout, known without a
+    // request, so its checks are read in the same wave as the other facts. Only without that tag (or for a
+    // direct promotion, whose git tag follows the image) is the image's revision read, after its digest.
+    let tag_commit = git.as_ref().and_then(|g| g.tag_commit(&staging.tag));
+    let need_revision = tag_commit.is_none() || !settings.proposal.pull_request;
+    let (registry_facts, repo_facts, checks_read) = std::thread::scope(|s| {
+        let registry = s.spawn(|| {
+            gather(&client, &source, &targets, !settings.dry_run).map(|facts| {
+                let digest = facts.source.digest.clone();
+                let revision = need_revision
+                    .then(|| client.revision(&settings.image, &digest, release_steps::REVISION));
+                (facts, revision)
+            })
+        });
+        let checks = match (&tag_commit, github_client.as_ref()) {
+            (Some(sha), Some(c)) if !need_revision => {
+                Some(s.spawn(move || c.checks_and_statuses(sha)))
+            }
+            _ => None,
+        };
         let repo = read_repo_facts(
             &settings.proposal,
             &settings.manifest,
@@ -466,7 +495,15 @@ pub fn run(
                 "reading the registry stopped unexpectedly",
             ))
         });
-        (registry, repo)
+        let checks = checks.map(|t| {
+            t.join().unwrap_or_else(|_| {
+                Err(Error::new(
+                    Kind::Upstream,
+                    "reading the checks stopped unexpectedly",
+                ))
+            })
+        });
+        (registry, repo, checks)
     });
     console.group(&format!("Resolve `{source}` and the production tags"));
     drain(&client, console);
@@ -478,7 +515,7 @@ pub fn run(
         }
     }
     console.end_group();
-    let registry_facts = registry_facts?;
+    let (registry_facts, revision_read) = registry_facts?;
     let digest = registry_facts.source.digest.clone();
     let rules = Rules {
         force: false,
@@ -486,8 +523,24 @@ pub fn run(
     };
     // A production version that points elsewhere is a conflict here, before anything is written.
     let mut retags = plan_steps(&source, &registry_facts, &targets, &rules)?;
-    let moving_step = retags.split_off(1);
+    let mut moving_step = retags.split_off(1);
     let (mut repo_facts, before) = repo_facts?;
+    guard_moving_tag(
+        &mut moving_step,
+        &repo_facts.base_branch,
+        &settings.manifest,
+        &settings.image.to_string(),
+        (&production_tag, &digest),
+    );
+    if !settings.proposal.pull_request {
+        release_steps::refuse_going_back(
+            &before,
+            &settings.manifest,
+            &settings.image.to_string(),
+            &production_tag,
+            &repo_facts.base_branch,
+        )?;
+    }
 
     // The edit, pure; a file that does not name the image is an error before anything is written.
     let patched = manifests::patch(
@@ -495,11 +548,23 @@ pub fn run(
         &settings.manifest,
         &edit_request(&settings.image, &production_tag, &digest),
     )?;
+    // The overlay already pinning this version (a rerun) says nothing of the release before it: that is read
+    // from the record, so a rerun writes the same notes as the first run.
     let previous = patched
         .changes
         .iter()
         .find(|c| c.field.ends_with("newTag"))
-        .and_then(|c| c.old.clone());
+        .and_then(|c| c.old.clone())
+        .or_else(|| {
+            git.as_ref().and_then(|g| {
+                release_steps::previous_release(
+                    g,
+                    &settings.manifest,
+                    &settings.image.to_string(),
+                    &production_tag,
+                )
+            })
+        });
     let diff = manifests::unified_diff(&settings.manifest, &before, &patched.text);
     let branch_up_to_date = proposal::branch_up_to_date(
         &settings.proposal,
@@ -534,6 +599,39 @@ pub fn run(
             previous.as_deref(),
             &[production_tag.as_str(), staging_tag.as_str()],
         ),
+        gates: None,
+    };
+    // The image's source commit: read once, for the gates and (without a pull request) the git tag.
+    let revision = revision_read.and_then(|read| {
+        let (commit, warning) = release_steps::named_commit(read, &promotion.image, &digest);
+        annotations.extend(warning);
+        commit
+    });
+    let previous_digest = patched
+        .changes
+        .iter()
+        .find(|c| c.field.ends_with("digest"))
+        .and_then(|c| c.old.clone());
+    // Every prerequisite's evidence, before any write: a refusal leaves the registry, the branch and the pull
+    // request as they were.
+    let evidence = gather_evidence(
+        &settings,
+        &model,
+        &promotion,
+        (revision.as_deref(), git.as_ref()),
+        (github_client.as_ref(), checks_read),
+        (previous.as_deref(), previous_digest.as_deref()),
+        console,
+    )?;
+    for warning in &evidence.warnings {
+        annotations.push(Annotation::warning("gitops-promote: gate", warning.clone()));
+    }
+    if let Some(refusal) = evidence.refusal() {
+        return Err(refusal);
+    }
+    let promotion = Promotion {
+        gates: Some(evidence),
+        ..promotion
     };
     let mut plan = plan(
         &settings,
@@ -550,14 +648,7 @@ pub fn run(
             git.as_ref(),
             github_client.as_ref(),
             &repository,
-            {
-                let read = client.revision(&settings.image, &digest, release_steps::REVISION);
-                let (commit, warning) =
-                    release_steps::named_commit(read, &promotion.image, &digest);
-                annotations.extend(warning);
-                commit
-            }
-            .as_deref(),
+            revision.as_deref(),
             &mut plan,
             &mut annotations,
         )?;
@@ -593,6 +684,117 @@ pub fn run(
         requests,
         annotations,
     ))
+}
+
+/// The gates' evidence: the source commit's checks and statuses (one concurrent wave, waited for when
+/// `wait-for-checks` says so), staging's selection, the rollback plan and the manual items.
+fn gather_evidence(
+    settings: &PromoteSettings,
+    model: &Model,
+    promotion: &Promotion,
+    (revision, git): (Option<&str>, Option<&GitRepo>),
+    (github_client, first_read): (Option<&github::Client>, Option<gates::ChecksRead>),
+    (previous, previous_digest): (Option<&str>, Option<&str>),
+    console: &mut Console,
+) -> Result<Evidence> {
+    let tag = &promotion.staging.tag;
+    let (commit, commit_source) = match revision {
+        Some(c) => (
+            Some(c.to_string()),
+            format!("the image's `{}`", release_steps::REVISION),
+        ),
+        None => match git.and_then(|g| g.tag_commit(tag)) {
+            Some(c) => (Some(c), format!("the git tag `{tag}`")),
+            None => (None, String::new()),
+        },
+    };
+    let short = |s: &str| s.get(..7).unwrap_or(s).to_string();
+    let required = settings.gates.required != gates::Required::Nothing;
+    let mut rows = match (&commit, github_client) {
+        (Some(sha), Some(client)) => {
+            console.group(&format!("Read the checks of commit {}", short(sha)));
+            let read = gates::read_checks(client, sha, &settings.gates, first_read, console);
+            for line in client.take_progress() {
+                console.info(&line);
+            }
+            console.end_group();
+            let mut rows = read?;
+            for row in &mut rows {
+                row.evidence = format!("{} on `{}` ({commit_source})", row.evidence, short(sha));
+            }
+            rows
+        }
+        (None, _) if required => {
+            return Err(Error::new(
+                Kind::NotFound,
+                format!(
+                    "`require-checks` is set, but no commit is known for `{}:{tag}`: the image has no `{}` and no git tag `{tag}` is in the checkout",
+                    promotion.image,
+                    release_steps::REVISION
+                ),
+            )
+            .with_help("build the image with the `labels` output of staging-build (it records the revision), or fetch the tags (`fetch-depth: 0`), or clear `require-checks`"));
+        }
+        (Some(_), None) if required => {
+            return Err(Error::input(
+                InputProblem::new("require-checks", "needs GitHub to read the checks")
+                    .help("pass `github-token` (with `checks: read` and `statuses: read`) and set `GITHUB_REPOSITORY`"),
+            ));
+        }
+        _ => vec![gates::Gate {
+            prerequisite: "Integration tests".to_string(),
+            state: gates::State::Manual,
+            evidence: "not read: no source commit known, or no GitHub token".to_string(),
+            required: false,
+        }],
+    };
+    let mut warnings = Vec::new();
+    let selected = (promotion.staging.why != "given").then_some(tag.as_str());
+    rows.insert(
+        0,
+        gates::staging_gate(
+            model,
+            &promotion.image,
+            tag,
+            &promotion.digest,
+            selected,
+            settings.gates.require_staging,
+            &mut warnings,
+        ),
+    );
+    rows.extend(gates::manual_gates());
+    rows.push(gates::rollback_gate(
+        previous.map(|p| (p, previous_digest)),
+        &promotion.base_branch,
+    ));
+    Ok(Evidence {
+        commit,
+        commit_source,
+        gates: rows,
+        rollback: previous.map(gates::rollback_command),
+        warnings,
+    })
+}
+
+/// The moving tag moves only while `branch` pins what is released (see [`crate::plan::PinGuard`]).
+fn guard_moving_tag(
+    steps: &mut [Step],
+    branch: &str,
+    file: &str,
+    image: &str,
+    (version, released): (&str, &str),
+) {
+    for step in steps {
+        if let Step::Retag { guard, .. } = step {
+            *guard = Some(crate::plan::PinGuard {
+                branch: branch.to_string(),
+                file: file.to_string(),
+                image: image.to_string(),
+                version: version.to_string(),
+                digest: released.to_string(),
+            });
+        }
+    }
 }
 
 /// With `pull-request: false` the promotion is also its release: the git tag and the GitHub release follow the
@@ -692,8 +894,16 @@ fn report(
             .and_then(|(_, p)| p.get("release-url").cloned())
             .unwrap_or_default(),
     );
+    if let Some(evidence) = &promotion.gates {
+        outputs.insert("gates".to_string(), evidence.state().word().to_string());
+        outputs.insert(
+            "rollback-command".to_string(),
+            evidence.rollback.clone().unwrap_or_default(),
+        );
+    }
     let json = json!({
         "mode": Mode::Promote,
+        "gates": promotion.gates,
         "dry_run": dry,
         "promotion": promotion,
         "production_tag_operation": word(&version_op),
@@ -789,6 +999,9 @@ fn report(
         if dry { " (dry run)" } else { "" }
     );
     let mut summary = format!("## {title}\n\n{}\n", markdown_table(&rows));
+    if let Some(evidence) = &promotion.gates {
+        summary.push_str(&format!("### Prerequisites\n\n{}\n", evidence.table()));
+    }
     summary.push_str(&promotion.diagram());
     summary.push('\n');
     if !promotion.diff.is_empty() {
@@ -819,232 +1032,4 @@ fn report(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const IMAGE: &str = "ghcr.io/org/backend";
-
-    fn fixture(env: &str) -> String {
-        let path = format!(
-            "{}/tests/data/flux-fixtures/corrected/flux/bootstrap/apps/{env}/backend.yaml",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(path)
-            .expect("fixture")
-            .replace("ghcr.io/ldbl/backend", IMAGE)
-    }
-
-    fn model(envs: &[&str]) -> Model {
-        let mut m = Model::default();
-        for env in envs {
-            m.add_text(
-                &format!("flux/bootstrap/apps/{env}/backend.yaml"),
-                &fixture(env),
-            );
-        }
-        m
-    }
-
-    fn tags(list: &[&str]) -> Vec<String> {
-        list.iter().map(|t| t.to_string()).collect()
-    }
-
-    #[test]
-    fn staging_tag_is_what_the_staging_provider_selects_else_the_highest_stable_version() {
-        let image = ImageName::parse(IMAGE).expect("image");
-        let registry = tags(&[
-            "v0.9.0",
-            "v0.10.0",
-            "v0.11.0-rc.1",
-            "production-latest",
-            "latest",
-        ]);
-        let chosen = choose_staging_tag(&model(&["staging", "production"]), &image, &registry)
-            .expect("staging selects");
-        assert_eq!(chosen.tag, "v0.10.0", "semver order, not lexical; no RC");
-        assert!(
-            chosen
-                .why
-                .contains("ResourceSetInputProvider/backend-staging")
-        );
-
-        let chosen =
-            choose_staging_tag(&model(&["production"]), &image, &registry).expect("fallback");
-        assert_eq!(chosen.tag, "v0.10.0");
-        assert!(chosen.why.contains("highest stable semver tag"));
-
-        let err = choose_staging_tag(&model(&["staging"]), &image, &tags(&["v1.0.0-rc.1"]))
-            .expect_err("staging selects nothing");
-        assert_eq!(err.kind, Kind::NotFound);
-        let err = choose_staging_tag(&Model::default(), &image, &tags(&["latest"]))
-            .expect_err("nothing stable");
-        assert!(
-            err.help
-                .as_deref()
-                .unwrap_or_default()
-                .contains("staging-tag")
-        );
-    }
-
-    #[test]
-    fn the_production_provider_on_the_moving_tag_means_the_release_deploys() {
-        let image = ImageName::parse(IMAGE).expect("image");
-        assert_eq!(
-            layout(&model(&["production"]), &image, "production"),
-            Layout::Gitless
-        );
-        assert_eq!(
-            layout(&model(&["staging"]), &image, "production"),
-            Layout::Classic
-        );
-        assert_eq!(
-            layout(&Model::default(), &image, "production"),
-            Layout::Classic
-        );
-    }
-
-    fn settings(pull_request: bool) -> PromoteSettings {
-        PromoteSettings {
-            image: ImageName::parse(IMAGE).expect("image"),
-            staging_tag: Some("v1.2.3-rc.4".into()),
-            production_tag: None,
-            moving_tag: "production-latest".into(),
-            app: "backend".into(),
-            environment: "production".into(),
-            manifest: "flux/apps/backend/production/kustomization.yaml".into(),
-            proposal: ProposalInputs {
-                base_branch: None,
-                branch_template: "promote-{production-tag}".into(),
-                pull_request,
-                commit_via: CommitVia::Api,
-                github_token: None,
-                labels: vec!["promotion".into()],
-                reviewers: Vec::new(),
-                team_reviewers: Vec::new(),
-                draft: false,
-            },
-            create_release: true,
-            dry_run: false,
-            flux_path: "flux".into(),
-            registry: registry::Settings::default(),
-        }
-    }
-
-    fn promotion() -> Promotion {
-        Promotion {
-            app: "backend".into(),
-            environment: "production".into(),
-            image: IMAGE.into(),
-            staging: StagingChoice {
-                tag: "v1.2.3-rc.4".into(),
-                why: "given".into(),
-            },
-            digest: format!("sha256:{}", "a".repeat(64)),
-            production_tag: "v1.2.3".into(),
-            moving_tag: "production-latest".into(),
-            manifest: "flux/apps/backend/production/kustomization.yaml".into(),
-            diff: String::new(),
-            base_branch: "main".into(),
-            branch: "promote-v1.2.3".into(),
-            pull_request: true,
-            create_release: true,
-            layout: Layout::Gitless,
-            changes: Changes {
-                previous: Some("v1.2.2".into()),
-                commits: Ok(Vec::new()),
-            },
-        }
-    }
-
-    fn facts(before: &str) -> RepoFacts {
-        RepoFacts {
-            repository: "org/app".into(),
-            base_branch: "main".into(),
-            base_sha: "b".repeat(40),
-            before: before.into(),
-            branch: "promote-v1.2.3".into(),
-            branch_sha: None,
-            branch_up_to_date: false,
-            pull: None,
-            compared: None,
-        }
-    }
-
-    fn kinds(plan: &Plan) -> Vec<&'static str> {
-        plan.steps
-            .iter()
-            .map(|s| match s {
-                Step::Retag { .. } => "retag",
-                Step::Commit { branch, .. } if branch == "main" => "commit-to-main",
-                Step::Commit { .. } => "commit-to-branch",
-                Step::PullRequest { .. } => "pull-request",
-                _ => "other",
-            })
-            .collect()
-    }
-
-    fn retag(tag: &str) -> Step {
-        Step::Retag {
-            source: format!("{IMAGE}:v1.2.3-rc.4"),
-            target: format!("{IMAGE}:{tag}"),
-            digest: format!("sha256:{}", "a".repeat(64)),
-            media_type: registry::OCI_INDEX.into(),
-            old_digest: None,
-            transfer: crate::plan::Transfer::SameRepository,
-        }
-    }
-
-    #[test]
-    fn a_pull_request_never_moves_the_moving_tag_and_a_direct_commit_moves_it_last() {
-        let p = plan(
-            &settings(true),
-            &promotion(),
-            vec![retag("v1.2.3")],
-            vec![],
-            &facts("old"),
-            "new",
-        );
-        assert_eq!(kinds(&p), ["retag", "commit-to-branch", "pull-request"]);
-
-        let p = plan(
-            &settings(true),
-            &promotion(),
-            vec![retag("v1.2.3")],
-            vec![],
-            &facts("same"),
-            "same",
-        );
-        assert_eq!(
-            kinds(&p),
-            ["retag"],
-            "the base already pins it: nothing to review"
-        );
-        assert!(p.skipped[0].contains("nothing to review"));
-
-        let p = plan(
-            &settings(false),
-            &promotion(),
-            vec![retag("v1.2.3")],
-            vec![retag("production-latest")],
-            &facts("old"),
-            "new",
-        );
-        assert_eq!(kinds(&p), ["retag", "commit-to-main", "retag"]);
-        assert!(
-            matches!(&p.steps[2], Step::Retag { target, .. } if target.ends_with(":production-latest"))
-        );
-    }
-
-    #[test]
-    fn the_commit_records_what_release_needs() {
-        let message = promotion().commit_message();
-        assert!(message.starts_with("chore(release): promote backend v1.2.3 to production\n\n"));
-        for line in [
-            "Gitops-Promote-Staging-Tag: v1.2.3-rc.4",
-            "Gitops-Promote-Production-Tag: v1.2.3",
-            "Gitops-Promote-Create-Release: true",
-        ] {
-            assert!(message.contains(line), "{line}");
-        }
-    }
-}
+mod tests;
