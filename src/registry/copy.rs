@@ -79,7 +79,7 @@ impl Client {
         for attempt in 1..=self.settings.max_attempts {
             if attempt > 1 {
                 let wait = self.backoff(attempt - 1);
-                self.wait_or_fail(&what, wait, &last, super::RETRY_LATER)?;
+                self.wait_or_fail(&what, wait, &last)?;
                 self.note(format!(
                     "retrying {what} in {:.1}s ({last})",
                     wait.as_secs_f64()

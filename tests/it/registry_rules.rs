@@ -148,6 +148,20 @@ fn without_cross_repository_mounts_a_copy_to_another_repository_streams_the_blob
         "a mount was asked for, and refused by the stand-in: {:?}",
         s.proxy.log()
     );
+    // Another tag of the same image in that repository: the blobs are there, so none is uploaded again
+    // (after a refused mount the target is asked first), and nothing is mounted or copied at all.
+    let seen = s.proxy.log().len();
+    let second = s.at("other/app:v1");
+    let (_, out) = retag(&[("source", source.as_str()), ("tags", second.as_str())]);
+    let text = log(&out);
+    assert!(out.status.success(), "{text}");
+    let uploads: Vec<String> = s.proxy.log()[seen..]
+        .iter()
+        .filter(|l| l.contains("/blobs/uploads/"))
+        .cloned()
+        .collect();
+    assert!(uploads.is_empty(), "{uploads:?}");
+    assert_eq!(images::digest(&s.direct("other/app:v1"), None), s.digest);
 }
 
 #[test]
