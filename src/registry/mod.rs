@@ -970,7 +970,7 @@ impl Client {
             // registry API.
             400 if body.contains("TAG_INVALID") => (
                 Kind::Conflict,
-                "the repository's tags are immutable (ECR `imageTagMutability: IMMUTABLE`): version tags are written once, but a moving tag such as `production-latest` must move. Either exclude it from immutability (`IMMUTABLE_WITH_EXCLUSION` with an exclusion filter `production-latest`, or `MUTABLE_WITH_EXCLUSION`: `aws ecr put-image-tag-mutability --repository-name NAME --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=production-latest`), or make the repository `MUTABLE`; the version tags already written are right and a rerun reports them `unchanged`".to_string(),
+                "the repository's tags are immutable (ECR `imageTagMutability: IMMUTABLE`): version tags are written once, but a moving tag such as `production-latest` must move. Either exclude it from immutability (`IMMUTABLE_WITH_EXCLUSION` with an exclusion filter `production-latest`, or `MUTABLE_WITH_EXCLUSION`: `aws ecr put-image-tag-mutability --repository-name NAME --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=production-latest`), or make the repository `MUTABLE`, or write no moving tag there (a Flux `ImagePolicy` with a semver range follows the immutable version tags instead of `production-latest`); the version tags already written are right and a rerun reports them `unchanged`".to_string(),
             ),
             400 if body.contains("BLOB_UNKNOWN") => (
                 Kind::Upstream,

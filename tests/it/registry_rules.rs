@@ -100,7 +100,8 @@ fn an_immutable_ecr_repository_refuses_the_moving_tag_naming_the_setting_and_wha
             && text.contains("TAG_INVALID")
             && text.contains("imageTagMutability")
             && text.contains("IMMUTABLE_WITH_EXCLUSION")
-            && text.contains("filter=production-latest"),
+            && text.contains("filter=production-latest")
+            && text.contains("no moving tag"),
         "the error names ECR's setting and the way out: {text}"
     );
     assert!(
