@@ -650,6 +650,16 @@ pub const INPUTS: &[InputSpec] = &[
         runner_only: &[],
     },
     InputSpec {
+        name: "checklist",
+        description: "The pull request's checklist, one item per line: task-list boxes between the body's `<!-- gitops-promote:checklist -->` markers that people tick (a rerun keeps their ticks and the items they added). The commit status `gitops-promote/checklist` on the pull request's head says how many are ticked (`pending`, `success` when all are); branch protection can require it. Empty: the seed's manual items, `Manual QA completed` and `Stakeholders notified`. Setting the status needs `statuses: write`.",
+        default: None,
+        kind: Kind::Text,
+        modes: PROPOSAL,
+        cli: true,
+        per_mode: &[],
+        runner_only: &[],
+    },
+    InputSpec {
         name: "to",
         description: "The release to roll back to, e.g. `v1.2.0`: a tag the overlay pinned before (its git history in the checkout) and lower than the current one, that the registry still has. Default: the production release before the one that runs now.",
         default: None,
