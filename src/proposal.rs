@@ -710,11 +710,14 @@ pub fn pull_up_to_date(pull: &github::Pull, title: &str, body: &str, labels: &[S
         && labels.iter().all(|l| pull.labels.contains(l))
 }
 
-/// Requests sent, for the summary and the request-count benchmark.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// Requests sent, for the summary and the request-count benchmark, and whose login each registry host got.
+#[derive(Debug, Clone, Serialize)]
 pub struct Requests {
     pub registry: u64,
     pub github: u64,
+    /// Each registry host and the source of its login (never the secret), for the summary's "Registries" row.
+    #[serde(skip)]
+    pub registries: Vec<(String, String)>,
 }
 
 /// The operation a step had, or (dry run) would have.

@@ -493,6 +493,16 @@ pub const INPUTS: &[InputSpec] = &[
         runner_only: &[],
     },
     InputSpec {
+        name: "production-image",
+        description: "Where the production tags live when not in `image`'s repository: another repository or another registry, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com/backend`. The version tag is copied there by digest (blobs first), the overlay pins that repository (`newName`) and the moving tag moves there; every later step reads where production lives from that `newName`, and a later promotion must name the same repository. Each registry gets its own login (the registry inputs serve `image`'s host only). Default: `image`.",
+        default: None,
+        kind: Kind::Text,
+        modes: &[Mode::Promote],
+        cli: true,
+        per_mode: &[],
+        runner_only: &[],
+    },
+    InputSpec {
         name: "production-tag",
         description: "The production version tag (immutable: a conflict when it already points to another digest). Default: `staging-tag` without its prerelease part (`v1.2.3-rc.4` → `v1.2.3`).",
         default: None,

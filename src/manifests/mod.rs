@@ -105,6 +105,30 @@ pub struct Pin {
     pub digest: Option<String>,
 }
 
+/// The `newName` of the Kustomization `src`'s `images:` entry for `image` (by `name`), when it renames it: where
+/// the production tags live when they are not in `image`'s repository (`promote`'s `production-image`).
+///
+/// ```
+/// use gitops_promote::manifests::renamed;
+/// let src = "images:\n  - name: ghcr.io/o/app\n    newName: 1.dkr.ecr.eu-west-1.amazonaws.com/app\n    newTag: v1\n";
+/// assert_eq!(renamed(src, "ghcr.io/o/app").as_deref(), Some("1.dkr.ecr.eu-west-1.amazonaws.com/app"));
+/// assert_eq!(renamed("images:\n  - name: ghcr.io/o/app\n    newTag: v1\n", "ghcr.io/o/app"), None);
+/// ```
+pub fn renamed(src: &str, image: &str) -> Option<String> {
+    let value: serde_json::Value = serde_saphyr::from_str(src).ok()?;
+    let entries = value.get("images")?.as_array()?;
+    entries
+        .iter()
+        .find(|e| {
+            e.get("name")
+                .and_then(|n| n.as_str())
+                .is_some_and(|n| n == image || same_image(n, image))
+        })?
+        .get("newName")?
+        .as_str()
+        .map(str::to_string)
+}
+
 /// What the Kustomization `src` pins `image` to (its `images:` entry by `name`, the same repository spelled
 /// differently included), `None` when it has no entry for it. Reading needs no byte-exactness: a parse.
 ///

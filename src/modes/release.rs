@@ -215,6 +215,21 @@ pub fn run(
         .with_help("promote writes one; check `image` against the overlay's `images[].name`")
     })?;
     let before = before_text.and_then(|t| manifests::pinned(&t, &image));
+    // The production tags live where the overlay's `newName` says (`promote`'s `production-image`: another
+    // repository or registry); the moving tag moves there.
+    let settings = match manifests::renamed(&after_text, &image)
+        .and_then(|n| ImageName::parse(&n).ok())
+        .filter(|n| *n != settings.image)
+    {
+        Some(production) => ReleaseSettings {
+            image: production,
+            ..settings
+        },
+        None => settings,
+    };
+    // The overlay's `images[].name`, which the pin guard reads the branch by.
+    let name = image;
+    let image = settings.image.to_string();
     let change = OverlayChange {
         commit: head.sha.clone(),
         before: before.clone(),
@@ -283,7 +298,7 @@ pub fn run(
                 *guard = Some(crate::plan::PinGuard {
                     branch: branch.clone(),
                     file: settings.manifest.clone(),
-                    image: image.clone(),
+                    image: name.clone(),
                     version: tag.clone(),
                     digest: digest.clone(),
                 });

@@ -414,8 +414,12 @@ pub fn run(
 
     // The registry must still have the target: its digest is what production runs again.
     let client = Client::new(settings.registry.clone())?;
-    let source = reference(&settings.image, &to_tag);
-    let moving_target = reference(&settings.image, &settings.moving_tag);
+    // The production tags live where the overlay's `newName` says (`promote`'s `production-image`).
+    let production = manifests::renamed(&before, &image)
+        .and_then(|n| ImageName::parse(&n).ok())
+        .unwrap_or_else(|| settings.image.clone());
+    let source = reference(&production, &to_tag);
+    let moving_target = reference(&production, &settings.moving_tag);
     let targets = if settings.immediate || !settings.proposal.pull_request {
         vec![moving_target]
     } else {
@@ -531,6 +535,7 @@ pub fn run(
     let requests = Requests {
         registry: client.requests(),
         github: github_client.as_ref().map(|c| c.requests()).unwrap_or(0),
+        registries: client.registries(),
     };
     let dry = settings.dry_run;
     let outcome = proposal::outcome(&plan.steps, &applied, repo_facts.pull.as_ref(), dry);
@@ -634,6 +639,11 @@ pub fn run(
     rows.push((
         "Requests",
         format!("registry {}, GitHub {}", requests.registry, requests.github),
+    ));
+    // Which login served each registry (with `production-image`, the staging one and the production one).
+    rows.push((
+        "Registries",
+        registry::registries_line(&requests.registries),
     ));
     let title = format!(
         "gitops-promote rollback{}",

@@ -375,3 +375,88 @@ fn a_merged_promotion_starts_only_the_release_workflow_not_a_new_build() {
         ["develop.yml"]
     );
 }
+
+/// The example with its commented GHCR → ECR variant switched on: the commented steps and inputs of its jobs
+/// (`# - …`, `#   …`, `# production-image: …`) uncommented, the prose left as comments.
+fn with_ecr_variant(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let indent = line.len() - line.trim_start().len();
+            match line.trim_start().strip_prefix("# ") {
+                // Only inside the jobs (indented): the top comment quotes commands the same way.
+                Some(code)
+                    if indent > 0
+                        && (code.starts_with("- ")
+                            || code.starts_with("  ")
+                            || code.starts_with("production-image:")) =>
+                {
+                    format!("{}{code}", &line[..indent])
+                }
+                _ => line.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_ghcr_to_ecr_variant_switched_on_logs_in_to_ecr_before_the_action_and_names_production_there()
+{
+    let pinned = |uses: &str| {
+        uses.split_once('@')
+            .is_some_and(|(_, rev)| rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    for name in [
+        "promote-production.yml",
+        "release-production.yml",
+        "rollback.yml",
+    ] {
+        let text = std::fs::read_to_string(examples().join("workflows").join(name)).expect("read");
+        let switched = with_ecr_variant(&text);
+        assert_ne!(switched, text, "{name} has no commented ECR variant");
+        let workflow: Workflow =
+            serde_saphyr::from_str(&switched).unwrap_or_else(|e| panic!("{name} switched on: {e}"));
+        let steps: Vec<&Step> = workflow.jobs.values().flat_map(|j| &j.steps).collect();
+        let at = |prefix: &str| {
+            steps
+                .iter()
+                .position(|s| s.uses.as_deref().is_some_and(|u| u.starts_with(prefix)))
+                .unwrap_or_else(|| panic!("{name}: no `{prefix}` step in the variant"))
+        };
+        let credentials = at("aws-actions/configure-aws-credentials@");
+        let login = at("aws-actions/amazon-ecr-login@");
+        let action = at(ACTION);
+        assert!(
+            credentials < login && login < action,
+            "{name}: AWS credentials, then ECR's login (Docker's config.json), then the action"
+        );
+        for step in [steps[credentials], steps[login]] {
+            let uses = step.uses.as_deref().unwrap_or_default();
+            assert!(pinned(uses), "{name}: `{uses}` is not pinned by commit");
+        }
+        let with = &steps[action].with;
+        let mode = with.get("mode").map(value).expect("mode");
+        if name == "promote-production.yml" {
+            let production = with.get("production-image").map(value).unwrap_or_default();
+            assert!(
+                production.contains(".dkr.ecr.") && production.ends_with("/backend"),
+                "{name}: the variant names the ECR repository in `production-image`: {production:?}"
+            );
+        }
+        for input in with.keys() {
+            let spec = INPUTS
+                .iter()
+                .find(|i| i.name == input)
+                .unwrap_or_else(|| panic!("{name}: `{input}` is not an input"));
+            assert!(
+                spec.modes.is_empty() || spec.modes.iter().any(|m| m.name() == mode),
+                "{name}: `{input}` is not an input of mode {mode}"
+            );
+            // No secret passed twice: ECR's login is read from Docker's store, never handed over as an input.
+            assert!(
+                !input.starts_with("registry-"),
+                "{name}: the variant passes `{input}`"
+            );
+        }
+    }
+}

@@ -134,10 +134,21 @@ struct Run {
 }
 
 fn retag(_two: &Two, inputs: &[(&str, &str)], env: &[(&str, String)]) -> Run {
+    run_at(None, "retag", inputs, env)
+}
+
+/// The action in `mode`, in `workspace` (else an empty one); every secret the tests use is checked to appear
+/// nowhere but in `::add-mask::`.
+fn run_at(
+    workspace: Option<&Path>,
+    mode: &str,
+    inputs: &[(&str, &str)],
+    env: &[(&str, String)],
+) -> Run {
     let runner = Runner::new();
-    let mut all = vec![("mode", "retag")];
+    let mut all = vec![("mode", mode)];
     all.extend_from_slice(inputs);
-    let mut cmd = runner.action(runner.dir.path(), &all);
+    let mut cmd = runner.action(workspace.unwrap_or(runner.dir.path()), &all);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -362,4 +373,225 @@ fn a_missing_credential_helper_names_helper_and_host_and_nothing_is_written() {
     );
     assert!(two.b.writes().is_empty(), "{:?}", two.b.writes());
     assert_eq!(two.a.writes().len(), writes_a);
+}
+
+/// Production's registry for a promotion: B behind token auth, reached through its logging proxy, whose login
+/// only Docker's `config.json` holds.
+struct Production {
+    issuer: Issuer,
+    b: Registry,
+    proxy: Proxy,
+    docker: tempfile::TempDir,
+    /// `production-image`: the repository in B, named through the proxy.
+    image: String,
+}
+
+impl Production {
+    fn start() -> Self {
+        let issuer = Issuer::start_as(USER_B, PASS_B);
+        let b = Registry::start(Auth::Token(&issuer));
+        let proxy = Proxy::start(&b.addr);
+        let image = format!("{}/prod/backend", proxy.addr);
+        let docker = tempfile::tempdir().expect("tmp");
+        write(
+            &docker.path().join("config.json"),
+            &format!(
+                r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#,
+                host = proxy.addr,
+                auth = basic(USER_B, PASS_B)
+            ),
+        );
+        Self {
+            issuer,
+            b,
+            proxy,
+            docker,
+            image,
+        }
+    }
+
+    fn config(&self) -> String {
+        self.docker.path().join("config.json").display().to_string()
+    }
+
+    /// `tag`'s digest in B, read with B's own login (`None`: B has no such tag).
+    fn digest(&self, tag: &str) -> Option<String> {
+        let reference = format!("{}/prod/backend:{tag}", self.b.addr);
+        let creds = Some((USER_B, PASS_B));
+        images::exists(&reference, creds).then(|| images::digest(&reference, creds))
+    }
+
+    /// B's password reached B's token realm, and nothing of it reached `a`.
+    fn assert_logins_stayed_apart(&self, a: &Proxy) {
+        assert!(
+            self.issuer
+                .received
+                .lock()
+                .expect("received")
+                .contains(&format!("Basic {}", basic(USER_B, PASS_B))),
+            "B's token came from config.json"
+        );
+        assert!(
+            a.authorizations()
+                .iter()
+                .all(|h| !h.contains(&basic(USER_B, PASS_B)) && !h.contains(PASS_B)),
+            "A received B's login: {:?}",
+            a.authorizations()
+        );
+    }
+}
+
+#[test]
+fn a_cross_registry_promotion_writes_production_in_the_second_registry_with_its_own_login() {
+    // Staging: the promote tests' world (an anonymous registry behind a logging proxy). Production: B.
+    let w = crate::promote::world_behind_proxy();
+    let p = Production::start();
+    let env = [("DOCKER_CONFIG", p.docker.path().display().to_string())];
+    let inputs = [
+        ("image", w.image.as_str()),
+        ("production-image", p.image.as_str()),
+        ("staging-tag", "v0.2.0"),
+        ("commit-via", "git"),
+        ("pull-request", "false"),
+    ];
+    let first = run_at(Some(&w.scratch.work), "promote", &inputs, &env);
+    assert!(first.ok, "{}", first.seen);
+    let digest = w.digest("v0.2.0");
+    for tag in ["v0.2.0", "production-latest"] {
+        assert_eq!(
+            p.digest(tag).as_deref(),
+            Some(digest.as_str()),
+            "{tag} in the production registry"
+        );
+    }
+    assert!(
+        !images::exists(
+            &format!("{}/org/backend:production-latest", w.registry.addr),
+            None
+        ),
+        "nothing moves in the staging registry"
+    );
+    let overlay = w.overlay_on("main");
+    assert!(
+        overlay.contains(&format!("newName: {}", p.image))
+            && overlay.contains(&format!("digest: {digest}")),
+        "{overlay}"
+    );
+    p.assert_logins_stayed_apart(w.proxy.as_ref().expect("proxy"));
+    let summary = first.runner.summary();
+    assert!(
+        summary.contains(&format!("`{}`: `{}`", p.proxy.addr, p.config()))
+            && summary.contains(&format!("| Production image | `{}` |", p.image)),
+        "{summary}"
+    );
+
+    // A rerun converges: nothing new in the production registry.
+    let before = p.b.writes().len();
+    let again = run_at(Some(&w.scratch.work), "promote", &inputs, &env);
+    assert!(again.ok, "{}", again.seen);
+    assert_eq!(again.runner.outputs()["commit-operation"], "unchanged");
+    assert_eq!(p.b.writes().len(), before, "{:?}", p.b.writes());
+}
+
+#[test]
+fn across_registries_release_moves_production_latest_in_the_second_registry_and_rollback_moves_it_back()
+ {
+    use crate::support::github::TOKEN;
+    let w = crate::promote::world_behind_proxy();
+    let p = Production::start();
+    // A third version in staging, with its git tag.
+    let layouts = tempfile::tempdir().expect("tmp");
+    let layout = images::buildx_layout(layouts.path(), &[None]);
+    images::push(&layout, &format!("{}:v0.3.0", w.image), Format::Oci, None);
+    w.scratch.commit("feat: the v0.3.0 work");
+    w.scratch.git(&["tag", "v0.3.0"]);
+    w.scratch.git(&["push", "-q", "origin", "main", "--tags"]);
+    let run = |mode: &str, inputs: &[(&str, &str)]| {
+        let mut all = vec![("image", w.image.as_str()), ("github-token", TOKEN)];
+        all.extend_from_slice(inputs);
+        let env = [
+            ("DOCKER_CONFIG", p.docker.path().display().to_string()),
+            ("GITHUB_API_URL", w.github.url()),
+            ("GITHUB_SHA", w.scratch.head()),
+        ];
+        run_at(Some(&w.scratch.work), mode, &all, &env)
+    };
+    let merge_last = || {
+        let number = w.github.pulls().last().expect("a pull request").number;
+        w.github.merge(number);
+        w.scratch
+            .git(&["pull", "-q", "--ff-only", "origin", "main"]);
+    };
+    let staging_latest = format!("{}/org/backend:production-latest", w.registry.addr);
+
+    // Promote v0.2.0 through a pull request: the version tag is written in B, the moving tag waits.
+    let promoted = run(
+        "promote",
+        &[("production-image", &p.image), ("staging-tag", "v0.2.0")],
+    );
+    assert!(promoted.ok, "{}", promoted.seen);
+    let v2 = w.digest("v0.2.0");
+    assert_eq!(p.digest("v0.2.0").as_deref(), Some(v2.as_str()));
+    assert_eq!(p.digest("production-latest"), None, "moves on release");
+    merge_last();
+
+    // `release` reads where production lives from the merged overlay's `newName`.
+    let released = run("release", &[]);
+    assert!(released.ok, "{}", released.seen);
+    let out = released.runner.outputs();
+    assert_eq!(out["moving-tag-operation"], "created");
+    assert_eq!(p.digest("production-latest").as_deref(), Some(v2.as_str()));
+    assert!(
+        !images::exists(&staging_latest, None),
+        "staging's registry moves nothing"
+    );
+    let notes = w.github.releases()[0].body.clone().unwrap_or_default();
+    assert!(
+        notes.contains(&format!("docker pull {}@{v2}", p.image)),
+        "{notes}"
+    );
+    let writes = p.b.writes().len();
+    let again = run("release", &[]);
+    assert!(again.ok, "{}", again.seen);
+    assert_eq!(again.runner.outputs()["moving-tag-operation"], "unchanged");
+    assert_eq!(p.b.writes().len(), writes, "{:?}", p.b.writes());
+
+    // The overlay now renames the image: a promotion that forgets `production-image` is refused before any write.
+    let (a_writes, github_writes) = (w.registry.writes().len(), w.github_writes().len());
+    let forgot = run("promote", &[("staging-tag", "v0.3.0")]);
+    assert!(!forgot.ok);
+    assert!(
+        forgot.seen.contains("::error")
+            && forgot.seen.contains("production-image")
+            && forgot
+                .seen
+                .contains(&format!("set `production-image: {}`", p.image)),
+        "{}",
+        forgot.seen
+    );
+    assert_eq!(p.b.writes().len(), writes);
+    assert_eq!(w.registry.writes().len(), a_writes);
+    assert_eq!(w.github_writes().len(), github_writes);
+
+    // v0.3.0 the same way, then an immediate rollback: back to v0.2.0, in B.
+    let promoted = run(
+        "promote",
+        &[("production-image", &p.image), ("staging-tag", "v0.3.0")],
+    );
+    assert!(promoted.ok, "{}", promoted.seen);
+    merge_last();
+    assert!(run("release", &[]).ok);
+    let v3 = w.digest("v0.3.0");
+    assert_eq!(p.digest("production-latest").as_deref(), Some(v3.as_str()));
+    let rolled = run("rollback", &[("immediate", "true")]);
+    assert!(rolled.ok, "{}", rolled.seen);
+    assert_eq!(rolled.runner.outputs()["to-tag"], "v0.2.0");
+    assert_eq!(p.digest("production-latest").as_deref(), Some(v2.as_str()));
+    assert!(!images::exists(&staging_latest, None));
+    p.assert_logins_stayed_apart(w.proxy.as_ref().expect("proxy"));
+    let writes = p.b.writes().len();
+    let again = run("rollback", &[("immediate", "true")]);
+    assert!(again.ok, "{}", again.seen);
+    assert_eq!(again.runner.outputs()["moving-tag-operation"], "unchanged");
+    assert_eq!(p.b.writes().len(), writes, "{:?}", p.b.writes());
 }

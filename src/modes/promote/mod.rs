@@ -56,6 +56,8 @@ pub const DEFAULT_LABELS: &str = "promotion";
 #[derive(Debug, Clone)]
 pub struct PromoteSettings {
     pub image: ImageName,
+    /// `production-image`: where the production tags are written, when not in `image`'s repository.
+    pub production_image: Option<ImageName>,
     pub staging_tag: Option<String>,
     pub production_tag: Option<String>,
     pub moving_tag: String,
@@ -109,6 +111,9 @@ impl PromoteSettings {
                 }
             })
         };
+        let production_image = r
+            .text("production-image")
+            .and_then(|_| r.parse("production-image", ImageName::parse));
         let staging_tag = tag(&mut r, "staging-tag");
         let production_tag = tag(&mut r, "production-tag");
         let moving_tag = tag(&mut r, "moving-tag").unwrap_or_default();
@@ -142,6 +147,7 @@ impl PromoteSettings {
         let missing = |name: &str| Error::new(Kind::Input, format!("input `{name}` is missing"));
         Ok(Self {
             image: image.ok_or_else(|| missing("image"))?,
+            production_image,
             staging_tag,
             production_tag,
             moving_tag,
@@ -157,6 +163,21 @@ impl PromoteSettings {
         })
     }
 
+    /// The image the production tags are written in: `production-image`, else `image`.
+    pub fn production(&self) -> &ImageName {
+        self.production_image.as_ref().unwrap_or(&self.image)
+    }
+
+    /// The overlay edit: `image` pinned to `tag` at `digest`, renamed (`newName`) to `production-image`
+    /// when the production tags live elsewhere.
+    fn edit(&self, tag: &str, digest: &str) -> crate::manifests::Request {
+        let mut edit = edit_request(&self.image, tag, digest);
+        if *self.production() != self.image {
+            edit.new_name = Some(self.production().to_string());
+        }
+        edit
+    }
+
     /// Whether the run talks to GitHub's API.
     pub fn needs_github(&self) -> bool {
         self.proposal.needs_github()
@@ -169,6 +190,8 @@ pub struct Promotion {
     pub app: String,
     pub environment: String,
     pub image: String,
+    /// Where the production tags are written: `production-image`, else `image`.
+    pub production_image: String,
     pub staging: StagingChoice,
     pub digest: String,
     pub production_tag: String,
@@ -330,11 +353,7 @@ pub fn plan(
     let change = OverlayChange {
         manifest: &settings.manifest,
         message: promotion.commit_message(),
-        edit: edit_request(
-            &settings.image,
-            &promotion.production_tag,
-            &promotion.digest,
-        ),
+        edit: settings.edit(&promotion.production_tag, &promotion.digest),
         diff: &promotion.diff,
         after,
     };
@@ -428,8 +447,8 @@ pub fn run(
     };
 
     let source = reference(&settings.image, &staging.tag);
-    let version_target = reference(&settings.image, &production_tag);
-    let moving_target = reference(&settings.image, &settings.moving_tag);
+    let version_target = reference(settings.production(), &production_tag);
+    let moving_target = reference(settings.production(), &settings.moving_tag);
     let mut targets = vec![version_target.clone()];
     if !settings.proposal.pull_request {
         targets.push(moving_target);
@@ -525,6 +544,7 @@ pub fn run(
     let mut retags = plan_steps(&source, &registry_facts, &targets, &rules)?;
     let mut moving_step = retags.split_off(1);
     let (mut repo_facts, before) = repo_facts?;
+    refuse_another_production_image(&before, &settings)?;
     guard_moving_tag(
         &mut moving_step,
         &repo_facts.base_branch,
@@ -546,7 +566,7 @@ pub fn run(
     let patched = manifests::patch(
         &before,
         &settings.manifest,
-        &edit_request(&settings.image, &production_tag, &digest),
+        &settings.edit(&production_tag, &digest),
     )?;
     // The overlay already pinning this version (a rerun) says nothing of the release before it: that is read
     // from the record, so a rerun writes the same notes as the first run.
@@ -579,6 +599,7 @@ pub fn run(
         app: settings.app.clone(),
         environment: settings.environment.clone(),
         image: settings.image.to_string(),
+        production_image: settings.production().to_string(),
         staging,
         digest: digest.clone(),
         production_tag: production_tag.clone(),
@@ -674,6 +695,7 @@ pub fn run(
     let requests = Requests {
         registry: client.requests(),
         github: github_client.as_ref().map(|c| c.requests()).unwrap_or(0),
+        registries: client.registries(),
     };
     Ok(report(
         &settings,
@@ -817,7 +839,7 @@ fn release_directly(
     };
     let head = git.head()?;
     let released = release_steps::Release {
-        image: &promotion.image,
+        image: &promotion.production_image,
         tag: &promotion.production_tag,
         digest: &promotion.digest,
         revision,
@@ -840,6 +862,31 @@ fn release_directly(
         }
     }
     Ok(())
+}
+
+/// The overlay already renaming the image (`newName`) to somewhere `production-image` does not name: the
+/// production tags would be written in one place while the overlay pins another. Refused before any write.
+fn refuse_another_production_image(overlay: &str, settings: &PromoteSettings) -> Result<()> {
+    let Some(renamed) = manifests::renamed(overlay, &settings.image.to_string()) else {
+        return Ok(());
+    };
+    if ImageName::parse(&renamed).ok().as_ref() == Some(settings.production()) {
+        return Ok(());
+    }
+    Err(Error::input(
+        InputProblem::new(
+            "production-image",
+            format!(
+                "`{}` renames `{}` to `{renamed}` (`newName`), but the production tags would be written to `{}`",
+                settings.manifest,
+                settings.image,
+                settings.production()
+            ),
+        )
+        .help(format!(
+            "set `production-image: {renamed}`, or remove the overlay's `newName` to move production back to `image`"
+        )),
+    ))
 }
 
 fn report(
@@ -931,8 +978,14 @@ fn report(
     } else {
         format!("`{}` {}", promotion.moving_tag, word(&moving_op))
     };
-    let mut rows = vec![
-        ("Image", format!("`{}`", promotion.image)),
+    let mut rows = vec![("Image", format!("`{}`", promotion.image))];
+    if promotion.production_image != promotion.image {
+        rows.push((
+            "Production image",
+            format!("`{}`", promotion.production_image),
+        ));
+    }
+    rows.extend([
         (
             "Staging tag",
             format!("`{}` ({})", promotion.staging.tag, promotion.staging.why),
@@ -966,7 +1019,7 @@ fn report(
                 )
             },
         ),
-    ];
+    ]);
     if settings.proposal.pull_request {
         rows.push((
             "Pull request",
@@ -993,6 +1046,11 @@ fn report(
     rows.push((
         "Requests",
         format!("registry {}, GitHub {}", requests.registry, requests.github),
+    ));
+    // Which login served each registry (with `production-image`, the staging one and the production one).
+    rows.push((
+        "Registries",
+        registry::registries_line(&requests.registries),
     ));
     let title = format!(
         "gitops-promote promote{}",

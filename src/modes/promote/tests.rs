@@ -85,6 +85,7 @@ fn the_production_provider_on_the_moving_tag_means_the_release_deploys() {
 fn settings(pull_request: bool) -> PromoteSettings {
     PromoteSettings {
         image: ImageName::parse(IMAGE).expect("image"),
+        production_image: None,
         staging_tag: Some("v1.2.3-rc.4".into()),
         production_tag: None,
         moving_tag: "production-latest".into(),
@@ -119,6 +120,7 @@ fn promotion() -> Promotion {
         app: "backend".into(),
         environment: "production".into(),
         image: IMAGE.into(),
+        production_image: IMAGE.into(),
         staging: StagingChoice {
             tag: "v1.2.3-rc.4".into(),
             why: "given".into(),
