@@ -477,6 +477,42 @@ fn apply_step(
                 .with_help("another process is writing this tag; rerun once it is done")),
             }
         }
+        Step::Signatures {
+            source,
+            target,
+            digest,
+            attached,
+        } => {
+            let registry = effects.registry.ok_or_else(|| {
+                Error::new(Kind::Upstream, "no registry client to copy signatures with")
+            })?;
+            if attached.is_done() {
+                return Ok((Operation::Unchanged, Produced::new()));
+            }
+            let parse = |r: &str| {
+                crate::image::ImageName::parse(r)
+                    .map_err(|p| Error::new(Kind::Input, format!("`{r}`: {}", p.message)))
+            };
+            let (source, target) = (parse(source)?, parse(target)?);
+            let subject = match registry.cached_manifest(digest) {
+                Some(m) => m,
+                None => registry.get_manifest(&Reference {
+                    image: source.clone(),
+                    tag: None,
+                    digest: Some(digest.clone()),
+                })?,
+            };
+            let stats = registry.copy_attached(&source, &target, &subject, attached)?;
+            effects.console.info(&format!(
+                "signatures in `{target}`: {} copied ({} manifests written; blobs: {} present, {} mounted, {} copied)",
+                attached.list(true),
+                stats.manifests_written,
+                stats.blobs_present,
+                stats.blobs_mounted,
+                stats.blobs_copied
+            ));
+            Ok((Operation::Created, Produced::new()))
+        }
         Step::Patch {
             file,
             changes,

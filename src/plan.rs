@@ -35,6 +35,17 @@ pub enum Step {
         #[serde(skip_serializing_if = "Option::is_none")]
         guard: Option<PinGuard>,
     },
+    /// Copy what is attached to `digest` in the repository `source` (cosign's `.sig`, `.att`, `.sbom` tags and
+    /// the digest's OCI referrers) to the repository `target`, before any tag there points at the digest, so a
+    /// signature check of the copied image finds them. `attached` is what was found when planning; nothing
+    /// missing means `unchanged`. Never planned within one repository (the digest, and so everything attached
+    /// to it, is the same there).
+    Signatures {
+        source: String,
+        target: String,
+        digest: String,
+        attached: crate::registry::AttachedFacts,
+    },
     /// Replace the manifest `file` (relative to the repository) by `after`, provided it still reads `before`.
     /// `changes` empty means the file already holds the values: `unchanged`.
     Patch {
@@ -263,6 +274,34 @@ impl Step {
                         short_digest(old_digest.as_deref().unwrap_or(""))
                     ),
                     _ => format!("point `{target}` at `{d}` (from `{source}`){how}"),
+                }
+            }
+            Step::Signatures {
+                source,
+                target,
+                digest,
+                attached,
+            } => {
+                let d = short_digest(digest);
+                if attached.artifacts.is_empty() {
+                    format!(
+                        "`{source}` has no signature, attestation, SBOM or referrer of `{d}`: nothing to copy to `{target}`"
+                    )
+                } else if attached.is_done() {
+                    format!(
+                        "`{target}` already has the signatures of `{d}` ({})",
+                        attached.list(false)
+                    )
+                } else {
+                    format!(
+                        "copy the signatures of `{d}` ({}) from `{source}` to `{target}`{}",
+                        attached.list(true),
+                        if attached.rebuild_index && !attached.target_referrers_api {
+                            " and list the referrers in its tag `sha256-…`"
+                        } else {
+                            ""
+                        }
+                    )
                 }
             }
             Step::Patch {

@@ -184,6 +184,16 @@ pub const INPUTS: &[InputSpec] = &[
         runner_only: &[],
     },
     InputSpec {
+        name: "copy-signatures",
+        description: "`true` or `false`. When the image is written into another repository or registry, copy its digest's cosign signature, attestations and SBOM (the `sha256-<hex>.sig`, `.att`, `.sbom` tags) and its OCI referrers there first, by digest, before the tag (the target's referrers API lists them, or its fallback tag `sha256-<hex>`, which is rebuilt there). A retag within one repository needs nothing: the digest, and so what is attached to it, is the same. See docs/registry.md.",
+        default: Some("true"),
+        kind: Kind::Bool,
+        modes: &[Mode::Retag, Mode::Promote, Mode::Release],
+        cli: true,
+        per_mode: &[],
+        runner_only: &[],
+    },
+    InputSpec {
         name: "source-image",
         description: "An image already built and pushed (reference with tag or digest). When given, it is retagged to the computed tag (same digest, no layer moves; the version tag is immutable). Empty: only compute the tag.",
         default: None,

@@ -27,6 +27,7 @@ mod release;
 mod retag;
 mod rollback;
 mod select;
+mod signatures;
 mod triggers;
 mod wiring;
 mod wrapper;
