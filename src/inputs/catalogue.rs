@@ -185,12 +185,21 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "copy-signatures",
-        description: "`true` or `false`. When the image is written into another repository or registry, copy its digest's cosign signature, attestations and SBOM (the `sha256-<hex>.sig`, `.att`, `.sbom` tags) and its OCI referrers there first, by digest, before the tag (the target's referrers API lists them, or its fallback tag `sha256-<hex>`, which is rebuilt there). A retag within one repository needs nothing: the digest, and so what is attached to it, is the same. See docs/registry.md.",
+        description: "`true` or `false`. When the image is written into another repository or registry (`retag` with a full reference in `tags`, `promote` with `production-image`), copy its digest's cosign signature, attestations and SBOM (the `sha256-<hex>.sig`, `.att`, `.sbom` tags) and its OCI referrers there first, by digest, before the tag (the target's referrers API lists them, or its fallback tag `sha256-<hex>`, which is rebuilt there). A retag within one repository needs nothing: the digest, and so what is attached to it, is the same. See docs/registry.md.",
         default: Some("true"),
         kind: Kind::Bool,
-        modes: &[Mode::Retag, Mode::Promote, Mode::Release],
+        modes: &[Mode::Retag, Mode::Promote],
         cli: true,
-        per_mode: &[],
+        per_mode: &[
+            (
+                Mode::Retag,
+                "`true` or `false`. For a target in another repository or registry (a full reference in `tags`), copy the source digest's cosign signature, attestations and SBOM (`sha256-<hex>.sig`, `.att`, `.sbom`) and its OCI referrers there first, by digest, before its tags. A tag in the source's own repository needs nothing.",
+            ),
+            (
+                Mode::Promote,
+                "`true` or `false`. With `production-image`, copy the digest's cosign signature, attestations and SBOM (`sha256-<hex>.sig`, `.att`, `.sbom`) and its OCI referrers there first, by digest, before the production version tag.",
+            ),
+        ],
         runner_only: &[],
     },
     InputSpec {

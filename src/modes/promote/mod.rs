@@ -34,7 +34,9 @@ use crate::registry::{self, Client};
 use crate::registry_settings::{mask_login, read_registry_settings};
 use crate::release_steps;
 use crate::report::{Report, markdown_table, text_table};
-use crate::retag_plan::{Rules, drain, gather, plan_steps};
+use crate::retag_plan::{
+    Rules, drain, gather, insert_signatures, plan_steps, signature_steps, signatures_cell,
+};
 use crate::tag_lister::TagReader;
 use crate::template::is_valid_oci_tag;
 
@@ -58,6 +60,9 @@ pub struct PromoteSettings {
     pub image: ImageName,
     /// `production-image`: where the production tags are written, when not in `image`'s repository.
     pub production_image: Option<ImageName>,
+    /// `copy-signatures`: with `production-image`, copy the digest's signatures, attestations, SBOMs and
+    /// referrers there before the production version tag.
+    pub copy_signatures: bool,
     pub staging_tag: Option<String>,
     pub production_tag: Option<String>,
     pub moving_tag: String,
@@ -139,6 +144,7 @@ impl PromoteSettings {
             DEFAULT_LABELS,
         );
         let create_release = r.bool("create-release");
+        let copy_signatures = r.bool("copy-signatures");
         let dry_run = r.bool("dry-run");
         let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
         let registry = read_registry_settings(&mut r, github);
@@ -148,6 +154,7 @@ impl PromoteSettings {
         Ok(Self {
             image: image.ok_or_else(|| missing("image"))?,
             production_image,
+            copy_signatures,
             staging_tag,
             production_tag,
             moving_tag,
@@ -654,6 +661,15 @@ pub fn run(
         gates: Some(evidence),
         ..promotion
     };
+    // With `production-image`, what is attached to the digest goes there before the version tag (the same
+    // step as `retag`'s), once every gate has passed.
+    if settings.copy_signatures && settings.production() != &settings.image {
+        console.group("Find the signatures, attestations, SBOMs and referrers to copy");
+        let signatures = signature_steps(&client, &source, &digest, &targets);
+        drain(&client, console);
+        console.end_group();
+        insert_signatures(&mut retags, signatures?);
+    }
     let mut plan = plan(
         &settings,
         &promotion,
@@ -984,6 +1000,11 @@ fn report(
             "Production image",
             format!("`{}`", promotion.production_image),
         ));
+    }
+    if promotion.production_image != promotion.image
+        && let Some(cell) = signatures_cell(plan, applied, !settings.copy_signatures)
+    {
+        rows.push(("Signatures", cell));
     }
     rows.extend([
         (
