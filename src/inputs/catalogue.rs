@@ -504,7 +504,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "moving-tag",
-        description: "The tag production's Flux provider follows. With `pull-request: true` it does not move in `promote` (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed. `release` moves it to the digest the merged overlay pins. `plan` compares where it points with what the production overlay pins.",
+        description: "The tag production's Flux provider follows. With `pull-request: true` it does not move in `promote` (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed. `release` moves it to the digest the merged overlay pins. `plan` compares where it points with what the production overlay pins. `none`: no moving tag is written anywhere (a registry whose tags are all immutable); production then runs what the overlay pins, so Flux must apply the production overlay from git (a provider that follows a moving tag is refused), and `immediate` is refused in a rollback.",
         default: Some("production-latest"),
         kind: Kind::Text,
         modes: &[Mode::Promote, Mode::Release, Mode::Plan, Mode::Rollback],
