@@ -35,6 +35,17 @@ pub enum Step {
         #[serde(skip_serializing_if = "Option::is_none")]
         guard: Option<PinGuard>,
     },
+    /// Copy what is attached to `digest` in the repository `source` (cosign's `.sig`, `.att`, `.sbom` tags and
+    /// the digest's OCI referrers) to the repository `target`, before any tag there points at the digest, so a
+    /// signature check of the copied image finds them. `attached` is what was found when planning; nothing
+    /// missing means `unchanged`. Never planned within one repository (the digest, and so everything attached
+    /// to it, is the same there).
+    Signatures {
+        source: String,
+        target: String,
+        digest: String,
+        attached: crate::registry::AttachedFacts,
+    },
     /// Replace the manifest `file` (relative to the repository) by `after`, provided it still reads `before`.
     /// `changes` empty means the file already holds the values: `unchanged`.
     Patch {
@@ -107,6 +118,27 @@ pub enum Step {
         /// The release found when planning: its id, and whether it already says exactly this.
         existing: Option<u64>,
         up_to_date: bool,
+    },
+    /// Set the commit status `context` on a pull request's head: `state` and `description`, unless the newest
+    /// status of that context there already says exactly that (`unchanged`).
+    CommitStatus {
+        repository: String,
+        /// The commit; `None`: the one the `Commit` step of `branch` in this plan leaves.
+        sha: Option<String>,
+        branch: String,
+        context: String,
+        state: String,
+        description: String,
+        /// Where the status links (the pull request); `None`: the pull request the step before opened.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target_url: Option<String>,
+        /// The newest status of `context` on `sha` when planning, when it was read: `(state, description)`.
+        #[serde(skip)]
+        found: Option<(String, String)>,
+        /// A token that may not set statuses is a warning, not a failure: the pull request is the proposal's
+        /// point, and the `checklist` mode sets the status on its next event.
+        #[serde(skip)]
+        warn_only: bool,
     },
 }
 
@@ -244,6 +276,34 @@ impl Step {
                     _ => format!("point `{target}` at `{d}` (from `{source}`){how}"),
                 }
             }
+            Step::Signatures {
+                source,
+                target,
+                digest,
+                attached,
+            } => {
+                let d = short_digest(digest);
+                if attached.artifacts.is_empty() {
+                    format!(
+                        "`{source}` has no signature, attestation, SBOM or referrer of `{d}`: nothing to copy to `{target}`"
+                    )
+                } else if attached.is_done() {
+                    format!(
+                        "`{target}` already has the signatures of `{d}` ({})",
+                        attached.list(false)
+                    )
+                } else {
+                    format!(
+                        "copy the signatures of `{d}` ({}) from `{source}` to `{target}`{}",
+                        attached.list(true),
+                        if attached.rebuild_index && !attached.target_referrers_api {
+                            " and list the referrers in its tag `sha256-…`"
+                        } else {
+                            ""
+                        }
+                    )
+                }
+            }
             Step::Patch {
                 file,
                 image,
@@ -340,6 +400,29 @@ impl Step {
                     }
                 ),
             },
+            Step::CommitStatus {
+                repository,
+                sha,
+                branch,
+                context,
+                state,
+                description,
+                found,
+                ..
+            } => {
+                let on = match sha {
+                    Some(sha) => format!("`{}`", short_sha(sha)),
+                    None => format!("the head of `{branch}`"),
+                };
+                match found {
+                    Some((s, d)) if s == state && d == description => format!(
+                        "commit status `{context}` on {on} of `{repository}` already says {state}: \"{description}\""
+                    ),
+                    _ => format!(
+                        "set commit status `{context}` on {on} of `{repository}` to {state}: \"{description}\""
+                    ),
+                }
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::actions::Console;
 use crate::error::{Error, Kind, Result};
 use crate::image::ImageName;
 use crate::inputs::Reader;
-use crate::plan::{Step, Transfer};
+use crate::plan::{Applied, Operation, Plan, Step, Transfer};
 use crate::registry::{self, Client, Descriptor, Reference};
 use crate::registry_settings::mask_login;
 
@@ -121,6 +121,56 @@ pub fn gather(
     Ok(facts)
 }
 
+/// One `Signatures` step per target repository other than the source's: what is attached to `digest` in the
+/// source (cosign's `.sig`, `.att`, `.sbom` tags, its OCI referrers) and what the target lacks. Reads the
+/// registry. Targets in the source's own repository get none: the digest is the same there, so its signatures
+/// already apply.
+pub fn signature_steps(
+    client: &Client,
+    source: &Reference,
+    digest: &str,
+    targets: &[Reference],
+) -> Result<Vec<Step>> {
+    let mut steps = Vec::new();
+    let mut seen: Vec<&ImageName> = Vec::new();
+    for target in targets {
+        if target.image == source.image || seen.contains(&&target.image) {
+            continue;
+        }
+        seen.push(&target.image);
+        let attached = client.find_attached(&source.image, digest, &target.image)?;
+        client.note(format!(
+            "attached to `{digest}` in `{}`: {}; missing in `{}`: {}",
+            source.image,
+            attached.list(false),
+            target.image,
+            attached.list(true)
+        ));
+        steps.push(Step::Signatures {
+            source: source.image.to_string(),
+            target: target.image.to_string(),
+            digest: digest.to_string(),
+            attached,
+        });
+    }
+    Ok(steps)
+}
+
+/// Puts each `Signatures` step right before the first `Retag` step into its repository, so everything attached
+/// to the image is there before a tag points at it (a policy controller admits by tag as soon as it exists).
+pub fn insert_signatures(steps: &mut Vec<Step>, signatures: Vec<Step>) {
+    for signature in signatures {
+        let Step::Signatures { target: repo, .. } = &signature else {
+            continue;
+        };
+        let first = steps.iter().position(|s| {
+            matches!(s, Step::Retag { target, .. }
+                if Reference::parse(target).is_ok_and(|r| r.image.to_string() == *repo))
+        });
+        steps.insert(first.unwrap_or(steps.len()), signature);
+    }
+}
+
 /// Logs what the client collected (retries) and masks the tokens it obtained.
 pub fn drain(client: &Client, console: &mut Console) {
     for secret in client.take_secrets() {
@@ -186,5 +236,131 @@ impl SourceImage {
         drain(&self.client, console);
         console.end_group();
         plan_steps(&self.source, &facts?, &targets, &Rules::default())
+    }
+}
+
+/// The summary's "Signatures" cell: what each `Signatures` step copied (or, in a dry run, would copy), e.g.
+/// `` `.sig`, `.att`, 1 referrer copied to `ghcr.io/org/prod` ``. `None` when there is nothing to say (every
+/// target in the source's repository); `disabled` says `copy-signatures: false` kept them from being copied.
+pub fn signatures_cell(plan: &Plan, applied: &[Applied], disabled: bool) -> Option<String> {
+    if disabled {
+        return Some("not copied (`copy-signatures: false`)".to_string());
+    }
+    let cells: Vec<String> = plan
+        .steps
+        .iter()
+        .filter_map(|step| {
+            let Step::Signatures {
+                source,
+                target,
+                attached,
+                ..
+            } = step
+            else {
+                return None;
+            };
+            let operation = applied
+                .iter()
+                .find(|a| &a.step == step)
+                .map(|a| a.operation)
+                .unwrap_or(if attached.is_done() {
+                    Operation::Unchanged
+                } else {
+                    Operation::Created
+                });
+            Some(if attached.artifacts.is_empty() {
+                format!("none in `{source}`")
+            } else if operation == Operation::Unchanged {
+                format!("{} already in `{target}`", attached.list(false))
+            } else {
+                format!(
+                    "{} {} to `{target}`",
+                    attached.list(true),
+                    if plan.dry_run {
+                        "would be copied"
+                    } else {
+                        "copied"
+                    }
+                )
+            })
+        })
+        .collect();
+    (!cells.is_empty()).then(|| cells.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{Attached, AttachedFacts, AttachedKind};
+
+    fn retag(target: &str) -> Step {
+        Step::Retag {
+            source: "r.io/app:v1".to_string(),
+            target: target.to_string(),
+            digest: "sha256:a".to_string(),
+            media_type: registry::OCI_MANIFEST.to_string(),
+            old_digest: None,
+            transfer: Transfer::Copy,
+            guard: None,
+        }
+    }
+
+    fn attached(kind: AttachedKind, tag: Option<&str>, present: bool) -> Attached {
+        Attached {
+            kind,
+            tag: tag.map(str::to_string),
+            digest: format!("sha256:{}", rand::random::<u32>()),
+            media_type: registry::OCI_MANIFEST.to_string(),
+            size: 1,
+            artifact_type: None,
+            annotations: Default::default(),
+            present,
+        }
+    }
+
+    #[test]
+    fn signatures_go_before_the_first_tag_of_their_repository() {
+        let facts = AttachedFacts {
+            artifacts: vec![
+                attached(AttachedKind::Signature, Some("sha256-a.sig"), true),
+                attached(AttachedKind::Sbom, Some("sha256-a.sbom"), false),
+                attached(AttachedKind::Referrer, None, false),
+                attached(AttachedKind::Referrer, None, true),
+            ],
+            ..AttachedFacts::default()
+        };
+        assert_eq!(facts.list(false), "`.sig`, `.sbom`, 2 referrers");
+        assert_eq!(facts.list(true), "`.sbom`, 1 referrer");
+        assert!(!facts.is_done());
+        let sig = |target: &str| Step::Signatures {
+            source: "r.io/app".to_string(),
+            target: target.to_string(),
+            digest: "sha256:a".to_string(),
+            attached: facts.clone(),
+        };
+        let mut steps = vec![
+            retag("r.io/app:v1.0"),
+            retag("q.io/prod/app:v1"),
+            retag("q.io/prod/app:production-latest"),
+        ];
+        insert_signatures(&mut steps, vec![sig("q.io/prod/app"), sig("z.io/app")]);
+        let order: Vec<String> = steps
+            .iter()
+            .map(|s| match s {
+                Step::Retag { target, .. } => target.clone(),
+                Step::Signatures { target, .. } => format!("signatures of {target}"),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "r.io/app:v1.0",
+                "signatures of q.io/prod/app",
+                "q.io/prod/app:v1",
+                "q.io/prod/app:production-latest",
+                "signatures of z.io/app",
+            ]
+        );
     }
 }

@@ -16,7 +16,10 @@ use crate::plan::{Applied, Plan, Step, retag_operation};
 use crate::registry::{self, Client, Reference};
 use crate::registry_settings::{mask_login, read_registry_settings};
 use crate::report::{Report, markdown_table, text_table};
-use crate::retag_plan::{ALWAYS_MOVING, RetagFacts, Rules, drain, gather, plan_steps};
+use crate::retag_plan::{
+    ALWAYS_MOVING, RetagFacts, Rules, drain, gather, insert_signatures, plan_steps,
+    signature_steps, signatures_cell,
+};
 
 /// Typed inputs of `retag`.
 #[derive(Debug, Clone)]
@@ -26,6 +29,8 @@ pub struct RetagSettings {
     pub force: bool,
     pub moving_tags: BTreeSet<String>,
     pub registry: registry::Settings,
+    /// Copy the digest's signatures, attestations, SBOMs and referrers to targets in other repositories.
+    pub copy_signatures: bool,
     pub dry_run: bool,
 }
 
@@ -129,6 +134,7 @@ impl RetagSettings {
             }
         }
         let registry = read_registry_settings(&mut r, github);
+        let copy_signatures = r.bool("copy-signatures");
         let dry_run = r.bool("dry-run");
         r.finish()?;
         let missing = |name: &str| Error::new(Kind::Input, format!("input `{name}` is missing"));
@@ -138,6 +144,7 @@ impl RetagSettings {
             force,
             moving_tags,
             registry,
+            copy_signatures,
             dry_run,
         })
     }
@@ -212,6 +219,22 @@ pub fn run(
     };
     let mut plan = Plan::new(invocation.mode, settings.dry_run);
     plan.steps = plan_steps(&settings.source, &facts, &settings.targets, &rules)?;
+    let elsewhere = settings
+        .targets
+        .iter()
+        .any(|t| t.image != settings.source.image);
+    if settings.copy_signatures && elsewhere {
+        console.group("Find the signatures, attestations, SBOMs and referrers to copy");
+        let signatures = signature_steps(
+            &client,
+            &settings.source,
+            &facts.source.digest,
+            &settings.targets,
+        );
+        drain(&client, console);
+        console.end_group();
+        insert_signatures(&mut plan.steps, signatures?);
+    }
     let applied = apply::apply(
         &plan,
         &mut Effects {
@@ -268,13 +291,20 @@ fn report(
         serde_json::to_string(&json).unwrap_or_default(),
     );
 
-    let rows = vec![
+    let mut rows = vec![
         ("Source", format!("`{}`", settings.source)),
         ("Digest", format!("`{}`", facts.source.digest)),
         ("Media type", format!("`{}`", facts.source.media_type)),
-        ("Registry requests", requests.to_string()),
-        ("Registries", registry::registries_line(registries)),
     ];
+    let elsewhere = settings
+        .targets
+        .iter()
+        .any(|t| t.image != settings.source.image);
+    if let Some(cell) = signatures_cell(plan, applied, elsewhere && !settings.copy_signatures) {
+        rows.push(("Signatures", cell));
+    }
+    rows.push(("Registry requests", requests.to_string()));
+    rows.push(("Registries", registry::registries_line(registries)));
     let title = format!(
         "gitops-promote retag{}",
         if settings.dry_run { " (dry run)" } else { "" }
@@ -446,6 +476,7 @@ mod tests {
             force: false,
             moving_tags: BTreeSet::new(),
             registry: registry::Settings::default(),
+            copy_signatures: true,
             dry_run: true,
         };
         let registries = [("ghcr.io".to_string(), "`github-token`".to_string())];

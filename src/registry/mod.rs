@@ -13,6 +13,8 @@ pub mod auth;
 mod copy;
 pub mod credential_store;
 mod reference;
+mod referrers;
+pub use referrers::{Attached, AttachedFacts, AttachedKind, digest_tag};
 // The revision an image names (annotation, config label, platform images): issue 22.
 mod revision;
 pub use revision::Revision;
@@ -656,17 +658,7 @@ impl Client {
                 .map_err(|e| Error::new(Kind::Upstream, format!("can't {what}: {}", chain(&e))))?;
             tags.extend(page.tags.unwrap_or_default());
             match next {
-                Some(next) => {
-                    url = Url::parse(&url)
-                        .and_then(|base| base.join(&next))
-                        .map_err(|e| {
-                            Error::new(
-                                Kind::Upstream,
-                                format!("can't {what}: bad Link `{next}`: {e}"),
-                            )
-                        })?
-                        .to_string();
-                }
+                Some(next) => url = join_link(&url, &next, &what)?,
                 None => return Ok(tags),
             }
         }
@@ -1050,6 +1042,19 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     s
+}
+
+/// `next` (a `Link` target, often relative) resolved against the page `url` it came with.
+fn join_link(url: &str, next: &str, what: &str) -> Result<String> {
+    Url::parse(url)
+        .and_then(|base| base.join(next))
+        .map(|u| u.to_string())
+        .map_err(|e| {
+            Error::new(
+                Kind::Upstream,
+                format!("can't {what}: bad Link `{next}`: {e}"),
+            )
+        })
 }
 
 /// The target of `Link: </v2/…?last=x&n=100>; rel="next"`.

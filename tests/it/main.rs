@@ -7,6 +7,7 @@ mod support;
 
 mod act;
 mod build;
+mod checklist;
 mod cuts;
 mod docs;
 mod examples;
@@ -26,6 +27,7 @@ mod release;
 mod retag;
 mod rollback;
 mod select;
+mod signatures;
 mod triggers;
 mod wiring;
 mod wrapper;
