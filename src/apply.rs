@@ -221,6 +221,71 @@ fn apply_step(
             produced.insert("pr-url".into(), pull.html_url.clone());
             Ok((operation, produced))
         }
+        Step::CommitStatus {
+            sha,
+            branch,
+            context,
+            state,
+            description,
+            target_url,
+            found,
+            warn_only,
+            ..
+        } => {
+            let github = effects.github.ok_or_else(|| {
+                Error::new(Kind::Upstream, "no GitHub client to set a status with")
+            })?;
+            let sha = match sha {
+                Some(sha) => sha.clone(),
+                None => made_on(applied, branch)
+                    .map(|(commit, _, _)| commit.to_string())
+                    .ok_or_else(|| {
+                        Error::new(
+                            Kind::Upstream,
+                            format!("no commit on `{branch}` to set `{context}` on"),
+                        )
+                    })?,
+            };
+            // The pull request the step before opened or updated, when the plan could not know its address.
+            let target_url = target_url.clone().or_else(|| {
+                applied.iter().rev().find_map(|a| match &a.step {
+                    Step::PullRequest { branch: b, .. } if b == branch => {
+                        a.produced.get("pr-url").cloned()
+                    }
+                    _ => None,
+                })
+            });
+            let wanted = github::NewStatus {
+                state: state.clone(),
+                context: context.clone(),
+                description: description.clone(),
+                target_url,
+            };
+            // A commit this run just made carries no status yet: no read before the write.
+            let fresh = sha_is_new(applied, branch, &sha);
+            let known = match (found, fresh) {
+                (_, true) => Some(None),
+                (Some(f), false) => Some(Some(f.clone())),
+                (None, false) => None,
+            };
+            let done = set_status(github, &sha, &wanted, known);
+            match done {
+                Err(e) if *warn_only && e.kind == Kind::Permission => {
+                    effects
+                        .console
+                        .annotate(&crate::actions::Annotation::warning(
+                            format!("gitops-promote: {context} not set"),
+                            format!(
+                                "{}{}",
+                                e.message,
+                                e.help.map(|h| format!("\nhelp: {h}")).unwrap_or_default()
+                            ),
+                        ));
+                    Ok((Operation::Skipped, Produced::new()))
+                }
+                other => other.map(|op| (op, Produced::from([("commit".to_string(), sha)]))),
+            }
+        }
         Step::Release {
             tag,
             name,
@@ -483,6 +548,44 @@ fn apply_step(
             Ok((Operation::Changed, Produced::new()))
         }
     }
+}
+
+/// Sets `wanted` on `sha` unless the newest status of its context there already says it: read first, so a
+/// rerun adds no duplicate status.
+/// `known`: the newest `(state, description)` of the context on `sha` when it is already known (`Some(None)`:
+/// none), so it is not read again.
+fn set_status(
+    github: &github::Client,
+    sha: &str,
+    wanted: &github::NewStatus,
+    known: Option<Option<(String, String)>>,
+) -> Result<Operation> {
+    let now = match known {
+        Some(known) => known,
+        None => github
+            .status_of(sha, &wanted.context)?
+            .map(|s| (s.state, s.description.unwrap_or_default())),
+    };
+    let operation = match &now {
+        Some((state, description))
+            if *state == wanted.state && *description == wanted.description =>
+        {
+            return Ok(Operation::Unchanged);
+        }
+        Some(_) => Operation::Updated,
+        None => Operation::Created,
+    };
+    github.create_status(sha, wanted)?;
+    Ok(operation)
+}
+
+/// Whether `sha` is a commit an earlier `Commit` step of this run created on `branch`.
+fn sha_is_new(applied: &[Applied], branch: &str, sha: &str) -> bool {
+    applied.iter().any(|a| {
+        matches!(&a.step, Step::Commit { branch: b, .. } if b == branch)
+            && matches!(a.operation, Operation::Created | Operation::Updated)
+            && a.produced.get("commit").map(String::as_str) == Some(sha)
+    })
 }
 
 /// What the pull request must say.

@@ -49,6 +49,8 @@ pub struct GithubContext {
     pub workspace: Option<PathBuf>,
     /// `GITHUB_EVENT_NAME`: what started the run (`push`, `workflow_dispatch`, …).
     pub event_name: Option<String>,
+    /// `GITHUB_EVENT_PATH`: the JSON payload of that event (the `checklist` mode reads its pull request).
+    pub event_path: Option<PathBuf>,
     /// `GITHUB_API_URL`: REST API base, e.g. `https://api.github.com` or a GHES URL.
     pub api_url: Option<String>,
     /// `GITHUB_SERVER_URL`: e.g. `https://github.com`.
@@ -183,7 +185,17 @@ mod tests {
             ("GITHUB_RUN_NUMBER", "42"),
             ("GITHUB_REPOSITORY", "org/app"),
             ("GITHUB_EVENT_NAME", "workflow_dispatch"),
+            (
+                "GITHUB_EVENT_PATH",
+                "/home/runner/work/_temp/_github_workflow/event.json",
+            ),
         ]);
+        assert_eq!(
+            env.github.event_path.as_deref(),
+            Some(std::path::Path::new(
+                "/home/runner/work/_temp/_github_workflow/event.json"
+            ))
+        );
         assert!(!env.in_actions);
         assert_eq!(env.github.event_name.as_deref(), Some("workflow_dispatch"));
         assert_eq!(env.github.git_ref.as_deref(), Some("refs/heads/main"));

@@ -9,6 +9,7 @@ pub mod actions;
 pub mod apply;
 pub mod branches;
 pub mod changes;
+pub mod checklist;
 pub mod cli;
 pub mod docs;
 pub mod env;

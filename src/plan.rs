@@ -119,6 +119,27 @@ pub enum Step {
         existing: Option<u64>,
         up_to_date: bool,
     },
+    /// Set the commit status `context` on a pull request's head: `state` and `description`, unless the newest
+    /// status of that context there already says exactly that (`unchanged`).
+    CommitStatus {
+        repository: String,
+        /// The commit; `None`: the one the `Commit` step of `branch` in this plan leaves.
+        sha: Option<String>,
+        branch: String,
+        context: String,
+        state: String,
+        description: String,
+        /// Where the status links (the pull request); `None`: the pull request the step before opened.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target_url: Option<String>,
+        /// The newest status of `context` on `sha` when planning, when it was read: `(state, description)`.
+        #[serde(skip)]
+        found: Option<(String, String)>,
+        /// A token that may not set statuses is a warning, not a failure: the pull request is the proposal's
+        /// point, and the `checklist` mode sets the status on its next event.
+        #[serde(skip)]
+        warn_only: bool,
+    },
 }
 
 /// What a moving tag's move rests on: `branch`'s `file` pins `image` to `digest` (the release `version`).
@@ -379,6 +400,29 @@ impl Step {
                     }
                 ),
             },
+            Step::CommitStatus {
+                repository,
+                sha,
+                branch,
+                context,
+                state,
+                description,
+                found,
+                ..
+            } => {
+                let on = match sha {
+                    Some(sha) => format!("`{}`", short_sha(sha)),
+                    None => format!("the head of `{branch}`"),
+                };
+                match found {
+                    Some((s, d)) if s == state && d == description => format!(
+                        "commit status `{context}` on {on} of `{repository}` already says {state}: \"{description}\""
+                    ),
+                    _ => format!(
+                        "set commit status `{context}` on {on} of `{repository}` to {state}: \"{description}\""
+                    ),
+                }
+            }
         }
     }
 }

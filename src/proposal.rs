@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::branches::{BranchHost, GitRemote};
+use crate::checklist;
 use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::git::{self, GitRepo};
@@ -33,6 +34,8 @@ pub struct ProposalInputs {
     pub reviewers: Vec<String>,
     pub team_reviewers: Vec<String>,
     pub draft: bool,
+    /// The pull request's checklist items (`checklist`, else the seed's manual items).
+    pub checklist: Vec<String>,
 }
 
 impl ProposalInputs {
@@ -63,6 +66,11 @@ impl ProposalInputs {
         let pull_request = r.bool("pull-request");
         let commit_via = read_commit_via(r);
         let draft = r.bool("draft");
+        let checklist = r
+            .text("checklist")
+            .map(|v| checklist::items_of(&v))
+            .filter(|items| !items.is_empty())
+            .unwrap_or_else(checklist::default_items);
         let github_token = r.secret("github-token");
         let labels = split_list(
             &r.text("labels")
@@ -114,6 +122,7 @@ impl ProposalInputs {
             reviewers,
             team_reviewers,
             draft,
+            checklist,
         }
     }
 
@@ -753,6 +762,16 @@ pub fn operation_of(
         }
         Step::PullRequest { existing: None, .. } => Operation::Created,
         Step::PullRequest { .. } => Operation::Updated,
+        Step::CommitStatus {
+            state,
+            description,
+            found,
+            ..
+        } => match found {
+            Some((s, d)) if s == state && d == description => Operation::Unchanged,
+            Some(_) => Operation::Updated,
+            None => Operation::Created,
+        },
         _ => return None,
     };
     Some((planned, BTreeMap::new()))
@@ -780,8 +799,27 @@ pub fn propose(
             ));
             return;
         }
+        // The checklist people tick: the ticks already in the open pull request are kept.
+        let (body, items) = checklist::with_checklist(
+            &body,
+            &inputs.checklist,
+            facts.pull.as_ref().map(|p| p.body.as_str()),
+        );
+        let status = checklist::status(checklist::tally_items(Some(&items)));
         plan.steps.push(commit_to_branch(inputs, facts, change));
         plan.steps.push(pull_request(inputs, facts, title, body));
+        // Its first status: a pull request opened with the workflow's token starts no `checklist` workflow.
+        plan.steps.push(Step::CommitStatus {
+            repository: facts.repository.clone(),
+            sha: None,
+            branch: facts.branch.clone(),
+            context: checklist::CONTEXT.to_string(),
+            state: status.state,
+            description: status.description,
+            target_url: facts.pull.as_ref().map(|p| p.html_url.clone()),
+            found: None,
+            warn_only: true,
+        });
     } else {
         plan.steps
             .push(commit_to_base(inputs, facts, change, changed));

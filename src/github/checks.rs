@@ -74,6 +74,15 @@ impl Client {
 
     /// The newest commit status of each context on `sha` (the combined status), every page.
     pub async fn commit_statuses_async(&self, sha: &str) -> Result<Vec<CommitStatus>> {
+        self.statuses_needing_async(sha, Need::ReadStatuses).await
+    }
+
+    /// [`Client::commit_statuses_async`], naming `need` when the token may not read them.
+    pub(super) async fn statuses_needing_async(
+        &self,
+        sha: &str,
+        need: Need,
+    ) -> Result<Vec<CommitStatus>> {
         let mut statuses = Vec::new();
         for page in 1..=MAX_PAGES {
             let path = format!(
@@ -85,7 +94,7 @@ impl Client {
                 format!("read the commit statuses of commit {sha}"),
                 "GET",
                 path.clone(),
-                Need::ReadStatuses,
+                need,
             );
             let text = self
                 .send(&op, || self.raw_get(&path))

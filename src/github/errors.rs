@@ -18,6 +18,8 @@ pub(crate) enum Need {
     ReadChecks,
     /// A commit's statuses: `statuses: read`.
     ReadStatuses,
+    /// Setting a commit status: `statuses: write`.
+    WriteStatuses,
 }
 
 impl Need {
@@ -29,6 +31,7 @@ impl Need {
             Need::PullRequests => "pull-requests: write",
             Need::ReadChecks => "checks: read",
             Need::ReadStatuses => "statuses: read",
+            Need::WriteStatuses => "statuses: write",
         }
     }
 }
@@ -160,6 +163,7 @@ fn permission_help(op: &Op) -> String {
     match op.need {
         // The gates read both lists: name both lines, so one edit of the workflow fixes the run.
         Need::ReadChecks | Need::ReadStatuses => "the token can't read the commit's checks: add to the job's `permissions:` block:\n  checks: read\n  statuses: read\n(or pass a token with those permissions as `github-token`)".to_string(),
+        Need::WriteStatuses => "the token can't set the commit status `gitops-promote/checklist`: add to the job's `permissions:` block:\n  statuses: write\n(or pass a token with that permission as `github-token`)".to_string(),
         Need::Read | Need::ReadPulls => format!(
             "the token can't read this: give the job `{}` in its `permissions:` block, or pass a token with access as `github-token`",
             op.need.scope()

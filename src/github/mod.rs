@@ -23,6 +23,7 @@ mod pulls;
 mod releases;
 mod repos;
 mod retry;
+mod statuses;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -44,6 +45,7 @@ pub use checks::{CheckRun, CommitStatus};
 pub use errors::workflow_token_notice;
 use errors::{Answer, Need, Op};
 use retry::Verdict;
+pub use statuses::NewStatus;
 
 /// GitHub.com's REST API; GHES serves it under `https://HOST/api/v3`.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";

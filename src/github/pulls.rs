@@ -4,6 +4,25 @@
 use super::*;
 
 impl Client {
+    /// One pull request by number (`GET /pulls/{number}`): the body as it is now, not as an event payload
+    /// captured it.
+    pub async fn pull_async(&self, number: u64) -> Result<Pull> {
+        let (o, r) = (self.owner(), self.repo());
+        let op = self.op(
+            format!("read pull request #{number}"),
+            "GET",
+            format!("{}/pulls/{number}", self.repo_path()),
+            Need::ReadPulls,
+        );
+        let pull = self
+            .send(&op, || async move {
+                self.octocrab.pulls(o, r).get(number).await
+            })
+            .await
+            .map_err(|f| f.into_error(&op))?;
+        Ok(pull_from(pull))
+    }
+
     /// The open pull request from `branch` (of this repository) into `base`, if there is one.
     pub fn find_pull(&self, branch: &str, base: &str) -> Result<Option<Pull>> {
         self.run(self.pulls_async(branch, Some(base)))

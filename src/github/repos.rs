@@ -5,6 +5,17 @@
 use super::*;
 
 impl Client {
+    /// A commit's message (`GET /git/commits/{sha}`), to join with other reads.
+    pub async fn commit_message_async(&self, sha: &str) -> Result<String> {
+        let op = self.op(
+            format!("read commit {sha}"),
+            "GET",
+            format!("{}/git/commits/{}", self.repo_path(), encode_segment(sha)),
+            Need::Read,
+        );
+        Ok(self.commit_async(&op, sha).await?.message)
+    }
+
     /// The repository: its full name, default branch and page.
     pub fn repository(&self) -> Result<Repository> {
         self.run(self.repository_async())

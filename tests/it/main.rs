@@ -7,6 +7,7 @@ mod support;
 
 mod act;
 mod build;
+mod checklist;
 mod cuts;
 mod docs;
 mod examples;

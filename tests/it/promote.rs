@@ -580,6 +580,7 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
         "pulls/create",
         "issues/add-labels",
         "pulls/request-reviewers",
+        "repos/create-commit-status", // the checklist's first status, on the commit just made (no read)
     ];
     // No pull request is open yet to name the default branch: the repository is read for it.
     let mut expected: Vec<String> = reads
@@ -602,11 +603,15 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     let counted = &json(&first)["requests"];
     assert_eq!(
         (counted["github"].as_u64(), counted["registry"].as_u64()),
-        (Some(13), Some(4)),
+        (Some(14), Some(4)),
         "registry: the source, the version tag, its write and the re-read"
     );
 
-    // The rerun: one read per step it checks, nothing written (the open pull request names the default branch).
+    // The rerun: one read per step it checks, nothing written (the open pull request names the default branch);
+    // the checklist status step reads the status on the pull request's head.
+    let mut rerun_reads: Vec<&str> = reads.to_vec();
+    rerun_reads.push("repos/get-combined-status-for-ref");
+    rerun_reads.sort();
     let seen = w.github.requests().len();
     let rerun = Runner::new();
     w.promote(&rerun, &inputs).success();
@@ -618,11 +623,11 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
         ),
         ("unchanged", "unchanged")
     );
-    assert_eq!(operations(&w, seen), reads);
+    assert_eq!(operations(&w, seen), rerun_reads);
     let counted = &json(&rerun)["requests"];
     assert_eq!(
         (counted["github"].as_u64(), counted["registry"].as_u64()),
-        (Some(6), Some(2)),
+        (Some(7), Some(2)),
         "registry: the source and the version tag (the gates' commit is the staging tag's, known locally)"
     );
 
@@ -633,7 +638,7 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     with_base.push(("base-branch", "main"));
     w.promote(&named, &with_base).success();
     assert_eq!(named.outputs()["pr-operation"], "unchanged");
-    assert_eq!(operations(&w, seen), reads);
+    assert_eq!(operations(&w, seen), rerun_reads);
     assert!(
         w.github.response_mismatches().is_empty(),
         "the test GitHub's answers follow the description: {:?}",
@@ -674,12 +679,13 @@ fn with_commit_via_git_a_pull_request_rerun_asks_github_only_for_the_pull_reques
         ),
         ("unchanged", "unchanged")
     );
-    // The gates read the source commit's checks and statuses, at once.
+    // The gates read the source commit's checks and statuses, at once; the checklist step the status on the head.
     assert_eq!(
         operations(&w, seen),
         [
             "checks/list-for-ref",
             "pulls/list",
+            "repos/get-combined-status-for-ref",
             "repos/get-combined-status-for-ref"
         ]
     );

@@ -26,6 +26,7 @@ use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode};
 use crate::manifests;
 use crate::plan::{Applied, CommitVia, Operation, Plan, Step};
+use crate::promotion_rules;
 use crate::proposal::{
     self, Host, OverlayChange, ProposalInputs, Requests, edit_request, non_empty, operation_of,
     read_overlay, read_repo_facts, reference,
@@ -246,7 +247,9 @@ impl Promotion {
 
     fn diagram(&self) -> String {
         let short = self.digest.get(..19).unwrap_or(&self.digest);
-        let moving = if self.pull_request {
+        let moving = if !promotion_rules::moves(&self.moving_tag) {
+            "runs what the overlay pins".to_string()
+        } else if self.pull_request {
             format!("{} moves on release, after the merge", self.moving_tag)
         } else {
             format!("{} moved now", self.moving_tag)
@@ -275,6 +278,13 @@ impl Promotion {
                 moving = self.moving_tag,
                 digest = self.digest,
             ),
+            Layout::Classic if !promotion_rules::moves(&self.moving_tag) => format!(
+                "Flux applies `{manifest}` from git: merging deploys `{tag}` (pinned to `{digest}`) to {env}. No moving tag is written (`moving-tag: none`).",
+                manifest = self.manifest,
+                tag = self.production_tag,
+                env = self.environment,
+                digest = self.digest,
+            ),
             Layout::Classic => format!(
                 "Flux applies `{manifest}` from git: merging deploys `{tag}` (pinned to `{digest}`) to {env}. The `release` run after the merge then moves `{moving}` to the same digest.",
                 manifest = self.manifest,
@@ -298,7 +308,11 @@ impl Promotion {
             ("Production tag", format!("`{}`", self.production_tag)),
             (
                 "Moving tag",
-                format!("`{}` (moves on release, after the merge)", self.moving_tag),
+                if promotion_rules::moves(&self.moving_tag) {
+                    format!("`{}` (moves on release, after the merge)", self.moving_tag)
+                } else {
+                    "none (`moving-tag: none`)".to_string()
+                },
             ),
             (
                 "Previous production release",
@@ -457,7 +471,7 @@ pub fn run(
     let version_target = reference(settings.production(), &production_tag);
     let moving_target = reference(settings.production(), &settings.moving_tag);
     let mut targets = vec![version_target.clone()];
-    if !settings.proposal.pull_request {
+    if !settings.proposal.pull_request && promotion_rules::moves(&settings.moving_tag) {
         targets.push(moving_target);
     }
 
@@ -629,6 +643,11 @@ pub fn run(
         ),
         gates: None,
     };
+    promotion_rules::refuse_no_moving_tag(
+        &settings.moving_tag,
+        promotion.layout,
+        &promotion.image,
+    )?;
     // The image's source commit: read once, for the gates and (without a pull request) the git tag.
     let revision = revision_read.and_then(|read| {
         let (commit, warning) = release_steps::named_commit(read, &promotion.image, &digest);
@@ -986,7 +1005,9 @@ fn report(
     );
 
     let short = |s: &str| s.get(..7).unwrap_or(s).to_string();
-    let moving_row = if settings.proposal.pull_request {
+    let moving_row = if !promotion_rules::moves(&promotion.moving_tag) {
+        "none (`moving-tag: none`): production runs what the overlay pins".to_string()
+    } else if settings.proposal.pull_request {
         format!(
             "`{}` not moved: it moves when the merged change is released",
             promotion.moving_tag

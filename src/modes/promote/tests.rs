@@ -102,6 +102,7 @@ fn settings(pull_request: bool) -> PromoteSettings {
             labels: vec!["promotion".into()],
             reviewers: Vec::new(),
             team_reviewers: Vec::new(),
+            checklist: crate::checklist::default_items(),
             draft: false,
         },
         create_release: true,
@@ -166,6 +167,7 @@ fn kinds(plan: &Plan) -> Vec<&'static str> {
             Step::Commit { branch, .. } if branch == "main" => "commit-to-main",
             Step::Commit { .. } => "commit-to-branch",
             Step::PullRequest { .. } => "pull-request",
+            Step::CommitStatus { .. } => "checklist-status",
             _ => "other",
         })
         .collect()
@@ -193,7 +195,15 @@ fn a_pull_request_never_moves_the_moving_tag_and_a_direct_commit_moves_it_last()
         &facts("old"),
         "new",
     );
-    assert_eq!(kinds(&p), ["retag", "commit-to-branch", "pull-request"]);
+    assert_eq!(
+        kinds(&p),
+        [
+            "retag",
+            "commit-to-branch",
+            "pull-request",
+            "checklist-status"
+        ]
+    );
 
     let p = plan(
         &settings(true),

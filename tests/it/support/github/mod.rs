@@ -149,6 +149,55 @@ impl TestGithub {
         state.pulls.clone()
     }
 
+    /// A person edits pull request `number`'s body in GitHub's page (ticking a task-list box is such an edit).
+    pub fn edit_pull_body(&self, number: u64, body: &str) {
+        let mut state = self.shared.lock();
+        let pull = state.pull_mut(number).expect("no such pull request");
+        pull.body = Some(body.to_string());
+        pull.updated_at = git::now();
+    }
+
+    /// Writes the payload of a `pull_request` event (`action`: `opened`, `edited`, `synchronize`, …) for pull
+    /// request `number` to `path`, as the runner does for `GITHUB_EVENT_PATH`: its `pull_request` is what
+    /// `GET /pulls/{number}` answers now.
+    pub fn write_pull_request_event(&self, number: u64, action: &str, path: &Path) {
+        let pull = {
+            let shared = &self.shared;
+            let mut state = shared.lock();
+            let repo = git::open(&shared.bare);
+            routes::refresh_heads(&repo, &mut state);
+            let op = SPEC
+                .operations
+                .iter()
+                .find(|op| op.id == "pulls/get")
+                .expect("pulls/get in the description");
+            let params = BTreeMap::from([("pull_number".to_string(), number.to_string())]);
+            let empty = Value::Null;
+            routes::pull_payload(routes::Ctx {
+                op,
+                params: &params,
+                query: &[],
+                body: &empty,
+                accept: "application/json",
+                permissions: Permissions::ALL,
+                base: &shared.base_url,
+                owner: &shared.owner,
+                name: &shared.name,
+                repo: &repo,
+                state: &mut state,
+            })
+        };
+        let event = json!({
+            "action": action,
+            "number": number,
+            "pull_request": pull,
+            "repository": pull["base"]["repo"].clone(),
+            "sender": pull["user"].clone(),
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&event).expect("json"))
+            .expect("event payload");
+    }
+
     /// Every release, oldest first.
     pub fn releases(&self) -> Vec<Release> {
         self.shared.lock().releases.clone()

@@ -17,8 +17,8 @@ mod pulls;
 mod releases;
 use checks::*;
 use git_data::*;
-pub use pulls::squash_merge;
 use pulls::*;
+pub use pulls::{pull_payload, squash_merge};
 use releases::*;
 
 const BOT_ID: u64 = 41_898_282;

@@ -294,6 +294,12 @@ pub(super) fn get_pull(ctx: &mut Ctx<'_>) -> Reply {
     }
 }
 
+/// The pull request as `GET /pulls/{pull_number}` answers it now: what an event payload's `pull_request` holds.
+pub fn pull_payload(ctx: Ctx<'_>) -> Value {
+    let index = pull_number(&ctx, "pull_number").expect("no such pull request");
+    ctx.pull_json(&ctx.state.pulls[index], true)
+}
+
 pub(super) fn update_pull(ctx: &mut Ctx<'_>) -> Reply {
     refresh_heads(ctx.repo, ctx.state);
     let Some(index) = pull_number(ctx, "pull_number") else {
