@@ -119,6 +119,32 @@ pub fn choose_staging_tag(
     }
 }
 
+/// `moving-tag: none`: no moving tag is written anywhere. Production then runs what the overlay pins, which Flux
+/// applies from git (the classic layout): the way out for a registry whose tags are all immutable (ECR's
+/// `IMMUTABLE`, a Harbor immutability rule), since only new version tags are written.
+pub const NO_MOVING_TAG: &str = "none";
+
+/// Whether the run has a moving tag to write (`moving-tag` is not [`NO_MOVING_TAG`]).
+pub fn moves(moving_tag: &str) -> bool {
+    moving_tag != NO_MOVING_TAG
+}
+
+/// `moving-tag: none` where production's Flux provider follows the moving tag: production would never move.
+pub fn refuse_no_moving_tag(moving_tag: &str, layout: Layout, image: &str) -> Result<()> {
+    if moves(moving_tag) || layout == Layout::Classic {
+        return Ok(());
+    }
+    Err(Error::input(
+        crate::error::InputProblem::new(
+            "moving-tag",
+            format!(
+                "`none`, but production's Flux provider (a ResourceSetInputProvider) follows a moving tag of `{image}`: with no moving tag production would never deploy"
+            ),
+        )
+        .help("keep a moving tag (on ECR with immutable tags: an exclusion filter for it), or let Flux apply the production overlay from git (no provider for production)"),
+    ))
+}
+
 /// Whether merging the overlay change deploys, as the Flux objects say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

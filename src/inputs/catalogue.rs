@@ -185,12 +185,21 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "copy-signatures",
-        description: "`true` or `false`. When the image is written into another repository or registry, copy its digest's cosign signature, attestations and SBOM (the `sha256-<hex>.sig`, `.att`, `.sbom` tags) and its OCI referrers there first, by digest, before the tag (the target's referrers API lists them, or its fallback tag `sha256-<hex>`, which is rebuilt there). A retag within one repository needs nothing: the digest, and so what is attached to it, is the same. See docs/registry.md.",
+        description: "`true` or `false`. When the image is written into another repository or registry (`retag` with a full reference in `tags`, `promote` with `production-image`), copy its digest's cosign signature, attestations and SBOM (the `sha256-<hex>.sig`, `.att`, `.sbom` tags) and its OCI referrers there first, by digest, before the tag (the target's referrers API lists them, or its fallback tag `sha256-<hex>`, which is rebuilt there). A retag within one repository needs nothing: the digest, and so what is attached to it, is the same. See docs/registry.md.",
         default: Some("true"),
         kind: Kind::Bool,
-        modes: &[Mode::Retag, Mode::Promote, Mode::Release],
+        modes: &[Mode::Retag, Mode::Promote],
         cli: true,
-        per_mode: &[],
+        per_mode: &[
+            (
+                Mode::Retag,
+                "`true` or `false`. For a target in another repository or registry (a full reference in `tags`), copy the source digest's cosign signature, attestations and SBOM (`sha256-<hex>.sig`, `.att`, `.sbom`) and its OCI referrers there first, by digest, before its tags. A tag in the source's own repository needs nothing.",
+            ),
+            (
+                Mode::Promote,
+                "`true` or `false`. With `production-image`, copy the digest's cosign signature, attestations and SBOM (`sha256-<hex>.sig`, `.att`, `.sbom`) and its OCI referrers there first, by digest, before the production version tag.",
+            ),
+        ],
         runner_only: &[],
     },
     InputSpec {
@@ -519,7 +528,7 @@ pub const INPUTS: &[InputSpec] = &[
     },
     InputSpec {
         name: "moving-tag",
-        description: "The tag production's Flux provider follows. With `pull-request: true` it does not move in `promote` (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed. `release` moves it to the digest the merged overlay pins. `plan` compares where it points with what the production overlay pins.",
+        description: "The tag production's Flux provider follows. With `pull-request: true` it does not move in `promote` (it moves when the merged change is released); with `pull-request: false` it moves to the staging digest after the commit landed. `release` moves it to the digest the merged overlay pins. `plan` compares where it points with what the production overlay pins. `none`: no moving tag is written anywhere (a registry whose tags are all immutable); production then runs what the overlay pins, so Flux must apply the production overlay from git (a provider that follows a moving tag is refused), and `immediate` is refused in a rollback.",
         default: Some("production-latest"),
         kind: Kind::Text,
         modes: &[Mode::Promote, Mode::Release, Mode::Plan, Mode::Rollback],

@@ -21,7 +21,7 @@ use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode, Secret};
 use crate::manifests::{self, Pin, files};
 use crate::plan::{Applied, CommitVia, Edit, Operation, Plan, Step, retag_operation};
-use crate::promotion_rules::trailer;
+use crate::promotion_rules::{self, trailer};
 use crate::proposal;
 use crate::registry::{self, Client, Reference};
 use crate::registry_settings::{mask_login, read_registry_settings};
@@ -271,12 +271,12 @@ pub fn run(
         moving_tags: BTreeSet::from([settings.moving_tag.clone()]),
     };
     let mut plan = Plan::new(Mode::Release, settings.dry_run);
-    plan.steps = plan_steps(
-        &source,
-        &registry_facts,
-        std::slice::from_ref(&moving),
-        &rules,
-    )?;
+    let targets = if promotion_rules::moves(&settings.moving_tag) {
+        vec![moving]
+    } else {
+        Vec::new()
+    };
+    plan.steps = plan_steps(&source, &registry_facts, &targets, &rules)?;
     let rollback = change.is_rollback();
     let previous = before.as_ref().and_then(|b| b.tag.clone());
     let pushed_branch = github
@@ -515,7 +515,13 @@ fn check_registry(
         tag: Some(settings.moving_tag.clone()),
         digest: None,
     };
-    let facts = gather(client, &source, std::slice::from_ref(&moving), !settings.dry_run).map_err(|e| {
+    // `moving-tag: none`: only the pinned digest is checked.
+    let targets = if promotion_rules::moves(&settings.moving_tag) {
+        vec![moving]
+    } else {
+        Vec::new()
+    };
+    let facts = gather(client, &source, &targets, !settings.dry_run).map_err(|e| {
         if e.kind == Kind::NotFound {
             Error::new(
                 Kind::NotFound,
@@ -668,7 +674,11 @@ fn report(
         ),
         (
             "Moving tag",
-            format!("`{}` {}", settings.moving_tag, word(moving_op, dry)),
+            if promotion_rules::moves(&settings.moving_tag) {
+                format!("`{}` {}", settings.moving_tag, word(moving_op, dry))
+            } else {
+                "none (`moving-tag: none`)".to_string()
+            },
         ),
         ("Git tag", format!("`{tag}` {tag_word}")),
         (

@@ -21,7 +21,7 @@ use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode};
 use crate::manifests;
 use crate::plan::{Plan, Step};
-use crate::promotion_rules::trailer;
+use crate::promotion_rules::{self, trailer};
 use crate::proposal::{
     self, Host, OverlayChange, ProposalInputs, Requests, edit_request, non_empty, operation_of,
     read_overlay, reference, word,
@@ -92,6 +92,15 @@ impl RollbackSettings {
             );
         }
         let immediate = r.bool("immediate");
+        if immediate && !promotion_rules::moves(&moving_tag) {
+            r.problem(
+                InputProblem::new(
+                    "immediate",
+                    "`true`, but `moving-tag: none`: there is no moving tag to move now",
+                )
+                .help("roll back through the pull request (`immediate: false`): merging deploys the overlay, or `pull-request: false` commits it now"),
+            );
+        }
         let (app, environment, manifest) = read_overlay(&mut r, image.as_ref());
         let proposal = ProposalInputs::read(
             &mut r,
@@ -237,7 +246,9 @@ impl Rollback {
     }
 
     fn moving(&self) -> String {
-        if self.immediate {
+        if !promotion_rules::moves(&self.moving_tag) {
+            "none (`moving-tag: none`): production runs what the overlay pins".to_string()
+        } else if self.immediate {
             format!(
                 "`{}` moved to `{}` by the rollback run (`immediate: true`): {} runs `{}` now",
                 self.moving_tag, self.digest, self.environment, self.to_tag
@@ -302,9 +313,12 @@ impl Rollback {
         ));
         md.push_str(&self.undone());
         md.push_str(&format!(
-            "### On merge\n\nThe `release` run after the merge sees a lower version: it moves `{moving}` back to `{digest}` and publishes no release.{now}\n",
-            moving = self.moving_tag,
-            digest = self.digest,
+            "### On merge\n\nThe `release` run after the merge sees a lower version: {moves} and publishes no release.{now}\n",
+            moves = if promotion_rules::moves(&self.moving_tag) {
+                format!("it moves `{}` back to `{}`", self.moving_tag, self.digest)
+            } else {
+                format!("merging deploys `{}` (`{}`)", self.to_tag, self.digest)
+            },
             now = if self.immediate {
                 format!(" `{}` already points there (`immediate: true`): merging brings git in line with what runs.", self.moving_tag)
             } else {
@@ -420,7 +434,9 @@ pub fn run(
         .unwrap_or_else(|| settings.image.clone());
     let source = reference(&production, &to_tag);
     let moving_target = reference(&production, &settings.moving_tag);
-    let targets = if settings.immediate || !settings.proposal.pull_request {
+    let targets = if (settings.immediate || !settings.proposal.pull_request)
+        && promotion_rules::moves(&settings.moving_tag)
+    {
         vec![moving_target]
     } else {
         Vec::new()
@@ -590,7 +606,9 @@ pub fn run(
         ),
         (
             "Moving tag",
-            if settings.immediate || !settings.proposal.pull_request {
+            if !promotion_rules::moves(&rollback.moving_tag) {
+                rollback.moving()
+            } else if settings.immediate || !settings.proposal.pull_request {
                 format!("`{}` {moving_word}", rollback.moving_tag)
             } else {
                 format!(

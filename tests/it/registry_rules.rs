@@ -101,7 +101,7 @@ fn an_immutable_ecr_repository_refuses_the_moving_tag_naming_the_setting_and_wha
             && text.contains("imageTagMutability")
             && text.contains("IMMUTABLE_WITH_EXCLUSION")
             && text.contains("filter=production-latest")
-            && text.contains("no moving tag"),
+            && text.contains("`moving-tag: none`"),
         "the error names ECR's setting and the way out: {text}"
     );
     assert!(
@@ -214,4 +214,109 @@ fn an_anonymous_rate_limit_that_does_not_end_says_to_log_in_and_nothing_is_writt
         !images::exists(&s.direct("app:t1"), None),
         "nothing written"
     );
+}
+
+/// The promote tests' world with production in the classic layout: Flux applies the production overlay from
+/// git (a plain Kustomization, no provider following a moving tag), its registry an ECR repository with
+/// immutable tags.
+fn classic_world_on_immutable_ecr() -> crate::promote::World {
+    let w = crate::promote::world_behind_proxy();
+    std::fs::write(
+        w.scratch.work.join("flux/bootstrap/apps/production/backend.yaml"),
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: backend-production\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./flux/apps/backend/production\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n",
+    )
+    .expect("write");
+    w.scratch.git(&[
+        "commit",
+        "-q",
+        "-am",
+        "chore: production applies the overlay from git",
+    ]);
+    w.scratch.git(&["push", "-q", "origin", "main"]);
+    w.proxy.as_ref().expect("proxy").act_as_immutable_ecr();
+    w
+}
+
+#[test]
+fn with_moving_tag_none_an_immutable_ecr_repository_gets_only_version_tags_through_promote_release_and_rollback()
+ {
+    let w = classic_world_on_immutable_ecr();
+    let latest = format!("{}:production-latest", w.image);
+    let none = ("moving-tag", "none");
+    let runner = Runner::new();
+    w.promote(&runner, &[("staging-tag", "v0.2.0"), none])
+        .success();
+    let body = w
+        .github
+        .pulls()
+        .last()
+        .expect("a pull request")
+        .body
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        body.contains("none (`moving-tag: none`)") && body.contains("No moving tag is written"),
+        "{body}"
+    );
+    assert!(
+        runner
+            .summary()
+            .contains("| Moving tag | none (`moving-tag: none`)")
+    );
+    let number = w.github.pulls().last().expect("a pull request").number;
+    w.github.merge(number);
+    w.scratch
+        .git(&["pull", "-q", "--ff-only", "origin", "main"]);
+
+    let released = Runner::new();
+    crate::release::release(&w, &released, &[none]).success();
+    let out = released.outputs();
+    assert_eq!(out["release-operation"], "created");
+    assert_eq!(out["moving-tag-operation"], "skipped");
+    assert!(!images::exists(&latest, None), "no moving tag is written");
+    let writes = (w.registry.writes().len(), w.github_writes().len());
+    let again = Runner::new();
+    crate::release::release(&w, &again, &[none]).success();
+    assert_eq!(again.outputs()["release-operation"], "unchanged");
+    assert_eq!((w.registry.writes().len(), w.github_writes().len()), writes);
+
+    // An immediate rollback has no moving tag to move: refused before anything is written.
+    let rollback = Runner::new();
+    let assert = crate::rollback::rollback(&w, &rollback, &[none, ("immediate", "true")]).failure();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("::error")
+            && stdout.contains("immediate")
+            && stdout.contains("moving-tag: none"),
+        "{stdout}"
+    );
+    assert_eq!((w.registry.writes().len(), w.github_writes().len()), writes);
+    // Through the pull request it works: the overlay goes back, still no moving tag.
+    let rollback = Runner::new();
+    crate::rollback::rollback(&w, &rollback, &[none]).success();
+    assert_eq!(rollback.outputs()["to-tag"], "v0.1.0");
+    assert!(!images::exists(&latest, None));
+}
+
+#[test]
+fn moving_tag_none_where_a_flux_provider_follows_the_moving_tag_is_refused_before_anything_is_written()
+ {
+    let w = crate::promote::world();
+    let writes = (w.registry.writes().len(), w.github_writes().len());
+    let runner = Runner::new();
+    let assert = w
+        .promote(
+            &runner,
+            &[("staging-tag", "v0.2.0"), ("moving-tag", "none")],
+        )
+        .failure()
+        .code(2);
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("::error")
+            && stdout.contains("moving-tag")
+            && stdout.contains("production would never deploy"),
+        "{stdout}"
+    );
+    assert_eq!((w.registry.writes().len(), w.github_writes().len()), writes);
 }

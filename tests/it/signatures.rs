@@ -25,18 +25,16 @@ const SBOM_TYPE: &str = "application/spdx+json";
 /// Raw pushes to a registry with basic auth: what cosign or oras would send.
 struct Pusher {
     base: String,
-    user: &'static str,
-    pass: &'static str,
+    login: Option<(&'static str, &'static str)>,
     rt: tokio::runtime::Runtime,
     http: reqwest::Client,
 }
 
 impl Pusher {
-    fn new(addr: &str, user: &'static str, pass: &'static str) -> Self {
+    fn new(addr: &str, login: Option<(&'static str, &'static str)>) -> Self {
         Self {
             base: format!("http://{addr}"),
-            user,
-            pass,
+            login,
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -55,7 +53,7 @@ impl Pusher {
             let resp = self
                 .http
                 .post(format!("{}/v2/{repo}/blobs/uploads/", self.base))
-                .basic_auth(self.user, Some(self.pass))
+                .basic_auth_opt(self.login)
                 .header("content-length", "0")
                 .send()
                 .await
@@ -73,7 +71,7 @@ impl Pusher {
                 .http
                 .put(url)
                 .query(&[("digest", &digest)])
-                .basic_auth(self.user, Some(self.pass))
+                .basic_auth_opt(self.login)
                 .header("content-type", "application/octet-stream")
                 .body(bytes.to_vec())
                 .send()
@@ -95,7 +93,7 @@ impl Pusher {
             let resp = self
                 .http
                 .put(format!("{}/v2/{repo}/manifests/{locator}", self.base))
-                .basic_auth(self.user, Some(self.pass))
+                .basic_auth_opt(self.login)
                 .header("content-type", media_type)
                 .body(bytes.clone())
                 .send()
@@ -111,13 +109,111 @@ impl Pusher {
         self.rt.block_on(async {
             self.http
                 .get(format!("{}/v2/{repo}/referrers/{digest}", self.base))
-                .basic_auth(self.user, Some(self.pass))
+                .basic_auth_opt(self.login)
                 .send()
                 .await
                 .expect("referrers")
                 .status()
                 .as_u16()
         })
+    }
+}
+
+trait BasicAuthOpt {
+    fn basic_auth_opt(self, login: Option<(&str, &str)>) -> Self;
+}
+
+impl BasicAuthOpt for reqwest::RequestBuilder {
+    fn basic_auth_opt(self, login: Option<(&str, &str)>) -> Self {
+        match login {
+            Some((user, pass)) => self.basic_auth(user, Some(pass)),
+            None => self,
+        }
+    }
+}
+
+/// What [`attach`] made: cosign's tags (and the digest each points to), the referrer, the fallback index.
+struct Attachments {
+    cosign: Vec<(String, String)>,
+    referrer: String,
+    source_index: String,
+}
+
+/// Pushes into `repo` everything a signer attaches to `digest` (the manifest `raw`, of type `media_type`):
+/// cosign's `.sig`, `.att` and `.sbom` tags, shaped as cosign writes them (a config, one layer each), and an
+/// OCI 1.1 referrer (what `oras attach` or cosign's OCI 1.1 mode push) with the fallback index a client keeps
+/// for it on a registry without the referrers API.
+fn attach(push: &Pusher, repo: &str, digest: &str, raw: &[u8], media_type: &str) -> Attachments {
+    let config = push.blob(
+        repo,
+        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#,
+        "application/vnd.oci.image.config.v1+json",
+    );
+    let mut cosign = Vec::new();
+    for (suffix, layer_type, payload) in [
+        (
+            "sig",
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+            json!({"critical": {"image": {"docker-manifest-digest": digest}, "type": "cosign container image signature"}}),
+        ),
+        (
+            "att",
+            "application/vnd.dsse.envelope.v1+json",
+            json!({"payloadType": "application/vnd.in-toto+json", "payload": STANDARD.encode(format!("{{\"subject\":[{{\"digest\":{{\"sha256\":\"{}\"}}}}]}}", &digest[7..])), "signatures": []}),
+        ),
+        (
+            "sbom",
+            SBOM_TYPE,
+            json!({"spdxVersion": "SPDX-2.3", "name": "app", "nonce": rand::random::<u64>()}),
+        ),
+    ] {
+        let mut layer = push.blob(
+            repo,
+            &serde_json::to_vec(&payload).expect("json"),
+            layer_type,
+        );
+        if suffix == "sig" {
+            layer["annotations"] = json!({"dev.cosignproject.cosign/signature": "MEUCIQDtest"});
+        }
+        let manifest = json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer],
+        });
+        let tag = format!("{}.{suffix}", tag_of(digest));
+        let d = push.manifest(repo, &tag, &manifest);
+        cosign.push((tag, d));
+    }
+    let empty = push.blob(repo, EMPTY, EMPTY_TYPE);
+    let layer = push.blob(
+        repo,
+        format!("{{\"sbom\":{}}}", rand::random::<u32>()).as_bytes(),
+        SBOM_TYPE,
+    );
+    let annotations = json!({"org.opencontainers.image.created": "2026-12-07T00:00:00Z"});
+    let artifact = json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SBOM_TYPE,
+        "config": empty, "layers": [layer],
+        "subject": {"mediaType": media_type, "digest": digest, "size": raw.len()},
+        "annotations": annotations,
+    });
+    let bytes = serde_json::to_vec(&artifact).expect("json");
+    let referrer = push.manifest(repo, &digest_of(&bytes), &artifact);
+    assert_eq!(
+        push.referrers_status(repo, digest),
+        404,
+        "distribution 2.8 has no referrers API: this test's fallback-tag path assumes so"
+    );
+    // With an annotation of the tool that kept it, as some do: the target's index is rebuilt, not copied.
+    let index = json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "annotations": {"org.example.kept-by": "a test"},
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": referrer, "size": bytes.len(),
+                       "artifactType": SBOM_TYPE, "annotations": annotations}],
+    });
+    let source_index = push.manifest(repo, &tag_of(digest), &index);
+    Attachments {
+        cosign,
+        referrer,
+        source_index,
     }
 }
 
@@ -149,76 +245,12 @@ impl Signed {
         images::push(&layout, &image, Format::Oci, Some((USER_A, PASS_A)));
         let raw = images::inspect_raw(&image, Some((USER_A, PASS_A)));
         let digest = digest_of(&raw);
-        let push = Pusher::new(&a.addr, USER_A, PASS_A);
-        let config = push.blob(
-            "app",
-            br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#,
-            "application/vnd.oci.image.config.v1+json",
-        );
-        // cosign's three tags, shaped as cosign writes them (a config, one layer each).
-        let mut cosign = Vec::new();
-        for (suffix, layer_type, payload) in [
-            (
-                "sig",
-                "application/vnd.dev.cosign.simplesigning.v1+json",
-                json!({"critical": {"image": {"docker-manifest-digest": digest}, "type": "cosign container image signature"}}),
-            ),
-            (
-                "att",
-                "application/vnd.dsse.envelope.v1+json",
-                json!({"payloadType": "application/vnd.in-toto+json", "payload": STANDARD.encode(format!("{{\"subject\":[{{\"digest\":{{\"sha256\":\"{}\"}}}}]}}", &digest[7..])), "signatures": []}),
-            ),
-            (
-                "sbom",
-                SBOM_TYPE,
-                json!({"spdxVersion": "SPDX-2.3", "name": "app", "nonce": rand::random::<u64>()}),
-            ),
-        ] {
-            let mut layer = push.blob(
-                "app",
-                &serde_json::to_vec(&payload).expect("json"),
-                layer_type,
-            );
-            if suffix == "sig" {
-                layer["annotations"] = json!({"dev.cosignproject.cosign/signature": "MEUCIQDtest"});
-            }
-            let manifest = json!({
-                "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer],
-            });
-            let tag = format!("{}.{suffix}", tag_of(&digest));
-            let d = push.manifest("app", &tag, &manifest);
-            cosign.push((tag, d));
-        }
-        // An OCI 1.1 referrer (what `oras attach` or cosign's OCI 1.1 mode push), and the fallback index a
-        // client keeps for it on a registry without the referrers API.
-        let empty = push.blob("app", EMPTY, EMPTY_TYPE);
-        let layer = push.blob(
-            "app",
-            format!("{{\"sbom\":{}}}", rand::random::<u32>()).as_bytes(),
-            SBOM_TYPE,
-        );
-        let annotations = json!({"org.opencontainers.image.created": "2026-12-07T00:00:00Z"});
-        let artifact = json!({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SBOM_TYPE,
-            "config": empty, "layers": [layer],
-            "subject": {"mediaType": OCI_MANIFEST, "digest": digest, "size": raw.len()},
-            "annotations": annotations,
-        });
-        let bytes = serde_json::to_vec(&artifact).expect("json");
-        let referrer = push.manifest("app", &digest_of(&bytes), &artifact);
-        assert_eq!(
-            push.referrers_status("app", &digest),
-            404,
-            "distribution 2.8 has no referrers API: this test's fallback-tag path assumes so"
-        );
-        // With an annotation of the tool that kept it, as some do: the target's index is rebuilt, not copied.
-        let index = json!({
-            "schemaVersion": 2, "mediaType": OCI_INDEX,
-            "annotations": {"org.example.kept-by": "a test"},
-            "manifests": [{"mediaType": OCI_MANIFEST, "digest": referrer, "size": bytes.len(),
-                           "artifactType": SBOM_TYPE, "annotations": annotations}],
-        });
-        let source_index = push.manifest("app", &tag_of(&digest), &index);
+        let push = Pusher::new(&a.addr, Some((USER_A, PASS_A)));
+        let Attachments {
+            cosign,
+            referrer,
+            source_index,
+        } = attach(&push, "app", &digest, &raw, OCI_MANIFEST);
         Self {
             a,
             b,
@@ -446,4 +478,111 @@ fn a_retag_within_the_repository_copies_no_signatures() {
     let summary = runner.summary();
     assert!(!summary.contains("Signatures"), "{summary}");
     assert!(s.b.writes().is_empty());
+}
+
+#[test]
+fn a_promotion_to_another_registry_copies_the_signatures_before_the_production_tag() {
+    // Staging: the promote tests' world (anonymous); production: B, behind token auth with its own login.
+    let w = crate::promote::world();
+    let issuer = Issuer::start_as(USER_B, PASS_B);
+    let b = Registry::start(Auth::Token(&issuer));
+    let creds_b = Some((USER_B, PASS_B));
+    let staged = format!("{}:v0.2.0", w.image);
+    let raw = images::inspect_raw(&staged, None);
+    let digest = digest_of(&raw);
+    let push = Pusher::new(&w.registry.addr, None);
+    let made = attach(&push, "org/backend", &digest, &raw, OCI_INDEX);
+    let docker = tempfile::tempdir().expect("tmp");
+    write(
+        &docker.path().join("config.json"),
+        &format!(
+            r#"{{"auths":{{"{b}":{{"auth":"{auth}"}}}}}}"#,
+            b = b.addr,
+            auth = STANDARD.encode(format!("{USER_B}:{PASS_B}"))
+        ),
+    );
+    let production = format!("{}/prod/backend", b.addr);
+    let promote = |extra: &[(&str, &str)]| {
+        let runner = Runner::new();
+        let mut inputs = vec![
+            ("mode", "promote"),
+            ("image", w.image.as_str()),
+            ("production-image", production.as_str()),
+            ("staging-tag", "v0.2.0"),
+            ("commit-via", "git"),
+            ("pull-request", "false"),
+        ];
+        inputs.extend_from_slice(extra);
+        let out = runner
+            .action(&w.scratch.work, &inputs)
+            .env("DOCKER_CONFIG", docker.path())
+            .output()
+            .expect("run");
+        Run {
+            ok: out.status.success(),
+            summary: runner.summary(),
+            seen: format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    };
+    let at_b = |locator: &str| {
+        let sep = if locator.starts_with("sha256:") {
+            "@"
+        } else {
+            ":"
+        };
+        format!("{production}{sep}{locator}")
+    };
+
+    let run = promote(&[]);
+    assert!(run.ok, "{}", run.seen);
+    assert_eq!(images::digest(&at_b("v0.2.0"), creds_b), digest);
+    for (tag, d) in &made.cosign {
+        assert_eq!(&images::digest(&at_b(tag), creds_b), d, "{tag}");
+    }
+    assert_eq!(
+        images::digest(&at_b(&made.referrer), creds_b),
+        made.referrer
+    );
+    let fallback = images::inspect_raw(&at_b(&tag_of(&digest)), creds_b);
+    assert!(
+        String::from_utf8_lossy(&fallback).contains(&made.referrer),
+        "the referrer is listed in B's fallback tag"
+    );
+    assert_ne!(digest_of(&fallback), made.source_index);
+    let puts = manifest_puts(&b);
+    let first_tag = puts
+        .iter()
+        .position(|l| {
+            l.contains("/prod/backend/manifests/v0.2.0 ")
+                || l.contains("/prod/backend/manifests/production-latest ")
+        })
+        .unwrap_or_else(|| panic!("no production tag written: {puts:#?}"));
+    for (tag, _) in &made.cosign {
+        let at = puts
+            .iter()
+            .position(|l| l.contains(&format!("/manifests/{tag} ")))
+            .unwrap_or_else(|| panic!("{tag} not written: {puts:#?}"));
+        assert!(at < first_tag, "{tag} after a production tag: {puts:#?}");
+    }
+    assert!(
+        run.signatures_row()
+            .contains("`.sig`, `.att`, `.sbom`, 1 referrer copied to"),
+        "{}",
+        run.summary
+    );
+
+    // A rerun writes nothing in B.
+    let before = b.writes().len();
+    let again = promote(&[]);
+    assert!(again.ok, "{}", again.seen);
+    assert_eq!(b.writes().len(), before, "{:#?}", b.writes());
+    assert!(
+        again.signatures_row().contains("already in"),
+        "{}",
+        again.summary
+    );
 }

@@ -24,7 +24,7 @@ use crate::flux::{Environment, Finding, Prediction, Source, predict};
 use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode};
 use crate::manifests::{self, Request, files};
-use crate::promotion_rules::{Layout, choose_staging_tag, layout, production_tag_of};
+use crate::promotion_rules::{self, Layout, choose_staging_tag, layout, production_tag_of};
 use crate::registry::{self, Client, Reference};
 use crate::registry_settings::{mask_login, read_registry_settings};
 use crate::report::Report;
@@ -182,7 +182,7 @@ fn likely_lookups(facts: &Facts<'_>, moving_tag: &str) -> BTreeSet<(String, Stri
                 pairs.insert((p.image.clone(), production));
             }
         }
-        if p.environment == Some(Environment::Production) {
+        if p.environment == Some(Environment::Production) && promotion_rules::moves(moving_tag) {
             pairs.insert((p.image.clone(), moving_tag.to_string()));
         }
     }
@@ -760,8 +760,10 @@ pub fn survey(
                     more: tags.len() - 1,
                 },
             };
-            let moving_lookup =
-                (env == Some(Environment::Production)).then(|| digests.digest(&image, moving_tag));
+            // `moving-tag: none`: production runs what the overlay pins; there is no tag to compare.
+            let moving_lookup = (env == Some(Environment::Production)
+                && promotion_rules::moves(moving_tag))
+            .then(|| digests.digest(&image, moving_tag));
             let moving_missing = matches!(moving_lookup, Some(Ok(None)));
             let moving = moving_lookup.map(|lookup| {
                 let digest = known(lookup, &mut errors);

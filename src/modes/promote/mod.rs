@@ -26,6 +26,7 @@ use crate::image::ImageName;
 use crate::inputs::{Invocation, Mode};
 use crate::manifests;
 use crate::plan::{Applied, CommitVia, Operation, Plan, Step};
+use crate::promotion_rules;
 use crate::proposal::{
     self, Host, OverlayChange, ProposalInputs, Requests, edit_request, non_empty, operation_of,
     read_overlay, read_repo_facts, reference,
@@ -34,7 +35,9 @@ use crate::registry::{self, Client};
 use crate::registry_settings::{mask_login, read_registry_settings};
 use crate::release_steps;
 use crate::report::{Report, markdown_table, text_table};
-use crate::retag_plan::{Rules, drain, gather, plan_steps};
+use crate::retag_plan::{
+    Rules, drain, gather, insert_signatures, plan_steps, signature_steps, signatures_cell,
+};
 use crate::tag_lister::TagReader;
 use crate::template::is_valid_oci_tag;
 
@@ -58,6 +61,9 @@ pub struct PromoteSettings {
     pub image: ImageName,
     /// `production-image`: where the production tags are written, when not in `image`'s repository.
     pub production_image: Option<ImageName>,
+    /// `copy-signatures`: with `production-image`, copy the digest's signatures, attestations, SBOMs and
+    /// referrers there before the production version tag.
+    pub copy_signatures: bool,
     pub staging_tag: Option<String>,
     pub production_tag: Option<String>,
     pub moving_tag: String,
@@ -139,6 +145,7 @@ impl PromoteSettings {
             DEFAULT_LABELS,
         );
         let create_release = r.bool("create-release");
+        let copy_signatures = r.bool("copy-signatures");
         let dry_run = r.bool("dry-run");
         let flux_path = r.text("flux-path").unwrap_or_else(|| "flux".to_string());
         let registry = read_registry_settings(&mut r, github);
@@ -148,6 +155,7 @@ impl PromoteSettings {
         Ok(Self {
             image: image.ok_or_else(|| missing("image"))?,
             production_image,
+            copy_signatures,
             staging_tag,
             production_tag,
             moving_tag,
@@ -239,7 +247,9 @@ impl Promotion {
 
     fn diagram(&self) -> String {
         let short = self.digest.get(..19).unwrap_or(&self.digest);
-        let moving = if self.pull_request {
+        let moving = if !promotion_rules::moves(&self.moving_tag) {
+            "runs what the overlay pins".to_string()
+        } else if self.pull_request {
             format!("{} moves on release, after the merge", self.moving_tag)
         } else {
             format!("{} moved now", self.moving_tag)
@@ -268,6 +278,13 @@ impl Promotion {
                 moving = self.moving_tag,
                 digest = self.digest,
             ),
+            Layout::Classic if !promotion_rules::moves(&self.moving_tag) => format!(
+                "Flux applies `{manifest}` from git: merging deploys `{tag}` (pinned to `{digest}`) to {env}. No moving tag is written (`moving-tag: none`).",
+                manifest = self.manifest,
+                tag = self.production_tag,
+                env = self.environment,
+                digest = self.digest,
+            ),
             Layout::Classic => format!(
                 "Flux applies `{manifest}` from git: merging deploys `{tag}` (pinned to `{digest}`) to {env}. The `release` run after the merge then moves `{moving}` to the same digest.",
                 manifest = self.manifest,
@@ -291,7 +308,11 @@ impl Promotion {
             ("Production tag", format!("`{}`", self.production_tag)),
             (
                 "Moving tag",
-                format!("`{}` (moves on release, after the merge)", self.moving_tag),
+                if promotion_rules::moves(&self.moving_tag) {
+                    format!("`{}` (moves on release, after the merge)", self.moving_tag)
+                } else {
+                    "none (`moving-tag: none`)".to_string()
+                },
             ),
             (
                 "Previous production release",
@@ -450,7 +471,7 @@ pub fn run(
     let version_target = reference(settings.production(), &production_tag);
     let moving_target = reference(settings.production(), &settings.moving_tag);
     let mut targets = vec![version_target.clone()];
-    if !settings.proposal.pull_request {
+    if !settings.proposal.pull_request && promotion_rules::moves(&settings.moving_tag) {
         targets.push(moving_target);
     }
 
@@ -622,6 +643,11 @@ pub fn run(
         ),
         gates: None,
     };
+    promotion_rules::refuse_no_moving_tag(
+        &settings.moving_tag,
+        promotion.layout,
+        &promotion.image,
+    )?;
     // The image's source commit: read once, for the gates and (without a pull request) the git tag.
     let revision = revision_read.and_then(|read| {
         let (commit, warning) = release_steps::named_commit(read, &promotion.image, &digest);
@@ -654,6 +680,15 @@ pub fn run(
         gates: Some(evidence),
         ..promotion
     };
+    // With `production-image`, what is attached to the digest goes there before the version tag (the same
+    // step as `retag`'s), once every gate has passed.
+    if settings.copy_signatures && settings.production() != &settings.image {
+        console.group("Find the signatures, attestations, SBOMs and referrers to copy");
+        let signatures = signature_steps(&client, &source, &digest, &targets);
+        drain(&client, console);
+        console.end_group();
+        insert_signatures(&mut retags, signatures?);
+    }
     let mut plan = plan(
         &settings,
         &promotion,
@@ -970,7 +1005,9 @@ fn report(
     );
 
     let short = |s: &str| s.get(..7).unwrap_or(s).to_string();
-    let moving_row = if settings.proposal.pull_request {
+    let moving_row = if !promotion_rules::moves(&promotion.moving_tag) {
+        "none (`moving-tag: none`): production runs what the overlay pins".to_string()
+    } else if settings.proposal.pull_request {
         format!(
             "`{}` not moved: it moves when the merged change is released",
             promotion.moving_tag
@@ -984,6 +1021,11 @@ fn report(
             "Production image",
             format!("`{}`", promotion.production_image),
         ));
+    }
+    if promotion.production_image != promotion.image
+        && let Some(cell) = signatures_cell(plan, applied, !settings.copy_signatures)
+    {
+        rows.push(("Signatures", cell));
     }
     rows.extend([
         (

@@ -86,6 +86,7 @@ fn settings(pull_request: bool) -> PromoteSettings {
     PromoteSettings {
         image: ImageName::parse(IMAGE).expect("image"),
         production_image: None,
+        copy_signatures: true,
         staging_tag: Some("v1.2.3-rc.4".into()),
         production_tag: None,
         moving_tag: "production-latest".into(),
