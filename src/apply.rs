@@ -265,7 +265,7 @@ fn apply_step(
             let fresh = sha_is_new(applied, branch, &sha);
             let known = match (found, fresh) {
                 (_, true) => Some(None),
-                (Some(f), false) => Some(Some(f.clone())),
+                (Some(f), false) => Some(f.clone()),
                 (None, false) => None,
             };
             let done = set_status(github, &sha, &wanted, known);

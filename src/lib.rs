@@ -58,5 +58,6 @@ pub fn run(
         Mode::Release => modes::release::run(invocation, github, console),
         Mode::Plan => modes::plan::run(invocation, github, console),
         Mode::Rollback => modes::rollback::run(invocation, github, console),
+        Mode::Checklist => modes::checklist::run(invocation, github, console),
     }
 }

@@ -132,9 +132,10 @@ pub enum Step {
         /// Where the status links (the pull request); `None`: the pull request the step before opened.
         #[serde(skip_serializing_if = "Option::is_none")]
         target_url: Option<String>,
-        /// The newest status of `context` on `sha` when planning, when it was read: `(state, description)`.
+        /// The newest status of `context` on `sha` when planning, `(state, description)`: `None` when it was not
+        /// read (the step reads it), `Some(None)` when there is none.
         #[serde(skip)]
-        found: Option<(String, String)>,
+        found: Option<Option<(String, String)>>,
         /// A token that may not set statuses is a warning, not a failure: the pull request is the proposal's
         /// point, and the `checklist` mode sets the status on its next event.
         #[serde(skip)]
@@ -415,7 +416,7 @@ impl Step {
                     None => format!("the head of `{branch}`"),
                 };
                 match found {
-                    Some((s, d)) if s == state && d == description => format!(
+                    Some(Some((s, d))) if s == state && d == description => format!(
                         "commit status `{context}` on {on} of `{repository}` already says {state}: \"{description}\""
                     ),
                     _ => format!(

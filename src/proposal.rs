@@ -768,9 +768,9 @@ pub fn operation_of(
             found,
             ..
         } => match found {
-            Some((s, d)) if s == state && d == description => Operation::Unchanged,
-            Some(_) => Operation::Updated,
-            None => Operation::Created,
+            Some(Some((s, d))) if s == state && d == description => Operation::Unchanged,
+            Some(Some(_)) => Operation::Updated,
+            Some(None) | None => Operation::Created,
         },
         _ => return None,
     };

@@ -28,7 +28,7 @@ const PROPOSAL: &[Mode] = &[Mode::Promote, Mode::Rollback];
 pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "mode",
-        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint, promote, release, rollback, plan. Empty on a manual run (`workflow_dispatch`) means `plan`.",
+        description: "What to do. One of: develop-build, staging-build, retag, patch, select, lint, promote, release, rollback, plan, checklist. Empty on a manual run (`workflow_dispatch`) means `plan`.",
         default: None,
         kind: Kind::Text,
         modes: &[],
@@ -398,6 +398,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Release,
             Mode::Plan,
             Mode::Rollback,
+            Mode::Checklist,
         ],
         cli: true,
         per_mode: &[
@@ -412,6 +413,10 @@ pub const INPUTS: &[InputSpec] = &[
             (
                 Mode::Release,
                 "GitHub token: the https password (user `x-access-token`) for pushing the git tag, and the GitHub API for the release (the job needs `contents: write`); also the default registry password on ghcr.io (`packages: write`). Default: `GITHUB_TOKEN` from the environment.",
+            ),
+            (
+                Mode::Checklist,
+                "GitHub token: reads the pull request and its head commit (`pull-requests: read`, `contents: read`) and sets the commit status `gitops-promote/checklist` there (`statuses: write`). Default: `GITHUB_TOKEN` from the environment.",
             ),
             (
                 Mode::Rollback,
@@ -751,6 +756,7 @@ pub const INPUTS: &[InputSpec] = &[
             Mode::Promote,
             Mode::Release,
             Mode::Rollback,
+            Mode::Checklist,
         ],
         cli: true,
         per_mode: &[],
@@ -924,6 +930,21 @@ pub const OUTPUTS: &[OutputSpec] = &[
         name: "rollback-command",
         description: "The exact command that returns production to the previous release, e.g. `gh workflow run rollback.yml -f to=v1.2.2` (empty for the first release).",
         modes: &[Mode::Promote],
+    },
+    OutputSpec {
+        name: "checklist-state",
+        description: "In `checklist`: the state of the commit status `gitops-promote/checklist` on the pull request's head: `pending` (boxes left), `success` (every box ticked) or `failure` (the checklist's items or whole section were deleted); empty for a pull request that is not a promotion or rollback (left alone).",
+        modes: &[Mode::Checklist],
+    },
+    OutputSpec {
+        name: "checklist-description",
+        description: "In `checklist`: the status's description, e.g. `1 of 2 items ticked`.",
+        modes: &[Mode::Checklist],
+    },
+    OutputSpec {
+        name: "checklist-operation",
+        description: "In `checklist`: what happened to the status: `created`, `updated`, `unchanged` (it already said this) or `skipped` (not our pull request); in a dry run `would-create` or `would-update`.",
+        modes: &[Mode::Checklist],
     },
     OutputSpec {
         name: "json",

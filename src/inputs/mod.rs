@@ -30,6 +30,7 @@ pub enum Mode {
     Release,
     Plan,
     Rollback,
+    Checklist,
 }
 
 impl Mode {
@@ -44,6 +45,7 @@ impl Mode {
         Mode::Release,
         Mode::Plan,
         Mode::Rollback,
+        Mode::Checklist,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +60,7 @@ impl Mode {
             Mode::Release => "release",
             Mode::Plan => "plan",
             Mode::Rollback => "rollback",
+            Mode::Checklist => "checklist",
         }
     }
 
@@ -87,6 +90,9 @@ impl Mode {
             }
             Mode::Rollback => {
                 "Roll production back to an earlier release through a reviewed pull request (or at once)"
+            }
+            Mode::Checklist => {
+                "On a pull request event: the status gitops-promote/checklist follows its checklist's boxes"
             }
         }
     }

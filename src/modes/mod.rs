@@ -1,6 +1,7 @@
 //! Owns the modes: each one reads its inputs, gathers facts, plans, applies and reports.
 
 pub mod build;
+pub mod checklist;
 pub mod lint;
 pub mod patch;
 pub mod plan;

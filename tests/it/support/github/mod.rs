@@ -149,6 +149,38 @@ impl TestGithub {
         state.pulls.clone()
     }
 
+    /// A person opens a pull request from `head` into `base` in GitHub's page; returns its number.
+    pub fn open_pull(&self, head: &str, base: &str, title: &str, body: &str) -> u64 {
+        let mut state = self.shared.lock();
+        let repo = git::open(&self.shared.bare);
+        let head_sha = git::branch_tip(&repo, head)
+            .expect("the head branch is on origin")
+            .to_string();
+        let now = git::now();
+        let number = state.pulls.len() as u64 + 1;
+        state.pulls.push(PullState {
+            number,
+            title: title.to_string(),
+            body: Some(body.to_string()),
+            head: head.to_string(),
+            base: base.to_string(),
+            state: "open".to_string(),
+            merged: false,
+            draft: false,
+            labels: Vec::new(),
+            requested_reviewers: Vec::new(),
+            requested_teams: Vec::new(),
+            head_sha,
+            merge_commit_sha: None,
+            maintainer_can_modify: false,
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+            merged_at: None,
+        });
+        number
+    }
+
     /// A person edits pull request `number`'s body in GitHub's page (ticking a task-list box is such an edit).
     pub fn edit_pull_body(&self, number: u64, body: &str) {
         let mut state = self.shared.lock();
