@@ -1,7 +1,9 @@
-//! Signatures, attestations, SBOMs and OCI referrers follow the image: two real CNCF registries on loopback
-//! (A with htpasswd, B behind token auth, different logins), an image in A with cosign's `.sig`, `.att` and
-//! `.sbom` tags and an OCI 1.1 referrer (made here as plain OCI artifacts, listed in the fallback tag as a client
-//! does for a registry without the referrers API, which distribution 2.8 is), and a cross-registry retag.
+//! Signatures, attestations, SBOMs and OCI referrers follow the image: real CNCF registries on loopback (A with
+//! htpasswd, B behind token auth, different logins), an image in A with cosign's `.sig`, `.att` and `.sbom`
+//! tags and an OCI 1.1 referrer (made here as plain OCI artifacts, listed in the fallback tag as a client does
+//! for a registry without the referrers API, which distribution 2.8 is), and a cross-registry retag and
+//! promotion. The referrers API itself is met through a stand-in (the proxy, indexing what is PUT with a
+//! `subject`, as a registry with the API does).
 
 use std::path::Path;
 
@@ -11,6 +13,7 @@ use serde_json::json;
 
 use crate::harness::Runner;
 use crate::support::images::{self, Format, OCI_INDEX, OCI_MANIFEST, digest_of};
+use crate::support::proxy::Proxy;
 use crate::support::registry::{Auth, Registry};
 use crate::support::token::Issuer;
 
@@ -182,21 +185,7 @@ fn attach(push: &Pusher, repo: &str, digest: &str, raw: &[u8], media_type: &str)
         let d = push.manifest(repo, &tag, &manifest);
         cosign.push((tag, d));
     }
-    let empty = push.blob(repo, EMPTY, EMPTY_TYPE);
-    let layer = push.blob(
-        repo,
-        format!("{{\"sbom\":{}}}", rand::random::<u32>()).as_bytes(),
-        SBOM_TYPE,
-    );
-    let annotations = json!({"org.opencontainers.image.created": "2026-12-07T00:00:00Z"});
-    let artifact = json!({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SBOM_TYPE,
-        "config": empty, "layers": [layer],
-        "subject": {"mediaType": media_type, "digest": digest, "size": raw.len()},
-        "annotations": annotations,
-    });
-    let bytes = serde_json::to_vec(&artifact).expect("json");
-    let referrer = push.manifest(repo, &digest_of(&bytes), &artifact);
+    let (referrer, bytes) = push_referrer(push, repo, digest, raw, media_type);
     assert_eq!(
         push.referrers_status(repo, digest),
         404,
@@ -207,7 +196,7 @@ fn attach(push: &Pusher, repo: &str, digest: &str, raw: &[u8], media_type: &str)
         "schemaVersion": 2, "mediaType": OCI_INDEX,
         "annotations": {"org.example.kept-by": "a test"},
         "manifests": [{"mediaType": OCI_MANIFEST, "digest": referrer, "size": bytes.len(),
-                       "artifactType": SBOM_TYPE, "annotations": annotations}],
+                       "artifactType": SBOM_TYPE, "annotations": {"org.opencontainers.image.created": CREATED}}],
     });
     let source_index = push.manifest(repo, &tag_of(digest), &index);
     Attachments {
@@ -215,6 +204,32 @@ fn attach(push: &Pusher, repo: &str, digest: &str, raw: &[u8], media_type: &str)
         referrer,
         source_index,
     }
+}
+
+const CREATED: &str = "2026-12-07T00:00:00Z";
+
+/// Pushes an OCI 1.1 referrer of `digest` into `repo` (an SBOM as `oras attach` pushes one): its digest and bytes.
+fn push_referrer(
+    push: &Pusher,
+    repo: &str,
+    digest: &str,
+    raw: &[u8],
+    media_type: &str,
+) -> (String, Vec<u8>) {
+    let empty = push.blob(repo, EMPTY, EMPTY_TYPE);
+    let layer = push.blob(
+        repo,
+        format!("{{\"sbom\":{}}}", rand::random::<u32>()).as_bytes(),
+        SBOM_TYPE,
+    );
+    let artifact = json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SBOM_TYPE,
+        "config": empty, "layers": [layer],
+        "subject": {"mediaType": media_type, "digest": digest, "size": raw.len()},
+        "annotations": {"org.opencontainers.image.created": CREATED},
+    });
+    let bytes = serde_json::to_vec(&artifact).expect("json");
+    (push.manifest(repo, &digest_of(&bytes), &artifact), bytes)
 }
 
 /// An image in A (`app:v1`) with everything a signer attaches to it; B empty.
@@ -585,4 +600,97 @@ fn a_promotion_to_another_registry_copies_the_signatures_before_the_production_t
         "{}",
         again.summary
     );
+}
+
+#[test]
+fn referrers_read_from_the_referrers_api_land_in_the_target_api_or_in_a_rebuilt_fallback_tag() {
+    // A and B each behind a stand-in that serves the referrers API; A reached directly has none.
+    let a = Registry::start(Auth::Anonymous);
+    let b = Registry::start(Auth::Anonymous);
+    let (pa, pb) = (Proxy::start(&a.addr), Proxy::start(&b.addr));
+    pa.serve_referrers_api();
+    pb.serve_referrers_api();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let layout = images::layout(tmp.path(), 1, 1, 512);
+    let source = format!("{}/app:v1", pa.addr);
+    images::push(&layout, &source, Format::Oci, None);
+    let raw = images::inspect_raw(&source, None);
+    let digest = digest_of(&raw);
+    let (referrer, _) = push_referrer(
+        &Pusher::new(&pa.addr, None),
+        "app",
+        &digest,
+        &raw,
+        OCI_MANIFEST,
+    );
+    assert_eq!(pa.referrers("app", &digest).len(), 1, "the API lists it");
+    assert!(
+        !images::exists(&format!("{}/app:{}", a.addr, tag_of(&digest)), None),
+        "no fallback tag in the source: only the API knows the referrer"
+    );
+    let api_target = format!("{}/prod/app", pb.addr);
+    let plain_target = format!("{}/other/app", a.addr);
+    let tags = format!("{api_target}:v1,{plain_target}:v1");
+    let retag = || {
+        let runner = Runner::new();
+        let out = runner
+            .action(
+                runner.dir.path(),
+                &[("mode", "retag"), ("source", &source), ("tags", &tags)],
+            )
+            .output()
+            .expect("run");
+        let seen = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{seen}");
+        runner.summary()
+    };
+    let summary = retag();
+    // The target with the API lists it by itself: no fallback tag is written there.
+    assert_eq!(
+        images::digest(&format!("{api_target}@{referrer}"), None),
+        referrer
+    );
+    let listed = pb.referrers("prod/app", &digest);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["digest"], referrer.as_str());
+    assert!(!images::exists(
+        &format!("{}/prod/app:{}", b.addr, tag_of(&digest)),
+        None
+    ));
+    // The target without it gets the fallback tag, listing the referrer with its artifactType.
+    assert_eq!(
+        images::digest(&format!("{plain_target}@{referrer}"), None),
+        referrer
+    );
+    let index: serde_json::Value = serde_json::from_slice(&images::inspect_raw(
+        &format!("{plain_target}:{}", tag_of(&digest)),
+        None,
+    ))
+    .expect("json");
+    assert_eq!(index["manifests"][0]["digest"], referrer.as_str());
+    assert_eq!(index["manifests"][0]["artifactType"], SBOM_TYPE);
+    // Both before the tag.
+    for (registry, repo) in [(&b, "prod/app"), (&a, "other/app")] {
+        let puts = manifest_puts(registry);
+        let at = |what: &str| {
+            puts.iter()
+                .position(|l| l.contains(&format!("/v2/{repo}/manifests/{what} ")))
+                .unwrap_or_else(|| panic!("{what} not written in {repo}: {puts:#?}"))
+        };
+        assert!(at(&referrer) < at("v1"), "{puts:#?}");
+    }
+    assert!(
+        summary.contains(&format!("1 referrer copied to `{api_target}`"))
+            && summary.contains(&format!("1 referrer copied to `{plain_target}`")),
+        "{summary}"
+    );
+
+    let (before_a, before_b) = (a.writes().len(), b.writes().len());
+    let again = retag();
+    assert_eq!((a.writes().len(), b.writes().len()), (before_a, before_b));
+    assert!(again.contains("already in"), "{again}");
 }

@@ -62,6 +62,11 @@ struct State {
     ecr_immutable: bool,
     /// Response headers removed from every answer (a registry that omits `Docker-Content-Digest`).
     strip: Vec<String>,
+    /// Behave as a registry with the OCI 1.1 referrers API (distribution 2.8 has none): see
+    /// [`Proxy::serve_referrers_api`].
+    referrers_api: bool,
+    /// What that API lists: (repository, subject digest, the referrer's descriptor), as manifests were PUT.
+    referrers: Vec<(String, String, serde_json::Value)>,
 }
 
 pub struct Proxy {
@@ -89,7 +94,8 @@ impl Proxy {
                     .path_and_query()
                     .map(|p| p.to_string())
                     .unwrap_or_default();
-                let (fault, latency, ecr, strip) = {
+                let mut req = req;
+                let (fault, latency, ecr, strip, referrers_api) = {
                     let mut s = state.lock().expect("proxy state");
                     s.log.push(format!("{method} {path}"));
                     if let Some(a) = req
@@ -108,8 +114,15 @@ impl Proxy {
                         s.latency,
                         s.ecr_immutable,
                         s.strip.clone(),
+                        s.referrers_api,
                     )
                 };
+                if referrers_api {
+                    match referrers_stand_in(&state, &upstream, req, &method, &path).await {
+                        Ok(resp) => return Ok(resp),
+                        Err(r) => req = r,
+                    }
+                }
                 let mut path = path;
                 if ecr {
                     if let Some(refused) = ecr_refusal(&upstream, &method, &path).await {
@@ -184,6 +197,24 @@ impl Proxy {
         self.state.lock().expect("state").ecr_immutable = true;
     }
 
+    /// From now on, behave as a registry with the OCI 1.1 referrers API (OCI distribution spec v1.1, "Listing
+    /// Referrers"): a manifest PUT with a `subject` is recorded (and answered with `OCI-Subject`), and `GET
+    /// /v2/<name>/referrers/<digest>` lists what was recorded for that subject as an image index.
+    pub fn serve_referrers_api(&self) {
+        self.state.lock().expect("state").referrers_api = true;
+    }
+
+    /// The referrers the stand-in lists for `subject` in `repo`.
+    pub fn referrers(&self, repo: &str, subject: &str) -> Vec<serde_json::Value> {
+        let state = self.state.lock().expect("state");
+        state
+            .referrers
+            .iter()
+            .filter(|(r, s, _)| r == repo && s == subject)
+            .map(|(_, _, d)| d.clone())
+            .collect()
+    }
+
     /// From now on, remove this header from every answer.
     pub fn strip_header(&self, name: &str) {
         self.state
@@ -252,4 +283,96 @@ async fn ecr_refusal(upstream: &str, method: &str, path: &str) -> Option<Respons
             .body(http::full(body))
             .expect("response")
     })
+}
+
+/// The referrers API stand-in: answers `GET …/referrers/<digest>` itself, and forwards a manifest PUT (buffered,
+/// to read its `subject`) recording the referrer. Any other request is handed back to be forwarded as usual.
+async fn referrers_stand_in(
+    state: &Mutex<State>,
+    upstream: &str,
+    req: Request<Incoming>,
+    method: &str,
+    path: &str,
+) -> Result<Response<http::Body>, Request<Incoming>> {
+    let Some(rest) = path.split('?').next().and_then(|p| p.strip_prefix("/v2/")) else {
+        return Err(req);
+    };
+    if method == "GET"
+        && let Some((repo, subject)) = rest.split_once("/referrers/")
+    {
+        let manifests: Vec<serde_json::Value> = state
+            .lock()
+            .expect("state")
+            .referrers
+            .iter()
+            .filter(|(r, s, _)| r == repo && s == subject)
+            .map(|(_, _, d)| d.clone())
+            .collect();
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": manifests,
+        });
+        return Ok(Response::builder()
+            .status(200)
+            .header("content-type", "application/vnd.oci.image.index.v1+json")
+            .body(http::full(serde_json::to_vec(&index).expect("json")))
+            .expect("response"));
+    }
+    let Some((repo, _)) = rest.split_once("/manifests/") else {
+        return Err(req);
+    };
+    if method != "PUT" {
+        return Err(req);
+    }
+    let repo = repo.to_string();
+    let (mut parts, body) = req.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    parts.uri = format!("http://{upstream}{path}").parse().expect("uri");
+    let client: Client<HttpConnector, http_body_util::Full<hyper::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let Ok(resp) = client
+        .request(Request::from_parts(
+            parts,
+            http_body_util::Full::new(bytes.clone()),
+        ))
+        .await
+    else {
+        return Ok(Response::builder()
+            .status(502)
+            .body(http::full("upstream failed"))
+            .expect("response"));
+    };
+    let mut resp = resp.map(|b| b.boxed());
+    if let Some(subject) = manifest["subject"]["digest"].as_str()
+        && resp.status().is_success()
+    {
+        use sha2::Digest as _;
+        let digest = format!("sha256:{:x}", sha2::Sha256::digest(&bytes));
+        let mut descriptor = serde_json::json!({
+            "mediaType": manifest["mediaType"],
+            "digest": digest,
+            "size": bytes.len(),
+            "artifactType": manifest.get("artifactType").unwrap_or(&manifest["config"]["mediaType"]),
+        });
+        if let Some(a) = manifest.get("annotations") {
+            descriptor["annotations"] = a.clone();
+        }
+        let mut s = state.lock().expect("state");
+        if !s
+            .referrers
+            .iter()
+            .any(|(r, _, d)| *r == repo && d["digest"] == digest)
+        {
+            s.referrers.push((repo, subject.to_string(), descriptor));
+        }
+        resp.headers_mut()
+            .insert("oci-subject", subject.parse().expect("header"));
+    }
+    Ok(resp)
 }
