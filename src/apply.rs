@@ -265,8 +265,8 @@ fn apply_step(
             let fresh = sha_is_new(applied, branch, &sha);
             let known = match (found, fresh) {
                 (_, true) => Some(None),
-                (Some(f), false) => Some(f.clone()),
-                (None, false) => None,
+                (Some(seen), false) if seen.sha == sha => Some(seen.status.clone()),
+                _ => None,
             };
             let done = set_status(github, &sha, &wanted, known);
             match done {

@@ -132,15 +132,23 @@ pub enum Step {
         /// Where the status links (the pull request); `None`: the pull request the step before opened.
         #[serde(skip_serializing_if = "Option::is_none")]
         target_url: Option<String>,
-        /// The newest status of `context` on `sha` when planning, `(state, description)`: `None` when it was not
-        /// read (the step reads it), `Some(None)` when there is none.
+        /// The newest status of `context` as read when planning, and the commit it was read on; `None` when it
+        /// was not read (the step reads it, unless the commit is one this run just made).
         #[serde(skip)]
-        found: Option<Option<(String, String)>>,
+        found: Option<SeenStatus>,
         /// A token that may not set statuses is a warning, not a failure: the pull request is the proposal's
         /// point, and the `checklist` mode sets the status on its next event.
         #[serde(skip)]
         warn_only: bool,
     },
+}
+
+/// The newest status of one context on commit `sha`, as read when planning: `(state, description)`, `None` when
+/// there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenStatus {
+    pub sha: String,
+    pub status: Option<(String, String)>,
 }
 
 /// What a moving tag's move rests on: `branch`'s `file` pins `image` to `digest` (the release `version`).
@@ -415,8 +423,8 @@ impl Step {
                     Some(sha) => format!("`{}`", short_sha(sha)),
                     None => format!("the head of `{branch}`"),
                 };
-                match found {
-                    Some(Some((s, d))) if s == state && d == description => format!(
+                match found.as_ref().and_then(|f| f.status.as_ref()) {
+                    Some((s, d)) if s == state && d == description => format!(
                         "commit status `{context}` on {on} of `{repository}` already says {state}: \"{description}\""
                     ),
                     _ => format!(

@@ -16,7 +16,7 @@ use crate::github;
 use crate::image::ImageName;
 use crate::inputs::{Reader, Secret, split_list};
 use crate::manifests::{Request, files};
-use crate::plan::{Applied, CommitVia, Edit, Operation, Step, retag_operation};
+use crate::plan::{Applied, CommitVia, Edit, Operation, SeenStatus, Step, retag_operation};
 use crate::registry::Reference;
 
 /// The remote `commit-via: git` pushes to (what actions/checkout names it).
@@ -271,6 +271,10 @@ pub struct RepoFacts {
     /// The proposal branch compared with the base's tip (GitHub's API): what [`branch_up_to_date`] decides on.
     #[serde(skip)]
     pub compared: Option<github::Comparison>,
+    /// The checklist's newest status on the open pull request's head, read right after the pull request (in
+    /// the same wave as the base branch's reads), so a rerun's status step reads nothing more.
+    #[serde(skip)]
+    pub checklist_status: Option<SeenStatus>,
 }
 
 /// Where commits go, for this run.
@@ -354,6 +358,7 @@ fn facts_of(repository: String, base_branch: String, base_sha: String) -> RepoFa
         branch_up_to_date: false,
         pull: None,
         compared: None,
+        checklist_status: None,
     }
 }
 
@@ -470,23 +475,50 @@ pub fn read_branch(
     }
     match host {
         Host::Api(c) => {
-            let (compared, pulls) = c.block_on(async {
+            let (compared, (pulls, seen)) = c.block_on(async {
                 tokio::try_join!(
                     c.compare_async(&facts.base_sha, branch),
-                    c.open_pulls_async(branch)
+                    pulls_and_status_async(c, branch)
                 )
             })?;
             set_compared(facts, compared);
             facts.pull = pull_into(pulls, &facts.base_branch);
+            facts.checklist_status = seen;
             tip_if_unnamed(facts, host)?;
         }
         Host::Git(g) => {
-            let (tip, pulls) = with_pulls(github_client, branch, || g.tip(branch))?;
+            let (tip, (pulls, seen)) = with_pulls(github_client, branch, || g.tip(branch))?;
             facts.branch_sha = tip;
             facts.pull = pull_into(pulls, &facts.base_branch);
+            facts.checklist_status = seen;
         }
     }
     Ok(())
+}
+
+/// The open pull requests of `branch`, and the checklist's newest status on their head.
+type PullsRead = (Vec<github::Pull>, Option<SeenStatus>);
+
+/// The open pull requests of `branch` and, when there is one, the checklist's newest status on its head (every
+/// open pull request of a branch has the branch's tip as its head). A status that can't be read is left to the
+/// status step, which reads it again and says why.
+async fn pulls_and_status_async(c: &github::Client, branch: &str) -> Result<PullsRead> {
+    let pulls = c.open_pulls_async(branch).await?;
+    let seen = status_on_head_async(c, &pulls).await;
+    Ok((pulls, seen))
+}
+
+/// The checklist's newest status on the head of the first of `pulls` (`None`: no pull request, or unreadable).
+async fn status_on_head_async(c: &github::Client, pulls: &[github::Pull]) -> Option<SeenStatus> {
+    let p = pulls.first()?;
+    let status = c
+        .status_of_async(&p.head_sha, checklist::CONTEXT)
+        .await
+        .ok()?;
+    Some(SeenStatus {
+        sha: p.head_sha.clone(),
+        status: status.map(|s| (s.state, s.description.unwrap_or_default())),
+    })
 }
 
 /// Runs `git_reads` while the open pull requests of `branch` are read from GitHub on another thread (the git
@@ -495,12 +527,12 @@ fn with_pulls<T>(
     github_client: Option<&github::Client>,
     branch: &str,
     git_reads: impl FnOnce() -> Result<T>,
-) -> Result<(T, Vec<github::Pull>)> {
+) -> Result<(T, PullsRead)> {
     let Some(c) = github_client else {
-        return Ok((git_reads()?, Vec::new()));
+        return Ok((git_reads()?, (Vec::new(), None)));
     };
     std::thread::scope(|s| {
-        let pulls = s.spawn(|| c.open_pulls(branch));
+        let pulls = s.spawn(|| c.block_on(pulls_and_status_async(c, branch)));
         let read = git_reads();
         let pulls = pulls.join().unwrap_or_else(|_| {
             Err(Error::new(
@@ -553,36 +585,45 @@ pub fn read_repo_facts(
                 }
                 Ok::<_, Error>((facts, before.text))
             };
-            let ((mut facts, before), pulls) = match (&inputs.base_branch, pull_request) {
-                (Some(base_branch), true) => {
-                    tokio::try_join!(base_side(base_branch.clone()), c.open_pulls_async(branch))?
-                }
+            let ((mut facts, before), (pulls, seen)) = match (&inputs.base_branch, pull_request) {
+                (Some(base_branch), true) => tokio::try_join!(
+                    base_side(base_branch.clone()),
+                    pulls_and_status_async(c, branch)
+                )?,
                 (None, true) => {
                     let pulls = c.open_pulls_async(branch).await?;
                     let base_branch = match pulls.iter().find_map(|p| p.default_branch.clone()) {
                         Some(b) => b,
                         None => c.repository_async().await?.default_branch,
                     };
-                    (base_side(base_branch).await?, pulls)
+                    // The checklist's status on the pull request's head goes out with the base's reads.
+                    let (base, seen) =
+                        tokio::join!(base_side(base_branch), status_on_head_async(c, &pulls));
+                    (base?, (pulls, seen))
                 }
                 (_, false) => (
                     base_side(base_branch_async(inputs, c).await?).await?,
-                    Vec::new(),
+                    (Vec::new(), None),
                 ),
             };
             facts.pull = pull_into(pulls, &facts.base_branch);
+            facts.checklist_status = seen;
             Ok((facts, before))
         })?,
         Host::Git(g) => {
             let others: &[&str] = if pull_request { &[branch] } else { &[] };
-            let ((mut facts, before, tips), pulls) = match pull_request {
+            let ((mut facts, before, tips), (pulls, seen)) = match pull_request {
                 true => with_pulls(github_client, branch, || {
                     read_base_git(inputs, manifest, g, others)
                 })?,
-                false => (read_base_git(inputs, manifest, g, others)?, Vec::new()),
+                false => (
+                    read_base_git(inputs, manifest, g, others)?,
+                    (Vec::new(), None),
+                ),
             };
             facts.branch_sha = tips.into_iter().next().flatten();
             facts.pull = pull_into(pulls, &facts.base_branch);
+            facts.checklist_status = seen;
             (facts, before)
         }
     };
@@ -767,10 +808,10 @@ pub fn operation_of(
             description,
             found,
             ..
-        } => match found {
-            Some(Some((s, d))) if s == state && d == description => Operation::Unchanged,
-            Some(Some(_)) => Operation::Updated,
-            Some(None) | None => Operation::Created,
+        } => match found.as_ref().and_then(|f| f.status.as_ref()) {
+            Some((s, d)) if s == state && d == description => Operation::Unchanged,
+            Some(_) => Operation::Updated,
+            None => Operation::Created,
         },
         _ => return None,
     };
@@ -817,7 +858,11 @@ pub fn propose(
             state: status.state,
             description: status.description,
             target_url: facts.pull.as_ref().map(|p| p.html_url.clone()),
-            found: None,
+            // Read on the open pull request's head; it says something only when the branch keeps that commit.
+            found: facts
+                .branch_up_to_date
+                .then(|| facts.checklist_status.clone())
+                .flatten(),
             warn_only: true,
         });
     } else {

@@ -15,7 +15,7 @@ use crate::env::GithubContext;
 use crate::error::{Error, InputProblem, Kind, Result};
 use crate::github;
 use crate::inputs::{Invocation, Mode, Secret};
-use crate::plan::{Plan, Step};
+use crate::plan::{Plan, SeenStatus, Step};
 use crate::promotion_rules::trailer;
 use crate::proposal::{non_empty, operation_of, word};
 use crate::report::{Report, markdown_table, text_table};
@@ -136,7 +136,7 @@ pub struct Facts {
     /// The body carries the checklist's markers or the record, or the head commit the project's trailers.
     pub ours: bool,
     /// The newest `gitops-promote/checklist` status on the head (`None`: not read, for a foreign pull request).
-    pub found: Option<Option<(String, String)>>,
+    pub found: Option<SeenStatus>,
 }
 
 /// Whether a body or a commit message was written by `promote` or `rollback`.
@@ -159,7 +159,10 @@ fn read_facts(client: &github::Client, number: u64) -> Result<Facts> {
             client
                 .status_of_async(&head, checklist::CONTEXT)
                 .await
-                .map(|s| s.map(|s| (s.state, s.description.unwrap_or_default())))
+                .map(|s| SeenStatus {
+                    sha: head.clone(),
+                    status: s.map(|s| (s.state, s.description.unwrap_or_default())),
+                })
         };
         if body_is_ours(&pull.body) {
             let found = status.await?;
@@ -350,7 +353,10 @@ mod tests {
                 state: "open".into(),
             },
             ours,
-            found: Some(found.map(|(s, d)| (s.to_string(), d.to_string()))),
+            found: Some(SeenStatus {
+                sha: "a".repeat(40),
+                status: found.map(|(s, d)| (s.to_string(), d.to_string())),
+            }),
         }
     }
 

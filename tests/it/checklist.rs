@@ -90,6 +90,25 @@ fn promote_writes_the_checklist_and_its_first_status_and_a_rerun_never_unticks_a
     w.promote(&third, &PROMOTE).success();
     assert_eq!(checklist_status(&w, &head).1, 2, "unchanged: no new status");
     assert_eq!(body(&w, 1), ticked);
+    // The status on the head was read with the pull request, while planning: the dry run already knows it
+    // is unchanged, and the status step reads nothing more.
+    let dry = Runner::new();
+    let seen = w.github.requests().len();
+    let mut inputs = PROMOTE.to_vec();
+    inputs.push(("dry-run", "true"));
+    w.promote(&dry, &inputs).success();
+    assert!(
+        dry.summary().contains(
+            "commit status `gitops-promote/checklist` on the head of `promote-v0.3.0` of `org/app` already says pending: \"1 of 2 items ticked\""
+        ),
+        "{}",
+        dry.summary()
+    );
+    let head_reads = w.github.requests()[seen..]
+        .iter()
+        .filter(|r| r.path.contains(&format!("/commits/{head}/status")))
+        .count();
+    assert_eq!(head_reads, 1, "one read of the head's status");
 }
 
 #[test]

@@ -608,7 +608,7 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     );
 
     // The rerun: one read per step it checks, nothing written (the open pull request names the default branch);
-    // the checklist status step reads the status on the pull request's head.
+    // the checklist's status on the pull request's head is read right after it, beside the base branch's reads.
     let mut rerun_reads: Vec<&str> = reads.to_vec();
     rerun_reads.push("repos/get-combined-status-for-ref");
     rerun_reads.sort();

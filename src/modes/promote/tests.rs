@@ -156,6 +156,7 @@ fn facts(before: &str) -> RepoFacts {
         branch_up_to_date: false,
         pull: None,
         compared: None,
+        checklist_status: None,
     }
 }
 
