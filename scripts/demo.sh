@@ -196,9 +196,35 @@ curl -fsS -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+j
   | python3 -c 'import json,sys; [print("  #%d %s (%s -> %s) labels=%s\n  %s" % (p["number"], p["title"], p["head"]["ref"], p["base"]["ref"], [l["name"] for l in p["labels"]], p["html_url"])) for p in json.load(sys.stdin)]'
 printf '  production-latest still points to v0.1.0 (%s): it moves when the merged change is released\n' "$(digest_of production-latest | cut -c1-19)"
 
-bold "== review and merge the pull request (gh pr merge --squash), then the push to main runs release =="
+bold "== the checklist the merge waits for: gitops-promote/checklist on the pull request's head =="
 number=$(curl -fsS -H "Authorization: Bearer $token" -A demo "$api/repos/org/app/pulls?state=open&head=org:promote-v0.2.0" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["number"])')
+checklist_status() {
+  curl -fsS -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo \
+    "$api/repos/org/app/commits/promote-v0.2.0/status" \
+    | python3 -c 'import json,sys; [print("  %s: %s (%s)" % (s["context"], s["state"], s["description"])) for s in json.load(sys.stdin)["statuses"] if s["context"] == "gitops-promote/checklist"]'
+}
+printf '  promote set the first status:\n'; checklist_status
+# A reviewer ticks a box in the description (`gh pr edit --body`), and GitHub sends checklist.yml the
+# pull_request `edited` event: its payload is written where the runner writes it, GITHUB_EVENT_PATH.
+tick() {
+  curl -fsS -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo "$api/repos/org/app/pulls/$number" \
+    | python3 -c 'import json,sys; p=json.load(sys.stdin); print(json.dumps({"body": p["body"].replace("- [ ] " + sys.argv[1], "- [x] " + sys.argv[1], 1)}))' "$1" \
+    | curl -fsS -X PATCH -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo \
+      -H 'Content-Type: application/json' -d @- "$api/repos/org/app/pulls/$number" >/dev/null
+  curl -fsS -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo "$api/repos/org/app/pulls/$number" \
+    | python3 -c 'import json,sys; p=json.load(sys.stdin); print(json.dumps({"action": "edited", "number": p["number"], "pull_request": p}))' \
+    >"$work/event.json"
+}
+tick "Manual QA completed"
+example_step "checklist after QA ticked its box: pending, the merge still waits" \
+  checklist.yml checklist GITHUB_API_URL="$api" GITHUB_EVENT_NAME=pull_request GITHUB_EVENT_PATH="$work/event.json"
+tick "Stakeholders notified"
+example_step "checklist with every box ticked: success, branch protection lets the merge through" \
+  checklist.yml checklist GITHUB_API_URL="$api" GITHUB_EVENT_NAME=pull_request GITHUB_EVENT_PATH="$work/event.json"
+checklist_status
+
+bold "== review and merge the pull request (gh pr merge --squash), then the push to main runs release =="
 curl -fsS -X PUT -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo \
   -H 'Content-Type: application/json' -d '{"merge_method":"squash"}' "$api/repos/org/app/pulls/$number/merge" >/dev/null
 git pull -q --ff-only origin main

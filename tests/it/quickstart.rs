@@ -49,6 +49,11 @@ fn the_local_pipeline_runs_from_release_to_rollback() {
         "[develop.yml: tag]",
         "[promote-production.yml: promote]",
         "[release-production.yml: release]",
+        // The checklist the merge waits for: promote's first status, then the boxes ticked.
+        "gitops-promote/checklist: pending (0 of 2 items ticked)",
+        "checklist-state:   pending",
+        "[checklist.yml: checklist]",
+        "gitops-promote/checklist: success (2 of 2 items ticked)",
     ] {
         assert!(
             stdout.contains(expected),
