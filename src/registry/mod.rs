@@ -600,6 +600,19 @@ impl Client {
         locator: &str,
         manifest: &Manifest,
     ) -> Result<()> {
+        self.put_manifest_answer(image, locator, manifest)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Client::put_manifest`], with the answer's `OCI-Subject` header: a registry with the referrers API
+    /// sends it for a manifest with a `subject` (OCI distribution spec v1.1, "Pushing Manifests with Subject").
+    async fn put_manifest_answer(
+        &self,
+        image: &ImageName,
+        locator: &str,
+        manifest: &Manifest,
+    ) -> Result<Option<String>> {
         let what = if is_digest(locator) {
             format!("write manifest {locator} to `{image}`")
         } else {
@@ -628,7 +641,7 @@ impl Client {
                 ),
             ));
         }
-        Ok(())
+        Ok(header(&resp, "oci-subject"))
     }
 
     async fn list_tags_async(&self, image: &ImageName) -> Result<Vec<String>> {

@@ -155,8 +155,11 @@ fn string_map(v: Option<&serde_json::Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// The referrers an index lists (the API's answer, or a fallback tag's index), with each entry as it stands.
-fn listed(bytes: &[u8], what: &str) -> Result<Vec<(Attached, serde_json::Value)>> {
+/// A referrer as a list gives it, with its entry exactly as it stands there.
+type Listed = (Attached, serde_json::Value);
+
+/// The referrers an index lists (the API's answer, or a fallback tag's index).
+fn listed(bytes: &[u8], what: &str) -> Result<Vec<Listed>> {
     let bad = |why: String| Error::new(Kind::Upstream, format!("can't {what}: {why}"));
     let index: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
@@ -229,13 +232,10 @@ impl Client {
             .block_on(self.copy_attached_async(source, target, subject, facts))
     }
 
-    /// `GET /v2/<name>/referrers/<digest>`, every page: `None` when the registry has no referrers API (404,
-    /// or an answer that is not an image index, as the spec's fallback rule has it).
-    async fn referrers_api(
-        &self,
-        image: &ImageName,
-        digest: &str,
-    ) -> Result<Option<Vec<(Attached, serde_json::Value)>>> {
+    /// `GET /v2/<name>/referrers/<digest>`, every page: `None` when the registry has no referrers API. The spec
+    /// says such a registry answers 404; Artifactory answers 406 and others 400 or 405 (go-containerregistry
+    /// falls back on those too), and an answer that is not an image index is no API either.
+    async fn referrers_api(&self, image: &ImageName, digest: &str) -> Result<Option<Vec<Listed>>> {
         let what = format!("list the referrers of {digest} in `{image}`");
         let mut url = self.url(image, &format!("referrers/{digest}")).await;
         let mut out = Vec::new();
@@ -245,7 +245,7 @@ impl Client {
                     self.http_for(&url).get(&url).header(ACCEPT, OCI_INDEX)
                 })
                 .await?;
-            if resp.status() == StatusCode::NOT_FOUND {
+            if matches!(resp.status().as_u16(), 400 | 404 | 405 | 406) {
                 return Ok(None);
             }
             if !resp.status().is_success() {
@@ -275,11 +275,7 @@ impl Client {
     }
 
     /// The fallback tag's index in `image`: its entries, none when the tag (or the repository) does not exist.
-    async fn fallback_listed(
-        &self,
-        image: &ImageName,
-        digest: &str,
-    ) -> Result<Vec<(Attached, serde_json::Value)>> {
+    async fn fallback_listed(&self, image: &ImageName, digest: &str) -> Result<Vec<Listed>> {
         let reference = Reference {
             image: image.clone(),
             tag: Some(digest_tag(digest)),
@@ -290,6 +286,11 @@ impl Client {
             Err(e) if e.kind == Kind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
+        // GitLab's registry resolves `sha256-<hex>` to the manifest `sha256:<hex>` itself: that is the image, not
+        // a list of its referrers (oras-project/oras-go#1396).
+        if manifest.descriptor.digest == digest {
+            return Ok(Vec::new());
+        }
         if manifest.descriptor.media_type != OCI_INDEX {
             return Err(Error::new(
                 Kind::Upstream,
@@ -301,18 +302,6 @@ impl Client {
             .with_help("the tag `sha256-<hex>` is reserved for the list of a digest's referrers (OCI distribution spec, referrers tag schema); remove or rename that tag, or set `copy-signatures: false`"));
         }
         listed(&manifest.bytes, &format!("read `{reference}`"))
-    }
-
-    /// The referrers list of `digest` in `image`: the API's, else the fallback tag's; and whether it was the API.
-    async fn referrers_of(
-        &self,
-        image: &ImageName,
-        digest: &str,
-    ) -> Result<(bool, Vec<(Attached, serde_json::Value)>)> {
-        match self.referrers_api(image, digest).await? {
-            Some(list) => Ok((true, list)),
-            None => Ok((false, self.fallback_listed(image, digest).await?)),
-        }
     }
 
     async fn find_attached_async(
@@ -356,19 +345,36 @@ impl Client {
                 annotations: BTreeMap::new(),
             });
         }
-        let (source_api, referrers) = self.referrers_of(source, digest).await?;
-        let (target_api, there) = self.referrers_of(target, digest).await?;
-        facts.source_referrers_api = source_api;
-        facts.target_referrers_api = target_api;
-        for (mut referrer, _) in referrers {
+        // Both lists, on each side: a registry may answer the API and still hold referrers that a client wrote
+        // under the fallback tag (written before it had the API, or by a client that never asks), and some answer
+        // the API with an empty list without indexing anything (sigstore/sigstore-js#1187).
+        let (source_api, source_fallback) = futures_util::future::join(
+            self.referrers_api(source, digest),
+            self.fallback_listed(source, digest),
+        )
+        .await;
+        let (target_api, target_fallback) = futures_util::future::join(
+            self.referrers_api(target, digest),
+            self.fallback_listed(target, digest),
+        )
+        .await;
+        let (source_api, target_api) = (source_api?, target_api?);
+        let (source_fallback, target_fallback) = (source_fallback?, target_fallback?);
+        facts.source_referrers_api = source_api.is_some();
+        facts.target_referrers_api = target_api.is_some();
+        let by_api = target_api.unwrap_or_default();
+        for (mut referrer, _) in source_api.into_iter().flatten().chain(source_fallback) {
             if facts.artifacts.iter().any(|a| a.digest == referrer.digest) {
                 continue;
             }
-            let listed_there = there.iter().any(|(t, _)| t.digest == referrer.digest);
-            // Without the API, the fallback index is kept by clients: listed there need not mean present.
-            referrer.present = listed_there
-                && (target_api || self.manifest_exists(target, &referrer.digest).await?);
-            facts.rebuild_index |= !target_api && !listed_there;
+            let in_api = by_api.iter().any(|(t, _)| t.digest == referrer.digest);
+            let in_fallback = target_fallback
+                .iter()
+                .any(|(t, _)| t.digest == referrer.digest);
+            // The fallback index is kept by clients: listed there need not mean present.
+            referrer.present =
+                in_api || (in_fallback && self.manifest_exists(target, &referrer.digest).await?);
+            facts.rebuild_index |= !facts.target_referrers_api && !in_fallback;
             facts.artifacts.push(referrer);
         }
         Ok(facts)
@@ -393,6 +399,7 @@ impl Client {
             self.put_manifest_async(target, digest, subject).await?;
             stats.manifests_written += 1;
         }
+        let mut rebuild = facts.rebuild_index && !facts.target_referrers_api;
         for artifact in facts.artifacts.iter().filter(|a| !a.present) {
             let manifest = self
                 .get_manifest_async(&Reference {
@@ -403,10 +410,13 @@ impl Client {
                 .await?;
             stats.add(self.copy_image_async(source, target, &manifest).await?);
             let locator = artifact.tag.as_deref().unwrap_or(&artifact.digest);
-            self.put_manifest_async(target, locator, &manifest).await?;
+            let indexed = self.put_manifest_answer(target, locator, &manifest).await?;
+            // No `OCI-Subject` in the answer: the registry did not index it, and the spec's client rule is then
+            // to list it under the fallback tag ("Pushing Manifests with Subject").
+            rebuild |= artifact.kind == AttachedKind::Referrer && indexed.is_none();
             stats.manifests_written += 1;
         }
-        if facts.rebuild_index && !facts.target_referrers_api {
+        if rebuild {
             self.rebuild_fallback(target, digest, facts).await?;
             stats.manifests_written += 1;
         }
@@ -457,7 +467,7 @@ impl Client {
     }
 
     /// Reads back what the copy must have left: each cosign tag on its digest, each referrer present and listed
-    /// by the target's referrers (API or fallback tag).
+    /// by the target's referrers (its API, else its fallback tag).
     async fn verify_attached(
         &self,
         target: &ImageName,
@@ -490,27 +500,35 @@ impl Client {
                 }
             }
         }
-        if facts
+        let referrers: Vec<&Attached> = facts
             .artifacts
             .iter()
-            .any(|a| a.kind == AttachedKind::Referrer)
-        {
-            let (_, listed) = if facts.target_referrers_api {
-                self.referrers_of(target, digest).await?
-            } else {
-                (false, self.fallback_listed(target, digest).await?)
-            };
-            for referrer in facts
-                .artifacts
+            .filter(|a| a.kind == AttachedKind::Referrer)
+            .collect();
+        if referrers.is_empty() {
+            return Ok(());
+        }
+        let mut listed = if facts.target_referrers_api {
+            self.referrers_api(target, digest)
+                .await?
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let all_listed = |listed: &[Listed]| {
+            referrers
                 .iter()
-                .filter(|a| a.kind == AttachedKind::Referrer)
-            {
-                if !listed.iter().any(|(l, _)| l.digest == referrer.digest) {
-                    return Err(conflict(format!(
-                        "the referrers of {digest} in `{target}` do not list {}",
-                        referrer.digest
-                    )));
-                }
+                .all(|r| listed.iter().any(|(l, _)| l.digest == r.digest))
+        };
+        if !all_listed(&listed) {
+            listed.extend(self.fallback_listed(target, digest).await?);
+        }
+        for referrer in &referrers {
+            if !listed.iter().any(|(l, _)| l.digest == referrer.digest) {
+                return Err(conflict(format!(
+                    "the referrers of {digest} in `{target}` do not list {}",
+                    referrer.digest
+                )));
             }
         }
         Ok(())

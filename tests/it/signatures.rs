@@ -694,3 +694,66 @@ fn referrers_read_from_the_referrers_api_land_in_the_target_api_or_in_a_rebuilt_
     assert_eq!((a.writes().len(), b.writes().len()), (before_a, before_b));
     assert!(again.contains("already in"), "{again}");
 }
+
+#[test]
+fn a_referrers_api_that_lists_nothing_neither_hides_the_fallback_tag_nor_keeps_the_copy_unlisted() {
+    // Both registries answer the referrers API with an empty list and index nothing (no `OCI-Subject`).
+    let a = Registry::start(Auth::Anonymous);
+    let b = Registry::start(Auth::Anonymous);
+    let (pa, pb) = (Proxy::start(&a.addr), Proxy::start(&b.addr));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let layout = images::layout(tmp.path(), 1, 1, 512);
+    let source = format!("{}/app:v1", a.addr);
+    images::push(&layout, &source, Format::Oci, None);
+    let raw = images::inspect_raw(&source, None);
+    let digest = digest_of(&raw);
+    let push = Pusher::new(&a.addr, None);
+    let (referrer, bytes) = push_referrer(&push, "app", &digest, &raw, OCI_MANIFEST);
+    // The fallback tag a client (e.g. GitHub's artifact attestations) wrote.
+    push.manifest(
+        "app",
+        &tag_of(&digest),
+        &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": referrer, "size": bytes.len(), "artifactType": SBOM_TYPE}]}),
+    );
+    pa.pretend_referrers_api();
+    pb.pretend_referrers_api();
+    let (source, target) = (
+        format!("{}/app:v1", pa.addr),
+        format!("{}/prod/app:v1", pb.addr),
+    );
+    let retag = || {
+        let runner = Runner::new();
+        let out = runner
+            .action(
+                runner.dir.path(),
+                &[("mode", "retag"), ("source", &source), ("tags", &target)],
+            )
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        runner.summary()
+    };
+    let summary = retag();
+    assert!(summary.contains("1 referrer copied to"), "{summary}");
+    let in_b = |locator: &str| format!("{}/prod/app{locator}", b.addr);
+    assert_eq!(
+        images::digest(&in_b(&format!("@{referrer}")), None),
+        referrer
+    );
+    let index: serde_json::Value = serde_json::from_slice(&images::inspect_raw(
+        &in_b(&format!(":{}", tag_of(&digest))),
+        None,
+    ))
+    .expect("json");
+    assert_eq!(index["manifests"][0]["digest"], referrer.as_str());
+    let before = b.writes().len();
+    let again = retag();
+    assert_eq!(b.writes().len(), before, "{:#?}", b.writes());
+    assert!(again.contains("already in"), "{again}");
+}

@@ -65,6 +65,8 @@ struct State {
     /// Behave as a registry with the OCI 1.1 referrers API (distribution 2.8 has none): see
     /// [`Proxy::serve_referrers_api`].
     referrers_api: bool,
+    /// With `referrers_api`: answer the API with an empty list and index nothing, as some registries do.
+    referrers_empty: bool,
     /// What that API lists: (repository, subject digest, the referrer's descriptor), as manifests were PUT.
     referrers: Vec<(String, String, serde_json::Value)>,
 }
@@ -204,6 +206,14 @@ impl Proxy {
         self.state.lock().expect("state").referrers_api = true;
     }
 
+    /// From now on, answer `GET /v2/<name>/referrers/<digest>` with an empty image index (200) while indexing
+    /// nothing and sending no `OCI-Subject`: a registry that looks as if it had the API and has not.
+    pub fn pretend_referrers_api(&self) {
+        let mut state = self.state.lock().expect("state");
+        state.referrers_api = true;
+        state.referrers_empty = true;
+    }
+
     /// The referrers the stand-in lists for `subject` in `repo`.
     pub fn referrers(&self, repo: &str, subject: &str) -> Vec<serde_json::Value> {
         let state = self.state.lock().expect("state");
@@ -297,6 +307,7 @@ async fn referrers_stand_in(
     let Some(rest) = path.split('?').next().and_then(|p| p.strip_prefix("/v2/")) else {
         return Err(req);
     };
+    let empty = state.lock().expect("state").referrers_empty;
     if method == "GET"
         && let Some((repo, subject)) = rest.split_once("/referrers/")
     {
@@ -305,7 +316,7 @@ async fn referrers_stand_in(
             .expect("state")
             .referrers
             .iter()
-            .filter(|(r, s, _)| r == repo && s == subject)
+            .filter(|(r, s, _)| !empty && r == repo && s == subject)
             .map(|(_, _, d)| d.clone())
             .collect();
         let index = serde_json::json!({
@@ -322,7 +333,7 @@ async fn referrers_stand_in(
     let Some((repo, _)) = rest.split_once("/manifests/") else {
         return Err(req);
     };
-    if method != "PUT" {
+    if method != "PUT" || empty {
         return Err(req);
     }
     let repo = repo.to_string();
