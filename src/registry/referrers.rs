@@ -234,7 +234,8 @@ impl Client {
 
     /// `GET /v2/<name>/referrers/<digest>`, every page: `None` when the registry has no referrers API. The spec
     /// says such a registry answers 404; Artifactory answers 406 and others 400 or 405 (go-containerregistry
-    /// falls back on those too), and an answer that is not an image index is no API either.
+    /// falls back on those too), old Harbor a 401 without a challenge, and an answer that is not an image index
+    /// is no API either.
     async fn referrers_api(&self, image: &ImageName, digest: &str) -> Result<Option<Vec<Listed>>> {
         let what = format!("list the referrers of {digest} in `{image}`");
         let mut url = self.url(image, &format!("referrers/{digest}")).await;
@@ -245,7 +246,10 @@ impl Client {
                     self.http_for(&url).get(&url).header(ACCEPT, OCI_INDEX)
                 })
                 .await?;
-            if matches!(resp.status().as_u16(), 400 | 404 | 405 | 406) {
+            // Harbor before 2.8 answered 401 with no challenge (goharbor/harbor#18305): nothing to log in to.
+            let unchallenged = resp.status() == StatusCode::UNAUTHORIZED
+                && header(&resp, WWW_AUTHENTICATE).is_none();
+            if matches!(resp.status().as_u16(), 400 | 404 | 405 | 406) || unchallenged {
                 return Ok(None);
             }
             if !resp.status().is_success() {

@@ -757,3 +757,44 @@ fn a_referrers_api_that_lists_nothing_neither_hides_the_fallback_tag_nor_keeps_t
     assert_eq!(b.writes().len(), before, "{:#?}", b.writes());
     assert!(again.contains("already in"), "{again}");
 }
+
+#[test]
+fn a_fallback_tag_that_resolves_to_the_image_itself_lists_no_referrers() {
+    // GitLab's registry reads `sha256-<hex>` as the digest: the "fallback index" would be the image, and a
+    // multi-platform image's own platforms would pass for its referrers.
+    let a = Registry::start(Auth::Anonymous);
+    let b = Registry::start(Auth::Anonymous);
+    let pa = Proxy::start(&a.addr);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let layout = images::layout(tmp.path(), 2, 1, 512);
+    images::push(&layout, &format!("{}/app:v1", a.addr), Format::Oci, None);
+    pa.read_dash_as_digest();
+    let digest = images::digest(&format!("{}/app:v1", a.addr), None);
+    assert_eq!(
+        images::digest(&format!("{}/app:{}", pa.addr, tag_of(&digest)), None),
+        digest,
+        "the stand-in resolves the fallback tag to the image"
+    );
+    let runner = Runner::new();
+    let (source, target) = (
+        format!("{}/app:v1", pa.addr),
+        format!("{}/prod/app:v1", b.addr),
+    );
+    let out = runner
+        .action(
+            runner.dir.path(),
+            &[("mode", "retag"), ("source", &source), ("tags", &target)],
+        )
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{out:?}");
+    let summary = runner.summary();
+    assert!(
+        summary.contains(&format!("| Signatures | none in `{}/app` |", pa.addr)),
+        "{summary}"
+    );
+    assert!(!images::exists(
+        &format!("{}/prod/app:{}", b.addr, tag_of(&digest)),
+        None
+    ));
+}

@@ -67,6 +67,8 @@ struct State {
     referrers_api: bool,
     /// With `referrers_api`: answer the API with an empty list and index nothing, as some registries do.
     referrers_empty: bool,
+    /// Read a manifest tag `sha256-<hex>` as the digest `sha256:<hex>`, as GitLab's registry does.
+    dash_is_digest: bool,
     /// What that API lists: (repository, subject digest, the referrer's descriptor), as manifests were PUT.
     referrers: Vec<(String, String, serde_json::Value)>,
 }
@@ -97,7 +99,7 @@ impl Proxy {
                     .map(|p| p.to_string())
                     .unwrap_or_default();
                 let mut req = req;
-                let (fault, latency, ecr, strip, referrers_api) = {
+                let (fault, latency, ecr, strip, referrers_api, dash_is_digest) = {
                     let mut s = state.lock().expect("proxy state");
                     s.log.push(format!("{method} {path}"));
                     if let Some(a) = req
@@ -117,6 +119,7 @@ impl Proxy {
                         s.ecr_immutable,
                         s.strip.clone(),
                         s.referrers_api,
+                        s.dash_is_digest,
                     )
                 };
                 if referrers_api {
@@ -126,6 +129,13 @@ impl Proxy {
                     }
                 }
                 let mut path = path;
+                if dash_is_digest
+                    && matches!(method.as_str(), "GET" | "HEAD")
+                    && let Some((before, after)) = path.split_once("/manifests/sha256-")
+                    && after.len() == 64
+                {
+                    path = format!("{before}/manifests/sha256:{after}");
+                }
                 if ecr {
                     if let Some(refused) = ecr_refusal(&upstream, &method, &path).await {
                         let _ = req.into_body().collect().await;
@@ -212,6 +222,12 @@ impl Proxy {
         let mut state = self.state.lock().expect("state");
         state.referrers_api = true;
         state.referrers_empty = true;
+    }
+
+    /// From now on, read a manifest reference `sha256-<hex>` as the digest `sha256:<hex>` (GitLab's registry
+    /// does: the referrers fallback tag then resolves to the image itself, oras-project/oras-go#1396).
+    pub fn read_dash_as_digest(&self) {
+        self.state.lock().expect("state").dash_is_digest = true;
     }
 
     /// The referrers the stand-in lists for `subject` in `repo`.
