@@ -177,13 +177,35 @@ for _ in $(seq 100); do [ -s "$work/github.url" ] && break; sleep 0.1; done
 api=$(head -1 "$work/github.url")
 bold "test GitHub: $api (org/app, backed by origin.git)"
 # GitHub records staging.yml's `build` job as a check run on the commit it built; the demo plays that CI (the
-# promotion is gated on it: `require-checks: build`).
-curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo \
-  -H 'Content-Type: application/json' \
-  -d "{\"name\":\"build\",\"head_sha\":\"$(git rev-parse 'v0.2.0^{commit}')\",\"status\":\"completed\",\"conclusion\":\"success\"}" \
-  "$api/repos/org/app/check-runs" >/dev/null
+# promotion is gated on it: `require-checks: build`). $1 = the run's conclusion.
+build_check() {
+  curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Accept: application/vnd.github+json' -A demo \
+    -H 'Content-Type: application/json' \
+    -d "{\"name\":\"build\",\"head_sha\":\"$(git rev-parse 'v0.2.0^{commit}')\",\"status\":\"completed\",\"conclusion\":\"$1\"}" \
+    "$api/repos/org/app/check-runs" >/dev/null
+}
 # `gh workflow run promote-production.yml` with no staging_tag: the tag staging runs now.
 ctx+=("secrets.GITHUB_TOKEN=$token" "inputs.staging_tag=")
+
+bold "== a promotion the gate refuses: staging's build check failed on v0.2.0's commit =="
+build_check failure
+if example_step "promote while the build check failed: refused before any write" \
+  promote-production.yml promote GITHUB_API_URL="$api"; then
+  bold "the failed check did not refuse the promotion"; exit 1
+fi
+if git ls-remote --exit-code origin refs/heads/promote-v0.2.0 >/dev/null; then
+  bold "a refused promotion pushed its branch"; exit 1
+fi
+open_pulls=$(curl -fsS -H "Authorization: Bearer $token" -A demo "$api/repos/org/app/pulls?state=open" \
+  | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+if [ "$open_pulls" != 0 ] || [ "$(digest_of production-latest)" != "$(digest_of v0.1.0)" ]; then
+  bold "a refused promotion wrote something: $open_pulls pull request(s), production-latest $(digest_of production-latest)"
+  exit 1
+fi
+printf '  nothing was written: no branch promote-v0.2.0 on origin, no pull request, production-latest still at v0.1.0\n'
+
+bold "== staging's build is rerun and passes: the newest run of a check is the one that counts =="
+build_check success
 example_step "promote, staging tag from the staging provider, through a pull request (dry run)" \
   promote-production.yml promote GITHUB_API_URL="$api" INPUT_DRY-RUN=true
 example_step "promote through a pull request: v0.2.0 by digest, a signed API commit on promote-v0.2.0, the PR" \

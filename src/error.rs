@@ -119,6 +119,37 @@ impl Error {
         }
     }
 
+    /// The step summary of a run that failed: what went wrong and the fix, in Markdown, so the run's page says
+    /// why at a glance (the annotations say it too, but a summary is where a reader of the run looks first).
+    pub fn summary(&self) -> String {
+        let mut md = format!("### gitops-promote failed: {}\n\n", self.kind.title());
+        md.push_str(&self.message);
+        md.push('\n');
+        match self.problems.as_slice() {
+            // The message already names the one input.
+            [one] => {
+                if let Some(help) = &one.help {
+                    md.push_str(&format!("\n**help:** {help}\n"));
+                }
+            }
+            many => {
+                for p in many {
+                    md.push_str(&format!("\n- `{}`: {}", p.input, p.message));
+                    if let Some(help) = &p.help {
+                        md.push_str(&format!(" (help: {help})"));
+                    }
+                }
+                if !many.is_empty() {
+                    md.push('\n');
+                }
+            }
+        }
+        if let Some(help) = &self.help {
+            md.push_str(&format!("\n**help:** {help}\n"));
+        }
+        md
+    }
+
     /// One annotation per problem, so each bad input shows on its own line of the run page.
     pub fn annotations(&self) -> Vec<Annotation> {
         if self.problems.is_empty() {
@@ -165,5 +196,23 @@ impl std::error::Error for Error {}
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::new(Kind::Io, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_runs_summary_names_the_one_input_once_and_its_fix() {
+        let error = Error::input(
+            InputProblem::new("staging-tag", "`v1` is not a version").help("give e.g. `v1.2.3`"),
+        );
+        let summary = error.summary();
+        assert_eq!(
+            summary,
+            "### gitops-promote failed: invalid input\n\n\
+             invalid input `staging-tag`: `v1` is not a version\n\n**help:** give e.g. `v1.2.3`\n"
+        );
     }
 }

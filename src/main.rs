@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     } else {
         match Invocation::from_actions(&env) {
             Ok(invocation) => invocation,
-            Err(e) => return fail(&mut console, &e),
+            Err(e) => return fail_with_summary(&mut console, &env, &e),
         }
     };
 
@@ -56,8 +56,23 @@ fn main() -> ExitCode {
                 None => ExitCode::SUCCESS,
             }
         }
-        Err(e) => fail(&mut console, &e),
+        Err(e) => fail_with_summary(&mut console, &env, &e),
     }
+}
+
+/// A run that failed before it had a report still writes a step summary: the error and its fix.
+fn fail_with_summary(
+    console: &mut Console,
+    env: &Environment,
+    error: &gitops_promote::error::Error,
+) -> ExitCode {
+    if env.in_actions
+        && let Some(path) = &env.github.step_summary
+    {
+        // Best effort: the annotation and the log already carry the error.
+        let _ = actions::write_summary(path, &error.summary());
+    }
+    fail(console, error)
 }
 
 fn fail(console: &mut Console, error: &gitops_promote::error::Error) -> ExitCode {

@@ -65,6 +65,14 @@ fn a_failed_required_check_refuses_with_its_name_conclusion_and_link_and_writes_
         "name, conclusion and link: {text}"
     );
     assert!(!text.contains("`lint` failed"), "{text}");
+    // The step summary says why, with the check's link, so the run's page shows it at a glance.
+    let summary = runner.summary();
+    assert!(
+        summary.starts_with("### gitops-promote failed: conflict")
+            && summary.contains(&format!("[failure](https://github.com/org/app/runs/{id})"))
+            && summary.contains("**help:** fix what failed"),
+        "{summary}"
+    );
     assert_nothing_written(&w, writes);
 }
 

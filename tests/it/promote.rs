@@ -538,7 +538,18 @@ fn every_bad_input_is_reported_at_once_and_nothing_is_read() {
             stdout.contains(&format!("invalid input `{input}`")),
             "{input} is reported: {stdout}"
         );
+        // The run's page says it too: the step summary lists each input with its fix.
+        assert!(
+            runner.summary().contains(&format!("- `{input}`: ")),
+            "{input} in the step summary: {}",
+            runner.summary()
+        );
     }
+    assert!(
+        runner
+            .summary()
+            .starts_with("### gitops-promote failed: invalid input")
+    );
     assert!(w.github.requests().is_empty());
 }
 

@@ -49,6 +49,11 @@ fn the_local_pipeline_runs_from_release_to_rollback() {
         "[develop.yml: tag]",
         "[promote-production.yml: promote]",
         "[release-production.yml: release]",
+        // The gate: a failed `build` check refuses the promotion and nothing is written; the re-run passes.
+        "Integration tests: `build` failed: [failure](",
+        "### gitops-promote failed: conflict",
+        "nothing was written: no branch promote-v0.2.0 on origin, no pull request, production-latest still at v0.1.0",
+        "| Integration tests: `build` | passed |",
         // The checklist the merge waits for: promote's first status, then the boxes ticked.
         "gitops-promote/checklist: pending (0 of 2 items ticked)",
         "checklist-state:   pending",

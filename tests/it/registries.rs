@@ -237,6 +237,55 @@ fn cross_registry_retag_with_config_json_auths_gives_each_registry_only_its_own_
 }
 
 #[test]
+fn a_blob_redirected_to_storage_on_another_host_arrives_there_without_the_registrys_login() {
+    // Registries on S3, GCS or Azure storage answer a blob GET with a redirect to the storage host: the
+    // registry's login must stay with the registry (the storage URL is pre-signed).
+    let two = Two::start();
+    let storage = Proxy::start(&two.a.addr);
+    storage.authorize_upstream(&format!("Basic {}", basic(USER_A, PASS_A)));
+    two.proxy_a.redirect_blobs_to(&storage.addr);
+    let docker = two.path("docker");
+    write(
+        &docker.join("config.json"),
+        &format!(
+            r#"{{"auths":{{"{a}":{{"auth":"{ba}"}},"{b}":{{"auth":"{bb}"}}}}}}"#,
+            a = two.proxy_a.addr,
+            b = two.proxy_b.addr,
+            ba = basic(USER_A, PASS_A),
+            bb = basic(USER_B, PASS_B),
+        ),
+    );
+    let env = [("DOCKER_CONFIG", docker.display().to_string())];
+    let inputs = [("source", two.source()), ("tags", two.target("v1"))];
+    let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = retag(&two, &inputs, &env);
+    assert!(run.ok, "{}", run.seen);
+    assert_eq!(
+        images::digest(
+            &format!("{}/prod/app:v1", two.b.addr),
+            Some((USER_B, PASS_B))
+        ),
+        two.digest
+    );
+    let fetched: Vec<String> = storage
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("GET /v2/app/blobs/sha256:"))
+        .collect();
+    assert!(
+        fetched.len() >= 3,
+        "the config and both layers came from storage: {:?}",
+        storage.log()
+    );
+    assert_eq!(
+        storage.authorizations(),
+        Vec::<String>::new(),
+        "the storage host got no Authorization"
+    );
+    two.assert_each_got_only_its_own();
+}
+
+#[test]
 fn explicit_inputs_reach_only_their_host_and_a_credential_helper_serves_the_other() {
     let two = Two::start();
     let bin = two.path("bin");

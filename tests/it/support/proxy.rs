@@ -71,6 +71,12 @@ struct State {
     dash_is_digest: bool,
     /// What that API lists: (repository, subject digest, the referrer's descriptor), as manifests were PUT.
     referrers: Vec<(String, String, serde_json::Value)>,
+    /// Answer every blob GET with a 307 to this address (`127.0.0.1:PORT`), as registries on S3, GCS or Azure
+    /// blob storage redirect to the storage host.
+    redirect_blobs: Option<String>,
+    /// Forward with this `Authorization` instead of what arrived (logged first): blob storage's pre-signed URL,
+    /// which needs no login of the client's.
+    authorize_upstream: Option<String>,
 }
 
 pub struct Proxy {
@@ -99,7 +105,16 @@ impl Proxy {
                     .map(|p| p.to_string())
                     .unwrap_or_default();
                 let mut req = req;
-                let (fault, latency, ecr, strip, referrers_api, dash_is_digest) = {
+                let (
+                    fault,
+                    latency,
+                    ecr,
+                    strip,
+                    referrers_api,
+                    dash_is_digest,
+                    redirect,
+                    authorize,
+                ) = {
                     let mut s = state.lock().expect("proxy state");
                     s.log.push(format!("{method} {path}"));
                     if let Some(a) = req
@@ -120,8 +135,24 @@ impl Proxy {
                         s.strip.clone(),
                         s.referrers_api,
                         s.dash_is_digest,
+                        s.redirect_blobs.clone(),
+                        s.authorize_upstream.clone(),
                     )
                 };
+                if let Some(storage) = redirect
+                    && method == "GET"
+                    && path.contains("/blobs/sha256:")
+                {
+                    return Ok(Response::builder()
+                        .status(307)
+                        .header("location", format!("http://{storage}{path}"))
+                        .body(http::full(""))
+                        .expect("response"));
+                }
+                if let Some(value) = authorize {
+                    req.headers_mut()
+                        .insert("authorization", value.parse().expect("header"));
+                }
                 if referrers_api {
                     match referrers_stand_in(&state, &upstream, req, &method, &path).await {
                         Ok(resp) => return Ok(resp),
@@ -239,6 +270,16 @@ impl Proxy {
             .filter(|(r, s, _)| r == repo && s == subject)
             .map(|(_, _, d)| d.clone())
             .collect()
+    }
+
+    /// From now on, answer every blob GET with a redirect to `storage` (see `State::redirect_blobs`).
+    pub fn redirect_blobs_to(&self, storage: &str) {
+        self.state.lock().expect("state").redirect_blobs = Some(storage.to_string());
+    }
+
+    /// From now on, forward every request with this `Authorization` (see `State::authorize_upstream`).
+    pub fn authorize_upstream(&self, value: &str) {
+        self.state.lock().expect("state").authorize_upstream = Some(value.to_string());
     }
 
     /// From now on, remove this header from every answer.
