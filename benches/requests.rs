@@ -365,7 +365,11 @@ fn purpose(operation: &str) -> &'static str {
         }
         "checks/list-for-ref" => "gates: the source commit's check runs",
         "repos/get-combined-status-for-ref" => {
-            "gates: the source commit's statuses (read with its check runs)"
+            "statuses of a commit: the source commit's (gates, read with its check runs), or the open pull \
+             request head's (is the checklist status already set?)"
+        }
+        "repos/create-commit-status" => {
+            "checklist: the `gitops-promote/checklist` status on the pull request's head"
         }
         "pulls/list" => {
             "pull request step: the open one from the branch (its answer names the default branch)"

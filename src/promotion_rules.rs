@@ -61,17 +61,7 @@ pub fn choose_staging_tag(
     image: &ImageName,
     tags: &[String],
 ) -> Result<StagingChoice> {
-    let wanted = normalize_image(&image.to_string());
-    let predictions = flux::predict(model, &|i: &str| {
-        (normalize_image(i) == wanted).then(|| tags.to_vec())
-    });
-    let staging: Vec<_> = predictions
-        .iter()
-        .filter(|p| {
-            p.environment == Some(Environment::Staging) && normalize_image(&p.image) == wanted
-        })
-        .collect();
-    if let Some(p) = staging.first() {
+    if let Some(p) = staging_prediction(model, image, tags) {
         return match &p.selected {
             Some(Ok(selected)) if !selected.is_empty() => Ok(StagingChoice {
                 tag: selected[0].clone(),
@@ -116,6 +106,33 @@ pub fn choose_staging_tag(
             format!("`{image}` has no stable semver tag in the registry to promote"),
         )
         .with_help("give `staging-tag`")),
+    }
+}
+
+/// Staging's first Flux object (provider or ImagePolicy) watching `image`, with what it selects from `tags`.
+fn staging_prediction(
+    model: &Model,
+    image: &ImageName,
+    tags: &[String],
+) -> Option<flux::Prediction> {
+    let wanted = normalize_image(&image.to_string());
+    flux::predict(model, &|i: &str| {
+        (normalize_image(i) == wanted).then(|| tags.to_vec())
+    })
+    .into_iter()
+    .find(|p| p.environment == Some(Environment::Staging) && normalize_image(&p.image) == wanted)
+}
+
+/// Whether a staging Flux object watches `image`: only then does staging select a tag of it. Pure.
+pub fn staging_watches(model: &Model, image: &ImageName) -> bool {
+    staging_prediction(model, image, &[]).is_some()
+}
+
+/// The tag staging's Flux object selects from `tags` now, if one watches `image` and selects any. Pure.
+pub fn staging_selects(model: &Model, image: &ImageName, tags: &[String]) -> Option<String> {
+    match staging_prediction(model, image, tags)?.selected {
+        Some(Ok(selected)) => selected.into_iter().next(),
+        _ => None,
     }
 }
 

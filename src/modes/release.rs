@@ -459,6 +459,7 @@ pub fn run(
     drain(&client, console);
     Ok(report(
         &settings,
+        &client.registries(),
         &change,
         &tag,
         &digest,
@@ -607,6 +608,7 @@ fn skipped_report(settings: &ReleaseSettings, change: &OverlayChange) -> Report 
 #[allow(clippy::too_many_arguments)]
 fn report(
     settings: &ReleaseSettings,
+    registries: &[(String, String)],
     change: &OverlayChange,
     tag: &str,
     digest: &str,
@@ -700,6 +702,8 @@ fn report(
             "Pushed commit",
             format!("`{}`", change.commit.get(..7).unwrap_or(&change.commit)),
         ),
+        // Which login served the registry the moving tag is written in.
+        ("Registries", registry::registries_line(registries)),
     ];
     let title = format!(
         "gitops-promote release{}",

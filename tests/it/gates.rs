@@ -242,6 +242,48 @@ fn a_tag_staging_never_matches_is_refused_unless_staging_is_not_required() {
 }
 
 #[test]
+fn a_given_tag_staging_has_moved_on_from_is_promoted_with_a_warning_naming_what_staging_selects_now()
+ {
+    let w = world();
+    // Staging's filter (`semver: '>=0.0.0'`) now selects a newer build than the tag being promoted.
+    let layouts = tempfile::tempdir().expect("tempdir");
+    let layout = images::buildx_layout(layouts.path(), &[None]);
+    images::push(&layout, &format!("{}:v0.2.1", w.image), Format::Oci, None);
+    let run = Runner::new();
+    let text = said(&w.promote(&run, &PROMOTE).success());
+    assert!(
+        text.contains("::warning")
+            && text.contains("but staging now selects `v0.2.1`: staging moved on to a newer one"),
+        "{text}"
+    );
+    let body = w.github.pulls()[0].body.clone().unwrap_or_default();
+    assert!(
+        body.contains("| Staging deployment successful | passed |")
+            && body.contains("matches `v0.2.0`")
+            && body.contains("staging now selects `v0.2.1`"),
+        "{body}"
+    );
+    assert_eq!(run.outputs()["gates"], "passed");
+}
+
+#[test]
+fn a_given_tag_staging_selects_through_another_tag_at_its_digest_counts_as_running_in_staging() {
+    let w = world();
+    // The production version tag, written where staging's filter sees it, is the promoted image itself: the
+    // first run's evidence and the rerun's read the same, so the rerun changes nothing.
+    let first = Runner::new();
+    let text = said(&w.promote(&first, &PROMOTE).success());
+    assert!(!text.contains("moved on"), "{text}");
+    assert!(images::exists(&format!("{}:v0.3.0", w.image), None));
+    let rerun = Runner::new();
+    let text = said(&w.promote(&rerun, &PROMOTE).success());
+    assert!(!text.contains("moved on"), "{text}");
+    assert_eq!(rerun.outputs()["pr-operation"], "unchanged");
+    let body = w.github.pulls()[0].body.clone().unwrap_or_default();
+    assert!(body.contains("selects `v0.2.0`"), "{body}");
+}
+
+#[test]
 fn a_token_without_checks_read_is_told_the_permissions_lines_to_add() {
     let w = world();
     w.github.deny("checks=read");

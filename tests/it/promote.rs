@@ -614,8 +614,8 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     let counted = &json(&first)["requests"];
     assert_eq!(
         (counted["github"].as_u64(), counted["registry"].as_u64()),
-        (Some(14), Some(4)),
-        "registry: the source, the version tag, its write and the re-read"
+        (Some(14), Some(5)),
+        "registry: the source, the version tag, its write, the re-read and staging's tag list (the staging tag is given)"
     );
 
     // The rerun: one read per step it checks, nothing written (the open pull request names the default branch);
@@ -638,8 +638,9 @@ fn a_rerun_that_changes_nothing_reads_once_per_step_and_writes_nothing() {
     let counted = &json(&rerun)["requests"];
     assert_eq!(
         (counted["github"].as_u64(), counted["registry"].as_u64()),
-        (Some(7), Some(2)),
-        "registry: the source and the version tag (the gates' commit is the staging tag's, known locally)"
+        (Some(7), Some(3)),
+        "registry: the source, the version tag and staging's tag list (staging now selects the version tag, \
+         whose digest the version tag's read gives; the gates' commit is the staging tag's, known locally)"
     );
 
     // With `base-branch` given: the same reads, the pull request beside the base branch.

@@ -590,6 +590,16 @@ fn across_registries_release_moves_production_latest_in_the_second_registry_and_
     let out = released.runner.outputs();
     assert_eq!(out["moving-tag-operation"], "created");
     assert_eq!(p.digest("production-latest").as_deref(), Some(v2.as_str()));
+    let config = p.docker.path().join("config.json").display().to_string();
+    let summary = released.runner.summary();
+    let line = summary
+        .lines()
+        .find(|l| l.contains("Registries"))
+        .expect("a Registries row");
+    assert!(
+        line.contains(&format!("`{}`: `{config}`", p.proxy.addr)),
+        "the production registry's login came from Docker's store: {line}"
+    );
     assert!(
         !images::exists(&staging_latest, None),
         "staging's registry moves nothing"

@@ -506,7 +506,29 @@ pub fn run(
     // direct promotion, whose git tag follows the image) is the image's revision read, after its digest.
     let tag_commit = git.as_ref().and_then(|g| g.tag_commit(&staging.tag));
     let need_revision = tag_commit.is_none() || !settings.proposal.pull_request;
-    let (registry_facts, repo_facts, checks_read) = std::thread::scope(|s| {
+    // A given staging tag says nothing of what staging selects now: staging's tag list is read in the same
+    // wave, and the tag it selects resolved when it is another one (the gate warns when staging moved on);
+    // the production version tag in the same repository is resolved by the wave already.
+    let read_staging =
+        staging.why == "given" && promotion_rules::staging_watches(&model, &settings.image);
+    let version_in_staging = settings.production() == &settings.image;
+    let (registry_facts, repo_facts, checks_read, staging_read) = std::thread::scope(|s| {
+        let staging_now = read_staging.then(|| {
+            s.spawn(|| -> Result<Option<(String, Option<String>)>> {
+                let tags = client.list_tags(&settings.image)?;
+                let Some(now) = promotion_rules::staging_selects(&model, &settings.image, &tags)
+                else {
+                    return Ok(None);
+                };
+                if now == staging.tag || (version_in_staging && now == production_tag) {
+                    return Ok(Some((now, None)));
+                }
+                let digest = client
+                    .resolve(&reference(&settings.image, &now))?
+                    .map(|d| d.digest);
+                Ok(Some((now, digest)))
+            })
+        });
         let registry = s.spawn(|| {
             gather(&client, &source, &targets, !settings.dry_run).map(|facts| {
                 let digest = facts.source.digest.clone();
@@ -543,7 +565,15 @@ pub fn run(
                 ))
             })
         });
-        (registry, repo, checks)
+        let staging_now = staging_now.map(|t| {
+            t.join().unwrap_or_else(|_| {
+                Err(Error::new(
+                    Kind::Upstream,
+                    "reading staging's tags stopped unexpectedly",
+                ))
+            })
+        });
+        (registry, repo, checks, staging_now)
     });
     console.group(&format!("Resolve `{source}` and the production tags"));
     drain(&client, console);
@@ -557,6 +587,35 @@ pub fn run(
     console.end_group();
     let (registry_facts, revision_read) = registry_facts?;
     let digest = registry_facts.source.digest.clone();
+    // The tag staging selects now; another tag at the promoted digest is the same image (as the production
+    // version tag is once written where staging's filter sees it), so a rerun's evidence reads the same.
+    let staging_selects = match staging_read {
+        None => (staging.why != "given").then(|| staging.tag.clone()),
+        Some(Ok(Some((now, now_digest)))) => {
+            let now_digest = now_digest.or_else(|| {
+                (version_in_staging && now == production_tag)
+                    .then(|| registry_facts.targets.first())
+                    .flatten()
+                    .and_then(|(_, d)| d.as_ref().map(|d| d.digest.clone()))
+            });
+            if now == staging.tag || now_digest.as_deref() == Some(digest.as_str()) {
+                Some(staging.tag.clone())
+            } else {
+                Some(now)
+            }
+        }
+        Some(Ok(None)) => None,
+        Some(Err(e)) => {
+            annotations.push(Annotation::warning(
+                "gitops-promote: gate",
+                format!(
+                    "staging's selection of `{}` could not be read: {e}",
+                    settings.image
+                ),
+            ));
+            None
+        }
+    };
     let rules = Rules {
         force: false,
         moving_tags: BTreeSet::from([settings.moving_tag.clone()]),
@@ -663,7 +722,7 @@ pub fn run(
     // request as they were.
     let evidence = gather_evidence(
         &settings,
-        &model,
+        (&model, staging_selects.as_deref()),
         &promotion,
         (revision.as_deref(), git.as_ref()),
         (github_client.as_ref(), checks_read),
@@ -747,7 +806,7 @@ pub fn run(
 /// `wait-for-checks` says so), staging's selection, the rollback plan and the manual items.
 fn gather_evidence(
     settings: &PromoteSettings,
-    model: &Model,
+    (model, staging_selects): (&Model, Option<&str>),
     promotion: &Promotion,
     (revision, git): (Option<&str>, Option<&GitRepo>),
     (github_client, first_read): (Option<&github::Client>, Option<gates::ChecksRead>),
@@ -806,7 +865,6 @@ fn gather_evidence(
         }],
     };
     let mut warnings = Vec::new();
-    let selected = (promotion.staging.why != "given").then_some(tag.as_str());
     rows.insert(
         0,
         gates::staging_gate(
@@ -814,7 +872,7 @@ fn gather_evidence(
             &promotion.image,
             tag,
             &promotion.digest,
-            selected,
+            staging_selects,
             settings.gates.require_staging,
             &mut warnings,
         ),
