@@ -123,11 +123,6 @@ fn staging_prediction(
     .find(|p| p.environment == Some(Environment::Staging) && normalize_image(&p.image) == wanted)
 }
 
-/// Whether a staging Flux object watches `image`: only then does staging select a tag of it. Pure.
-pub fn staging_watches(model: &Model, image: &ImageName) -> bool {
-    staging_prediction(model, image, &[]).is_some()
-}
-
 /// The tag staging's Flux object selects from `tags` now, if one watches `image` and selects any. Pure.
 pub fn staging_selects(model: &Model, image: &ImageName, tags: &[String]) -> Option<String> {
     match staging_prediction(model, image, tags)?.selected {

@@ -927,7 +927,14 @@ impl Client {
                     })
                     .await?;
                 if !resp.status().is_success() {
-                    return Err(self.failure(&token_what, resp).await);
+                    let refused = resp.status() == StatusCode::UNAUTHORIZED;
+                    let error = self.failure(&token_what, resp).await;
+                    // The realm refused the registry's login: say where that login came from.
+                    return Err(if refused {
+                        error.with_help(self.refused_login_help(host))
+                    } else {
+                        error
+                    });
                 }
                 let body = resp.bytes().await.map_err(|e| {
                     Error::new(Kind::Upstream, format!("can't {token_what}: {}", chain(&e)))
@@ -950,16 +957,40 @@ impl Client {
         }
     }
 
+    /// What to fix when `host` refused its login: the help names where that login came from (a token realm
+    /// on another host is answered for the registry that sent there).
+    fn refused_login_help(&self, host: &str) -> String {
+        let source = lock(&self.hosts)
+            .get(host)
+            .and_then(|state| state.login.as_ref().map(|(_, source)| source.clone()));
+        match source {
+            Some(LoginSource::Inputs) => format!(
+                "`{host}` refused `registry-username`/`registry-password` (or `registry-token`): check them; on ghcr.io the job needs `permissions: packages: write` for writes"
+            ),
+            Some(LoginSource::Store(origin)) => format!(
+                "`{host}` refused the login from {origin}: log in again before this step (the registry's login action, or `docker login {host}`), or give `registry-username`/`registry-password` for it"
+            ),
+            Some(LoginSource::GithubToken) => format!(
+                "`{host}` refused `github-token`: the job needs `permissions: packages: write` for writes, and the package's settings must give this repository access"
+            ),
+            Some(LoginSource::Anonymous) => format!(
+                "`{host}` needs a login and none was found for it: log in before this step (`docker/login-action` or the registry's own login action; its login is read from Docker's config.json), or give `registry-username`/`registry-password` when it is the image's registry"
+            ),
+            None => "the registry refused the credentials: check the login for it (`registry-username`/`registry-password`, `registry-token`, or Docker's config.json); on ghcr.io the job needs `permissions: packages: write` for writes".to_string(),
+        }
+    }
+
     /// Turns a failed answer into an error that names the operation, keeps the registry's body and says
     /// what to fix.
     async fn failure(&self, what: &str, resp: Response) -> Error {
         let status = resp.status();
+        let host = match resp.url().port() {
+            Some(port) => format!("{}:{port}", resp.url().host_str().unwrap_or_default()),
+            None => resp.url().host_str().unwrap_or_default().to_string(),
+        };
         let body = body_text(resp).await;
         let (kind, help) = match status.as_u16() {
-            401 => (
-                Kind::Permission,
-                "the registry refused the credentials: check `registry-username` and `registry-password` (or `registry-token`); on ghcr.io the job needs `permissions: packages: write` for writes".to_string(),
-            ),
+            401 => (Kind::Permission, self.refused_login_help(&host)),
             403 => (
                 Kind::Permission,
                 "the credentials lack the permission: on ghcr.io add `permissions: packages: write` to the job and give this repository write access in the package's settings".to_string(),

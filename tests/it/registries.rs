@@ -188,6 +188,54 @@ fn path_with(dir: &Path) -> String {
 }
 
 #[test]
+fn a_refused_login_names_where_it_came_from_and_nothing_is_written() {
+    const WRONG: &str = "stale-pass-of-prod-CCCC";
+    let two = Two::start();
+    let docker = two.path("docker");
+    let config = docker.join("config.json");
+    // A's login is right; B's, in the store, is stale (a password rotated since the login step).
+    write(
+        &config,
+        &format!(
+            r#"{{"auths":{{"{a}":{{"auth":"{ba}"}},"{b}":{{"auth":"{bb}"}}}}}}"#,
+            a = two.proxy_a.addr,
+            b = two.proxy_b.addr,
+            ba = basic(USER_A, PASS_A),
+            bb = basic(USER_B, WRONG),
+        ),
+    );
+    let env = [("DOCKER_CONFIG", docker.display().to_string())];
+    let inputs = [("source", two.source()), ("tags", two.target("v1"))];
+    let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = retag(&two, &inputs, &env);
+    assert!(!run.ok, "{}", run.seen);
+    assert!(run.seen.contains("::error"), "{}", run.seen);
+    assert!(
+        run.seen.contains(&format!(
+            "`{}` refused the login from `{}`: log in again",
+            two.proxy_b.addr,
+            config.display()
+        )),
+        "the error names the host and where its login came from: {}",
+        run.seen
+    );
+    assert!(
+        run.seen
+            .lines()
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .all(|l| !l.contains(WRONG)),
+        "the refused secret is not shown: {}",
+        run.seen
+    );
+    assert!(two.b.writes().is_empty(), "{:?}", two.b.writes());
+    assert!(!images::exists(
+        &format!("{}/prod/app:v1", two.b.addr),
+        Some((USER_B, PASS_B))
+    ));
+    two.assert_each_got_only_its_own();
+}
+
+#[test]
 fn cross_registry_retag_with_config_json_auths_gives_each_registry_only_its_own_login() {
     let two = Two::start();
     let docker = two.path("docker");

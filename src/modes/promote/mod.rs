@@ -509,8 +509,15 @@ pub fn run(
     // A given staging tag says nothing of what staging selects now: staging's tag list is read in the same
     // wave, and the tag it selects resolved when it is another one (the gate warns when staging moved on);
     // the production version tag in the same repository is resolved by the wave already.
-    let read_staging =
-        staging.why == "given" && promotion_rules::staging_watches(&model, &settings.image);
+    // Only a tag staging's filter matches can have been moved on from (one it never matches is refused, or
+    // not required, whatever staging selects now).
+    let read_staging = staging.why == "given"
+        && promotion_rules::staging_selects(
+            &model,
+            &settings.image,
+            std::slice::from_ref(&staging.tag),
+        )
+        .is_some_and(|t| t == staging.tag);
     let version_in_staging = settings.production() == &settings.image;
     let (registry_facts, repo_facts, checks_read, staging_read) = std::thread::scope(|s| {
         let staging_now = read_staging.then(|| {
