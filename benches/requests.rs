@@ -482,7 +482,7 @@ fn main() {
     println!(
         "\nAt {latency_ms} ms per request, a rerun sending its {sent} reads one after another would wait {} ms; it \
          waited {} ms (the longest chain is 3 reads: the open pull request, which names the default branch, then \
-         the base's tip, then the overlay and the promotion branch together; the registry's reads (the source, the version tag, staging's tag list) and the gates' two \
+         the base's tip, then the overlay and the promotion branch together; the registry's reads (the source and the version tag, and staging's tag list when staging's filter matches the given tag) and the gates' two \
          (the source commit's check runs and statuses) run beside it). The script's skopeo and git requests go one after another: {} ms.",
         sent * latency_ms,
         ((p.rerun_slow.seconds - p.rerun.seconds) * 1000.0).round(),
