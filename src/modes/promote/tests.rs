@@ -66,6 +66,24 @@ fn staging_tag_is_what_the_staging_provider_selects_else_the_highest_stable_vers
 }
 
 #[test]
+fn staging_selects_is_what_staging_runs_and_nothing_without_a_staging_object() {
+    let image = ImageName::parse(IMAGE).expect("image");
+    let both = model(&["staging", "production"]);
+    let selects =
+        |m: &Model, list: &[&str]| promotion_rules::staging_selects(m, &image, &tags(list));
+    assert_eq!(
+        selects(&both, &["v0.2.0", "v0.2.1", "v0.3.0-rc.1"]).as_deref(),
+        Some("v0.2.1"),
+        "staging moved on from v0.2.0; the RC is not a tag it selects"
+    );
+    // One tag alone: whether staging's filter matches it (promote reads staging's tags only then).
+    assert_eq!(selects(&both, &["v0.2.0"]).as_deref(), Some("v0.2.0"));
+    assert_eq!(selects(&both, &["v0.3.0-rc.1"]), None);
+    // Production's provider is not staging: no staging object, no selection (not the fallback).
+    assert_eq!(selects(&model(&["production"]), &["v0.2.0"]), None);
+}
+
+#[test]
 fn the_production_provider_on_the_moving_tag_means_the_release_deploys() {
     let image = ImageName::parse(IMAGE).expect("image");
     assert_eq!(
