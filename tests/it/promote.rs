@@ -503,7 +503,14 @@ fn the_staging_tag_defaults_to_what_the_staging_provider_selects() {
         None,
     );
     let runner = Runner::new();
+    let answered = w.registry.requests();
     w.promote(&runner, &[("dry-run", "true")]).success();
+    let answered = w.registry.requests() - answered;
+    assert_eq!(
+        json(&runner)["requests"]["registry"].as_u64(),
+        Some(answered as u64),
+        "the Requests row counts every registry request the registry answered, the tag listing included"
+    );
     let out = runner.outputs();
     assert_eq!(out["staging-tag"], "v0.2.0");
     assert_eq!(out["production-tag"], "v0.2.0");

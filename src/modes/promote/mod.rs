@@ -415,6 +415,8 @@ pub fn run(
 
     // Registry facts: the staging tag and its digest, and where the production tags point now.
     let client = Client::new(settings.registry.clone())?;
+    // The tag listing's reader has a client of its own; its requests count in the summary's Requests row.
+    let mut listing_requests = 0;
     let staging = match &settings.staging_tag {
         Some(tag) => StagingChoice {
             tag: tag.clone(),
@@ -426,7 +428,11 @@ pub fn run(
                 settings.image
             ));
             let chosen = TagReader::new(settings.registry.clone(), false)
-                .and_then(|reader| reader.list(&settings.image, console))
+                .and_then(|reader| {
+                    let tags = reader.list(&settings.image, console);
+                    listing_requests = reader.requests();
+                    tags
+                })
                 .and_then(|tags| choose_staging_tag(&model, &settings.image, &tags));
             console.end_group();
             chosen?
@@ -794,7 +800,7 @@ pub fn run(
     )?;
     drain(&client, console);
     let requests = Requests {
-        registry: client.requests(),
+        registry: client.requests() + listing_requests,
         github: github_client.as_ref().map(|c| c.requests()).unwrap_or(0),
         registries: client.registries(),
     };
