@@ -288,6 +288,34 @@ impl Pipeline {
         run
     }
 
+    /// checklist.yml on a `pull_request` event (`action`) of pull request `number`, started at its head branch
+    /// with the payload GitHub sends; it must succeed. Returns the newest `gitops-promote/checklist` status on
+    /// the head (state, description) and how many such statuses there are.
+    fn checklist(&mut self, number: u64, action: &str) -> (Option<(String, String)>, usize) {
+        let pull = self
+            .github
+            .pulls()
+            .into_iter()
+            .find(|p| p.number == number)
+            .expect("the pull request");
+        let event = self.dir.path().join(format!("pull-{number}-{action}.json"));
+        self.github.write_pull_request_event(number, action, &event);
+        let payload: Value =
+            serde_json::from_str(&std::fs::read_to_string(&event).expect("payload")).expect("json");
+        let run = self.act("checklist.yml", "pull_request", payload, &pull.head);
+        assert!(run.success, "checklist.yml failed in act:\n{}", run.log);
+        let ours: Vec<_> = self
+            .github
+            .statuses()
+            .into_iter()
+            .filter(|s| s.sha == pull.head_sha && s.context == "gitops-promote/checklist")
+            .collect();
+        let newest = ours
+            .last()
+            .map(|s| (s.state.clone(), s.description.clone().unwrap_or_default()));
+        (newest, ours.len())
+    }
+
     /// A commit on `branch` of the working copy, pushed; returns the branch's previous tip.
     fn commit_and_push(&self, branch: &str, message: &str) -> String {
         let before = self.origin(&["rev-parse", branch]);
@@ -417,6 +445,26 @@ fn the_example_pipeline_runs_in_act_from_develop_to_a_rollback() {
         &format!("{}:production-latest", p.image),
         None
     ));
+
+    // 3b. The checklist the merge waits for: checklist.yml on the pull request's events. promote set the first
+    // status; `opened` finds it as it should be, then a reviewer ticks both boxes (an `edited` event).
+    let number = pulls[0].number;
+    let (status, count) = p.checklist(number, "opened");
+    assert_eq!(
+        status,
+        Some(("pending".to_string(), "0 of 2 items ticked".to_string()))
+    );
+    assert_eq!(count, 1, "promote's status, unchanged by the rerun");
+    let body = pulls[0].body.clone().unwrap_or_default();
+    assert!(body.contains("- [ ] Manual QA completed"), "{body}");
+    p.github
+        .edit_pull_body(number, &body.replace("- [ ] ", "- [x] "));
+    let (status, count) = p.checklist(number, "edited");
+    assert_eq!(
+        status,
+        Some(("success".to_string(), "2 of 2 items ticked".to_string()))
+    );
+    assert_eq!(count, 2);
 
     // 4. Merged: the push changes only the production overlay, so only the release workflow starts.
     let before = p.merge_newest_pull();
