@@ -123,6 +123,15 @@ pub fn registries_line(registries: &[(String, String)]) -> String {
         .join("; ")
 }
 
+/// `host[:port]` of `url`, as registries are named (and keyed in the client's per-host state).
+fn authority(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
+}
+
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);
@@ -802,17 +811,9 @@ impl Client {
                 Ok(resp) => return Ok(resp),
                 // Not transient: retrying can't make the certificate trusted.
                 Err(e) if is_certificate_error(&e) => {
-                    let registry = host.map(str::to_string).unwrap_or_else(|| {
-                        e.url()
-                            .map(|u| {
-                                let host = u.host_str().unwrap_or_default();
-                                match u.port() {
-                                    Some(port) => format!("{host}:{port}"),
-                                    None => host.to_string(),
-                                }
-                            })
-                            .unwrap_or_default()
-                    });
+                    let registry = host
+                        .map(str::to_string)
+                        .unwrap_or_else(|| e.url().map(authority).unwrap_or_default());
                     let why = tls_error(&e).map(|t| t.to_string()).unwrap_or_default();
                     return Err(Error::new(
                         Kind::Upstream,
@@ -984,10 +985,7 @@ impl Client {
     /// what to fix.
     async fn failure(&self, what: &str, resp: Response) -> Error {
         let status = resp.status();
-        let host = match resp.url().port() {
-            Some(port) => format!("{}:{port}", resp.url().host_str().unwrap_or_default()),
-            None => resp.url().host_str().unwrap_or_default().to_string(),
-        };
+        let host = authority(resp.url());
         let body = body_text(resp).await;
         let (kind, help) = match status.as_u16() {
             401 => (Kind::Permission, self.refused_login_help(&host)),

@@ -304,16 +304,8 @@ impl Pipeline {
             serde_json::from_str(&std::fs::read_to_string(&event).expect("payload")).expect("json");
         let run = self.act("checklist.yml", "pull_request", payload, &pull.head);
         assert!(run.success, "checklist.yml failed in act:\n{}", run.log);
-        let ours: Vec<_> = self
-            .github
-            .statuses()
-            .into_iter()
-            .filter(|s| s.sha == pull.head_sha && s.context == "gitops-promote/checklist")
-            .collect();
-        let newest = ours
-            .last()
-            .map(|s| (s.state.clone(), s.description.clone().unwrap_or_default()));
-        (newest, ours.len())
+        self.github
+            .newest_status(&pull.head_sha, gitops_promote::checklist::CONTEXT)
     }
 
     /// A commit on `branch` of the working copy, pushed; returns the branch's previous tip.

@@ -11,17 +11,7 @@ const PROMOTE: [(&str, &str); 2] = [("staging-tag", "v0.2.0"), ("production-tag"
 
 /// The newest `gitops-promote/checklist` status on `sha`: (state, description), and how many were set.
 fn checklist_status(w: &World, sha: &str) -> (Option<(String, String)>, usize) {
-    let ours: Vec<_> = w
-        .github
-        .statuses()
-        .into_iter()
-        .filter(|s| s.sha == sha && s.context == CONTEXT)
-        .collect();
-    let newest = ours
-        .iter()
-        .max_by_key(|s| s.id)
-        .map(|s| (s.state.clone(), s.description.clone().unwrap_or_default()));
-    (newest, ours.len())
+    w.github.newest_status(sha, CONTEXT)
 }
 
 fn body(w: &World, number: u64) -> String {

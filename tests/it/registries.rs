@@ -66,6 +66,27 @@ impl Two {
         self.tmp.path().join(name)
     }
 
+    /// Docker's `config.json` in `DOCKER_CONFIG` with A's login and `pass_b` for B (plain host keys), then a
+    /// retag of `app:v1` from A into B as `prod/app:v1`. Returns the run and the file.
+    fn retag_v1_with_docker_config(&self, pass_b: &str) -> (Run, PathBuf) {
+        let docker = self.path("docker");
+        let config = docker.join("config.json");
+        write(
+            &config,
+            &format!(
+                r#"{{"auths":{{"{a}":{{"auth":"{ba}"}},"{b}":{{"auth":"{bb}"}}}}}}"#,
+                a = self.proxy_a.addr,
+                b = self.proxy_b.addr,
+                ba = basic(USER_A, PASS_A),
+                bb = basic(USER_B, pass_b),
+            ),
+        );
+        let env = [("DOCKER_CONFIG", docker.display().to_string())];
+        let (source, target) = (self.source(), self.target("v1"));
+        let run = retag(self, &[("source", &source), ("tags", &target)], &env);
+        (run, config)
+    }
+
     /// What B's side (its proxy and its token issuer) received.
     fn b_received(&self) -> Vec<String> {
         let mut all = self.proxy_b.authorizations();
@@ -191,23 +212,8 @@ fn path_with(dir: &Path) -> String {
 fn a_refused_login_names_where_it_came_from_and_nothing_is_written() {
     const WRONG: &str = "stale-pass-of-prod-CCCC";
     let two = Two::start();
-    let docker = two.path("docker");
-    let config = docker.join("config.json");
     // A's login is right; B's, in the store, is stale (a password rotated since the login step).
-    write(
-        &config,
-        &format!(
-            r#"{{"auths":{{"{a}":{{"auth":"{ba}"}},"{b}":{{"auth":"{bb}"}}}}}}"#,
-            a = two.proxy_a.addr,
-            b = two.proxy_b.addr,
-            ba = basic(USER_A, PASS_A),
-            bb = basic(USER_B, WRONG),
-        ),
-    );
-    let env = [("DOCKER_CONFIG", docker.display().to_string())];
-    let inputs = [("source", two.source()), ("tags", two.target("v1"))];
-    let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let run = retag(&two, &inputs, &env);
+    let (run, config) = two.retag_v1_with_docker_config(WRONG);
     assert!(!run.ok, "{}", run.seen);
     assert!(run.seen.contains("::error"), "{}", run.seen);
     assert!(
@@ -292,21 +298,7 @@ fn a_blob_redirected_to_storage_on_another_host_arrives_there_without_the_regist
     let storage = Proxy::start(&two.a.addr);
     storage.authorize_upstream(&format!("Basic {}", basic(USER_A, PASS_A)));
     two.proxy_a.redirect_blobs_to(&storage.addr);
-    let docker = two.path("docker");
-    write(
-        &docker.join("config.json"),
-        &format!(
-            r#"{{"auths":{{"{a}":{{"auth":"{ba}"}},"{b}":{{"auth":"{bb}"}}}}}}"#,
-            a = two.proxy_a.addr,
-            b = two.proxy_b.addr,
-            ba = basic(USER_A, PASS_A),
-            bb = basic(USER_B, PASS_B),
-        ),
-    );
-    let env = [("DOCKER_CONFIG", docker.display().to_string())];
-    let inputs = [("source", two.source()), ("tags", two.target("v1"))];
-    let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let run = retag(&two, &inputs, &env);
+    let (run, _) = two.retag_v1_with_docker_config(PASS_B);
     assert!(run.ok, "{}", run.seen);
     assert_eq!(
         images::digest(

@@ -36,7 +36,8 @@ use crate::registry_settings::{mask_login, read_registry_settings};
 use crate::release_steps;
 use crate::report::{Report, markdown_table, text_table};
 use crate::retag_plan::{
-    Rules, drain, gather, insert_signatures, plan_steps, signature_steps, signatures_cell,
+    RetagFacts, Rules, drain, gather, insert_signatures, plan_steps, signature_steps,
+    signatures_cell,
 };
 use crate::tag_lister::TagReader;
 use crate::template::is_valid_oci_tag;
@@ -512,42 +513,26 @@ pub fn run(
     // direct promotion, whose git tag follows the image) is the image's revision read, after its digest.
     let tag_commit = git.as_ref().and_then(|g| g.tag_commit(&staging.tag));
     let need_revision = tag_commit.is_none() || !settings.proposal.pull_request;
-    // A given staging tag says nothing of what staging selects now: staging's tag list is read in the same
-    // wave, and the tag it selects resolved when it is another one (the gate warns when staging moved on);
-    // the production version tag in the same repository is resolved by the wave already.
-    // Only a tag staging's filter matches can have been moved on from (one it never matches is refused, or
-    // not required, whatever staging selects now).
-    let read_staging = staging.why == "given"
+    // A given staging tag says nothing of what staging selects now: staging's tag list is read after the
+    // source (which goes first and alone, see `gather`), beside the repository's reads. Only a tag staging's
+    // filter matches can have been moved on from (one it never matches is refused, or not required).
+    let read_staging = settings.staging_tag.is_some()
         && promotion_rules::staging_selects(
             &model,
             &settings.image,
             std::slice::from_ref(&staging.tag),
         )
         .is_some_and(|t| t == staging.tag);
-    let version_in_staging = settings.production() == &settings.image;
-    let (registry_facts, repo_facts, checks_read, staging_read) = std::thread::scope(|s| {
-        let staging_now = read_staging.then(|| {
-            s.spawn(|| -> Result<Option<(String, Option<String>)>> {
-                let tags = client.list_tags(&settings.image)?;
-                let Some(now) = promotion_rules::staging_selects(&model, &settings.image, &tags)
-                else {
-                    return Ok(None);
-                };
-                if now == staging.tag || (version_in_staging && now == production_tag) {
-                    return Ok(Some((now, None)));
-                }
-                let digest = client
-                    .resolve(&reference(&settings.image, &now))?
-                    .map(|d| d.digest);
-                Ok(Some((now, digest)))
-            })
-        });
+    let (registry_facts, repo_facts, checks_read) = std::thread::scope(|s| {
         let registry = s.spawn(|| {
             gather(&client, &source, &targets, !settings.dry_run).map(|facts| {
                 let digest = facts.source.digest.clone();
                 let revision = need_revision
                     .then(|| client.revision(&settings.image, &digest, release_steps::REVISION));
-                (facts, revision)
+                let staging_now = read_staging.then(|| {
+                    staging_selects_now(&client, &model, &settings.image, &staging.tag, &facts)
+                });
+                (facts, revision, staging_now)
             })
         });
         let checks = match (&tag_commit, github_client.as_ref()) {
@@ -578,15 +563,7 @@ pub fn run(
                 ))
             })
         });
-        let staging_now = staging_now.map(|t| {
-            t.join().unwrap_or_else(|_| {
-                Err(Error::new(
-                    Kind::Upstream,
-                    "reading staging's tags stopped unexpectedly",
-                ))
-            })
-        });
-        (registry, repo, checks, staging_now)
+        (registry, repo, checks)
     });
     console.group(&format!("Resolve `{source}` and the production tags"));
     drain(&client, console);
@@ -598,26 +575,12 @@ pub fn run(
         }
     }
     console.end_group();
-    let (registry_facts, revision_read) = registry_facts?;
+    let (registry_facts, revision_read, staging_read) = registry_facts?;
     let digest = registry_facts.source.digest.clone();
-    // The tag staging selects now; another tag at the promoted digest is the same image (as the production
-    // version tag is once written where staging's filter sees it), so a rerun's evidence reads the same.
+    // The tag staging selects now: the tag itself when staging-tag is empty (staging's choice).
     let staging_selects = match staging_read {
-        None => (staging.why != "given").then(|| staging.tag.clone()),
-        Some(Ok(Some((now, now_digest)))) => {
-            let now_digest = now_digest.or_else(|| {
-                (version_in_staging && now == production_tag)
-                    .then(|| registry_facts.targets.first())
-                    .flatten()
-                    .and_then(|(_, d)| d.as_ref().map(|d| d.digest.clone()))
-            });
-            if now == staging.tag || now_digest.as_deref() == Some(digest.as_str()) {
-                Some(staging.tag.clone())
-            } else {
-                Some(now)
-            }
-        }
-        Some(Ok(None)) => None,
+        None => settings.staging_tag.is_none().then(|| staging.tag.clone()),
+        Some(Ok(selected)) => selected,
         Some(Err(e)) => {
             annotations.push(Annotation::warning(
                 "gitops-promote: gate",
@@ -812,6 +775,39 @@ pub fn run(
         &applied,
         requests,
         annotations,
+    ))
+}
+
+/// The tag staging's Flux object selects from `image`'s tags now, for a given staging `tag` it matches. Another
+/// tag at the same digest is the same image (as the production version is once written where staging's filter
+/// sees it): it reads as `tag`, so a rerun's evidence is the first run's. A tag the run already resolved (a
+/// target in `facts`) is not asked for again.
+fn staging_selects_now(
+    client: &Client,
+    model: &Model,
+    image: &ImageName,
+    tag: &str,
+    facts: &RetagFacts,
+) -> Result<Option<String>> {
+    let tags = client.list_tags(image)?;
+    let Some(now) = promotion_rules::staging_selects(model, image, &tags) else {
+        return Ok(None);
+    };
+    if now == tag {
+        return Ok(Some(now));
+    }
+    let wanted = reference(image, &now).to_string();
+    let known = facts.targets.iter().find(|(t, _)| *t == wanted);
+    let now_digest = match known {
+        Some((_, descriptor)) => descriptor.as_ref().map(|d| d.digest.clone()),
+        None => client.resolve(&reference(image, &now))?.map(|d| d.digest),
+    };
+    Ok(Some(
+        if now_digest.as_deref() == Some(facts.source.digest.as_str()) {
+            tag.to_string()
+        } else {
+            now
+        },
     ))
 }
 

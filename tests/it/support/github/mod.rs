@@ -365,6 +365,20 @@ impl TestGithub {
         self.shared.lock().statuses.clone()
     }
 
+    /// The newest status of `context` on `sha` as (state, description), and how many were set.
+    pub fn newest_status(&self, sha: &str, context: &str) -> (Option<(String, String)>, usize) {
+        let ours: Vec<CommitStatus> = self
+            .statuses()
+            .into_iter()
+            .filter(|s| s.sha == sha && s.context == context)
+            .collect();
+        let newest = ours
+            .iter()
+            .max_by_key(|s| s.id)
+            .map(|s| (s.state.clone(), s.description.clone().unwrap_or_default()));
+        (newest, ours.len())
+    }
+
     /// Print each violation to stderr as it happens (for the standalone server, which is killed, not dropped).
     pub fn echo_violations(&self, on: bool) {
         self.shared.echo.store(on, Ordering::Relaxed);
